@@ -1,0 +1,3 @@
+from septctl.cli.main import app
+
+app()

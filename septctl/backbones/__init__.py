@@ -1,0 +1,36 @@
+"""Audio-language model backbones behind one interface (see base.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from septctl.backbones.base import AudioSpec, Backbone
+from septctl.errors import SeptctlError
+
+BACKBONES = ("tiny", "pengi", "laion-clap", "ms-clap")
+
+
+def load_backbone(name: str, weights: str | Path | None = None, device: str = "cpu") -> Backbone:
+    """Build a frozen backbone by name. Real models import lazily (keeps the CLI fast)."""
+    if name == "tiny":
+        from septctl.backbones.tiny import TinyBackbone
+
+        model = TinyBackbone()
+    elif name == "pengi":
+        from septctl.backbones.pengi import load_pengi
+
+        model = load_pengi(weights)
+    elif name == "laion-clap":
+        from septctl.backbones.laion_clap import load_laion_clap
+
+        model = load_laion_clap(weights)
+    elif name == "ms-clap":
+        from septctl.backbones.ms_clap import load_ms_clap
+
+        model = load_ms_clap(weights)
+    else:
+        raise SeptctlError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return model.to(device).freeze()
+
+
+__all__ = ["AudioSpec", "Backbone", "BACKBONES", "load_backbone"]

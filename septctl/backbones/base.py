@@ -1,0 +1,97 @@
+"""The one interface every audio-language model implements.
+
+Prompt learners only ever see this: the token-embedding table (to build prompts with
+learned vectors in them), `encode_text` on those embeddings, and `encode_audio`.
+Backbones are frozen: parameters never require gradients and the module stays in
+eval mode, except the text projection dropout when `reference_dropout` is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from septctl.backbones.tokenizer import ClipTokenizer
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """What a backbone expects of a waveform."""
+
+    sample_rate: int
+    clip_seconds: float
+    channels: str  # "concat": channels joined end to end (Pengi's reshape(-1)); "mean": averaged
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+
+class Backbone(nn.Module, ABC):
+    name: str
+    audio_spec: AudioSpec
+    embed_dim: int  # joint audio-text space
+    token_dim: int  # width of the text tower's token embeddings
+    tokenizer: ClipTokenizer
+    ctx_start: int = 1  # learned context goes right after the start token
+
+    def freeze(self) -> "Backbone":
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return self.eval()
+
+    def train(self, mode: bool = True) -> "Backbone":
+        """Frozen encoders always run in eval mode (see `set_reference_dropout`)."""
+        return super().train(False)
+
+    def set_reference_dropout(self, active: bool) -> None:
+        """Turn the text projection dropout on, as the reference code had it while training."""
+        for m in self.text_dropout_modules():
+            m.training = active
+
+    def text_dropout_modules(self) -> list[nn.Module]:
+        return []
+
+    @abstractmethod
+    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """[B, clip_samples] at `audio_spec.sample_rate` -> [B, embed_dim], unnormalised."""
+
+    @abstractmethod
+    def token_embedding(self) -> nn.Embedding:
+        """The text tower's token-embedding table."""
+
+    @abstractmethod
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+        """[B, L, token_dim] embeddings, end-of-text row per prompt -> [B, embed_dim], unnormalised.
+
+        Positions after `eot_index` are padding. `shared_prefix = P` promises that the
+        first P positions are identical in every row, so a backbone may compute them once.
+        """
+
+    def encode_sentences(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        """Plain sentences -> [len(texts), embed_dim] features, without gradients."""
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                ids, eot = self.tokenizer(texts[i : i + batch_size])
+                ids, eot = ids.to(self.device), eot.to(self.device)
+                out.append(self.encode_text(self.token_embedding()(ids), eot))
+        return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def weights_id(self) -> str:
+        """A short hash that identifies these weights (recorded in every artifact card)."""
+        if not hasattr(self, "_weights_id"):
+            h = hashlib.sha256()
+            for k, v in sorted(self.state_dict().items()):
+                h.update(k.encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_id = h.hexdigest()[:16]
+        return self._weights_id

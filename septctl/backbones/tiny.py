@@ -1,0 +1,75 @@
+"""A small random-weight backbone with exactly Pengi's interface.
+
+For tests and the offline demo: built on the fly from a fixed seed (so every machine
+gets the same weights), a log-mel CNN for audio, a 2-layer CLIP text tower with the
+real CLIP tokenizer, and Pengi-style projection heads. Its numbers show the plumbing,
+not the method.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
+from septctl.backbones.projection import Projection
+from septctl.backbones.tokenizer import ClipTokenizer
+
+SEED = 0
+
+
+class TinyAudio(nn.Module):
+    def __init__(self, sample_rate: int, width: int = 32, n_mels: int = 32):
+        super().__init__()
+        import torchaudio
+
+        self.n_fft, self.hop = 512, 160
+        fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
+        self.register_buffer("mel", fb, persistent=False)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.conv1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(16, width, 3, stride=2, padding=1)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, return_complex=True).abs() ** 2
+        logmel = 10 * torch.log10((spec.transpose(1, 2) @ self.mel).clamp(min=1e-10))  # [B, T, mels]
+        logmel = (logmel - logmel.mean(dim=(1, 2), keepdim=True)) / 20.0
+        x = F.gelu(self.conv1(logmel[:, None]))
+        x = F.gelu(self.conv2(x))
+        return x.mean(dim=(2, 3))
+
+
+class TinyBackbone(Backbone):
+    name = "tiny"
+
+    def __init__(self, embed_dim: int = 64, token_dim: int = 32):
+        super().__init__()
+        self.audio_spec = AudioSpec(sample_rate=16000, clip_seconds=2.0, channels="mean")
+        self.embed_dim, self.token_dim = embed_dim, token_dim
+        self.tokenizer = ClipTokenizer(context_length=40)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(SEED)
+            self.audio = TinyAudio(self.audio_spec.sample_rate)
+            self.audio_projection = Projection(32, embed_dim)
+            core = build_clip_text_model(
+                hidden_size=token_dim, intermediate_size=4 * token_dim, num_hidden_layers=2, num_attention_heads=2
+            )
+            self.text = ClipTextTower(core)
+            self.text_projection = nn.Linear(token_dim, token_dim, bias=False)
+            self.projection = Projection(token_dim, embed_dim)
+        self.freeze()
+
+    def text_dropout_modules(self) -> list[nn.Module]:
+        return [self.projection.drop]
+
+    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
+        return self.audio_projection(self.audio(waveforms))
+
+    def token_embedding(self) -> nn.Embedding:
+        return self.text.token_embedding
+
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+        pooled = self.text(token_embeds, eot_index, shared_prefix)
+        return self.projection(self.text_projection(pooled))

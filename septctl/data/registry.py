@@ -1,0 +1,107 @@
+"""The paper's 11 datasets: names, class names as in PALM's CSVs, folds, base/new split.
+
+Base/new (paper Table 5, CoCoOp's rule): classes sorted, the first ceil(K/2) are
+base, the rest new; each split is its own K-way problem.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # canonical CLI name
+    folder: str  # folder name of PALM's copy (MahiA/<folder> on the HF hub)
+    task: str
+    classes: tuple[str, ...]
+    folds: int
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def base(self) -> list[str]:
+        return base_new_split(self.classes)[0]
+
+    @property
+    def new(self) -> list[str]:
+        return base_new_split(self.classes)[1]
+
+    @property
+    def hf_repo(self) -> str:
+        return f"MahiA/{self.folder}"
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "folder": self.folder,
+            "aliases": list(self.aliases),
+            "task": self.task,
+            "classes": list(self.classes),
+            "folds": self.folds,
+            "base": self.base,
+            "new": self.new,
+            "hf_repo": self.hf_repo,
+        }
+
+
+def base_new_split(classes) -> tuple[list[str], list[str]]:
+    ordered = sorted(classes)
+    m = math.ceil(len(ordered) / 2)
+    return ordered[:m], ordered[m:]
+
+
+_ESC50 = (
+    "airplane, breathing, brushing teeth, can opening, car horn, cat, chainsaw, chirping birds, church bells, "
+    "clapping, clock alarm, clock tick, coughing, cow, crackling fire, crickets, crow, crying baby, dog, "
+    "door wood creaks, door wood knock, drinking sipping, engine, fireworks, footsteps, frog, glass breaking, "
+    "hand saw, helicopter, hen, insects, keyboard typing, laughing, mouse click, pig, pouring water, rain, "
+    "rooster, sea waves, sheep, siren, sneezing, snoring, thunderstorm, toilet flush, train, vacuum cleaner, "
+    "washing machine, water drops, wind"
+)
+ESC50_ACTIONS = (
+    "breathing", "brushing teeth", "clapping", "coughing", "crying baby",
+    "drinking sipping", "footsteps", "laughing", "sneezing", "snoring",
+)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(","))
+
+
+DATASETS: tuple[DatasetInfo, ...] = (
+    DatasetInfo("beijing-opera", "Beijing-Opera", "instrument classification",
+                ("bangu", "daluo", "naobo", "xiaoluo"), 5, ("beijing_opera", "beijingopera")),
+    DatasetInfo("crema-d", "CREMA-D", "emotion recognition",
+                ("anger", "disgust", "fear", "happy", "neutral", "sad"), 1, ("cremad", "crema_d")),
+    DatasetInfo("esc50", "ESC50", "sound event classification", _split(_ESC50), 5, ("esc-50",)),
+    DatasetInfo("esc50-actions", "ESC50-Actions", "sound event classification", ESC50_ACTIONS, 5,
+                ("esc50_actions", "esc50actions")),
+    DatasetInfo("gt-music-genre", "GT-Music-Genre", "music genre classification",
+                _split("blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, rock"), 1,
+                ("gtzan", "gt_music_genre")),
+    DatasetInfo("ns-instruments", "NS-Instruments", "instrument classification",
+                _split("bass, brass, flute, guitar, keyboard, mallet, organ, reed, string, vocal"), 1,
+                ("nsynth", "ns_instruments")),
+    DatasetInfo("ravdess", "RAVDESS", "emotion recognition",
+                _split("angry, calm, disgust, fearful, happy, neutral, sad, surprised"), 1),
+    DatasetInfo("sesa", "SESA", "surveillance sound classification",
+                ("casual", "explosion", "gunshot", "siren"), 1),
+    DatasetInfo("tut2017", "TUT2017", "acoustic scene classification",
+                _split("beach, bus, cafe/restaurant, car, city_center, forest_path, grocery_store, home, library, "
+                       "metro_station, office, park, residential_area, train, tram"), 4, ("tut-2017",)),
+    DatasetInfo("urbansound8k", "UrbanSound8K", "sound event classification",
+                _split("air conditioner, car horn, children playing, dog bark, drilling, engine idling, gun shot, "
+                       "jackhammer, siren, street music"), 10, ("us8k", "urbansound")),
+    DatasetInfo("vocalsound", "VocalSound", "vocal sound classification",
+                ("Cough", "Laughter", "Sigh", "Sneeze", "Sniff", "Throat clearing"), 1, ("vocal-sound",)),
+)
+
+
+def find_dataset(name: str) -> DatasetInfo | None:
+    """Look a dataset up by canonical name, alias or PALM folder name (case-insensitive)."""
+    key = name.strip().lower()
+    for d in DATASETS:
+        if key in (d.name, d.folder.lower(), *d.aliases):
+            return d
+    return None

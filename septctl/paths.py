@@ -1,0 +1,19 @@
+"""Where septctl keeps its caches: $SEPTCTL_CACHE, else $XDG_CACHE_HOME/septctl."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder inside septctl's cache."""
+    root = os.environ.get("SEPTCTL_CACHE")
+    if root:
+        base = Path(root)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = Path(xdg) / "septctl"
+    path = base.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
