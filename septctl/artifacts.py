@@ -109,7 +109,7 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "septctl_version": __version__,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     card.update(extra)
     return card

@@ -21,6 +21,8 @@ SEED = 0
 
 
 class TinyAudio(nn.Module):
+    """Log-mel band statistics (mean and spread over time) through a random linear layer."""
+
     def __init__(self, sample_rate: int, width: int = 32, n_mels: int = 32):
         super().__init__()
         import torchaudio
@@ -29,16 +31,13 @@ class TinyAudio(nn.Module):
         fb = torchaudio.functional.melscale_fbanks(self.n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate)
         self.register_buffer("mel", fb, persistent=False)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
-        self.conv1 = nn.Conv2d(1, 16, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(16, width, 3, stride=2, padding=1)
+        self.linear = nn.Linear(2 * n_mels, width)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(wav, self.n_fft, self.hop, window=self.window, return_complex=True).abs() ** 2
         logmel = 10 * torch.log10((spec.transpose(1, 2) @ self.mel).clamp(min=1e-10))  # [B, T, mels]
-        logmel = (logmel - logmel.mean(dim=(1, 2), keepdim=True)) / 20.0
-        x = F.gelu(self.conv1(logmel[:, None]))
-        x = F.gelu(self.conv2(x))
-        return x.mean(dim=(2, 3))
+        stats = torch.cat([logmel.mean(dim=1), logmel.std(dim=1)], dim=-1)
+        return F.gelu(self.linear((stats - stats.mean(dim=-1, keepdim=True)) / 20.0))
 
 
 class TinyBackbone(Backbone):

@@ -1,0 +1,36 @@
+"""`septctl embed`: audio embeddings of a whole dataset, computed once and cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from septctl.cli.common import err, set_threads
+
+
+def embed(
+    dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
+    backbone: str = typer.Option("tiny", "--backbone", "-b", help="tiny | pengi | laion-clap | ms-clap."),
+    weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Clips per forward pass."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    out: Path = typer.Option(None, "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings)."),
+) -> None:
+    """Embed every file of DATASET once; splits and folds later only select rows. A rerun is a cache hit."""
+    set_threads()
+    from septctl.backbones import load_backbone
+    from septctl.data.layout import open_dataset
+    from septctl.embed import embed_dataset
+
+    folder = open_dataset(dataset, data_root)
+    model = load_backbone(backbone, weights, device)
+    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out)
+    state = "cache hit" if hit else "computed"
+    err.print(f"{state}: {len(emb.files)} embeddings of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("embed")(embed)

@@ -1,0 +1,48 @@
+"""`septctl eval`: accuracy, macro-F1 and per-class accuracy of a run (or zero-shot)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from septctl.cli.common import err, out, set_threads
+
+
+def evaluate(
+    target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
+    classes: str = typer.Option("new", "--classes", help="base, new or all (each its own K-way problem)."),
+    dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
+    fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset (default: the run's)."),
+    zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
+    template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
+    backbone: str = typer.Option("tiny", "--backbone", "-b", help="Backbone for --zeroshot."),
+    weights: Path = typer.Option(None, "--weights", help="Checkpoint for --zeroshot."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Rebuild the class prompts for the evaluated class names and score the test split; writes metrics.yaml."""
+    set_threads()
+    from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
+    from septctl.errors import SeptctlError
+
+    if zeroshot:
+        if "{}" not in template:
+            raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
+        result, run_dir = evaluate_zeroshot(target, backbone, template, classes, fold, out_dir,
+                                            str(weights) if weights else None, str(data_root) if data_root else None)
+    else:
+        run_dir = Path(target)
+        result = evaluate_run(run_dir, classes, dataset, fold, str(data_root) if data_root else None)
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        out.print(f"{result['dataset']} fold {result['fold'] or '-'} {classes} ({len(result['class_names'])}-way, "
+                  f"n={result['n']}): accuracy {result['accuracy']:.2f}  macro-F1 {result['macro_f1']:.2f}")
+    err.print(f"metrics: {run_dir / 'metrics.yaml'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(evaluate)

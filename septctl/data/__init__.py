@@ -1,0 +1,1 @@
+"""Datasets: the registry, the common layout, audio loading, few-shot sampling, preparers."""

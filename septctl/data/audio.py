@@ -1,0 +1,79 @@
+"""Reading audio and shaping it the way a backbone expects.
+
+soundfile reads wav/flac/ogg/mp3 in any sample format (SESA is 8-bit unsigned) into
+float32 in [-1, 1]; torchaudio's resampler (the one Pengi used, default settings)
+changes the rate; clips are tiled when short and cropped when long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from septctl.backbones.base import AudioSpec
+from septctl.errors import SeptctlError
+
+CROPS = ("seeded", "center", "start")
+
+
+def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+    """Return ([channels, samples] float32, sample rate); refuse unreadable or empty files."""
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
+        raise SeptctlError(f"{path}: unreadable audio ({str(exc).splitlines()[0]}); re-download or remove it") from None
+    if data.shape[0] == 0:
+        raise SeptctlError(f"{path}: audio has zero samples; remove it from the dataset CSVs")
+    if not np.isfinite(data).all():
+        raise SeptctlError(f"{path}: audio contains NaN or infinite samples; re-encode the file")
+    return torch.from_numpy(np.ascontiguousarray(data.T)), int(sr)
+
+
+def resample(wave: torch.Tensor, sr: int, target: int) -> torch.Tensor:
+    """torchaudio.functional.resample with its defaults, as Pengi's Resample transform."""
+    if sr == target:
+        return wave
+    import torchaudio.functional as AF
+
+    return AF.resample(wave, sr, target)
+
+
+def _crop_start(n: int, length: int, crop: str, key: str) -> int:
+    if crop == "center":
+        return (n - length) // 2
+    if crop == "start":
+        return 0
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little") % (n - length + 1)
+
+
+def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
+    """[C, N] at `sr` -> [spec.clip_samples] at `spec.sample_rate`.
+
+    Channels: "concat" joins them end to end (Pengi's reshape(-1)); "mean" averages.
+    Short clips are tiled (repeat-padding, no zeros); long ones cropped. The "seeded"
+    crop is a pseudo-random start derived from `key` (file path + seed), so the same
+    file gives the same clip on every run and machine, unlike the reference's
+    unseeded random crop.
+    """
+    if crop not in CROPS:
+        raise SeptctlError(f"unknown crop {crop!r}; choose one of {', '.join(CROPS)}")
+    wave = resample(wave, sr, spec.sample_rate)
+    flat = wave.reshape(-1) if spec.channels == "concat" else wave.mean(dim=0)
+    length = spec.clip_samples
+    n = flat.shape[0]
+    if n <= length:
+        reps = -(-length // n)
+        return flat.repeat(reps)[:length]
+    start = _crop_start(n, length, crop, key)
+    return flat[start : start + length]
+
+
+def load_clip(path: str | Path, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
+    wave, sr = read_audio(path)
+    return prepare_waveform(wave, sr, spec, crop, key or str(path))

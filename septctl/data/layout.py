@@ -1,0 +1,177 @@
+"""The common dataset layout (PALM's): audios/, train.csv, test.csv, csv_files/{train,test}_k.csv.
+
+Every CSV has the columns `path` (relative to the dataset root) and `classname`.
+Folds are chosen by argument; CSVs are never copied over each other and the folder
+is never written by septctl after `data prepare` made it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from septctl.data.registry import DatasetInfo, find_dataset
+from septctl.errors import SeptctlError
+
+COLUMNS = ("path", "classname")
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    classname: str
+
+
+def read_csv(csv_path: Path, root: Path) -> list[Row]:
+    """Read and validate one split CSV; every file it names must exist."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SeptctlError(
+                    f"{csv_path}: missing column(s) {', '.join(missing)}; the header must be 'path,classname'"
+                )
+            rows = [Row((r["path"] or "").strip(), (r["classname"] or "").strip()) for r in reader]
+    except UnicodeDecodeError:
+        raise SeptctlError(f"{csv_path}: not UTF-8 text; re-save it as UTF-8") from None
+    except csv.Error as exc:
+        raise SeptctlError(f"{csv_path}: malformed CSV ({exc}); fix the file") from None
+    if not rows:
+        raise SeptctlError(f"{csv_path}: no rows; the split needs at least one labelled file")
+    for line, r in enumerate(rows, start=2):
+        if not r.path or not r.classname:
+            raise SeptctlError(f"{csv_path}:{line}: empty path or classname; fill it in or delete the row")
+    seen: set[str] = set()
+    for line, r in enumerate(rows, start=2):
+        if r.path in seen:
+            raise SeptctlError(f"{csv_path}:{line}: {r.path} is listed twice; remove the duplicate row")
+        seen.add(r.path)
+    absent = [r.path for r in rows if not (root / r.path).is_file()]
+    if absent:
+        raise SeptctlError(
+            f"{csv_path}: {len(absent)} listed file(s) do not exist under {root} (first: {absent[0]}); "
+            "fix the paths or re-run `septctl data prepare`"
+        )
+    return rows
+
+
+class DatasetFolder:
+    """A dataset in the common layout, optionally matched to a registry entry."""
+
+    def __init__(self, root: Path, info: DatasetInfo | None = None):
+        self.root = Path(root)
+        self.info = info if info is not None else find_dataset(self.root.name)
+        self.name = self.info.name if self.info else self.root.name
+
+    @property
+    def folds(self) -> int:
+        """Number of folds in csv_files/ (0 when only train.csv/test.csv exist)."""
+        found = [p for p in (self.root / "csv_files").glob("train_*.csv") if re.fullmatch(r"train_\d+", p.stem)]
+        return len(found)
+
+    def csv_path(self, split: str, fold: int | None) -> Path:
+        if split not in ("train", "test"):
+            raise SeptctlError(f"unknown split {split!r}; use train or test")
+        if fold is None:
+            path = self.root / f"{split}.csv"
+            if not path.is_file() and self.folds:
+                raise SeptctlError(f"{self.root}: has {self.folds} folds and no {split}.csv; pass --fold 1..{self.folds}")
+        else:
+            path = self.root / "csv_files" / f"{split}_{fold}.csv"
+            if not path.is_file():
+                raise SeptctlError(f"{path}: fold {fold} not found; this dataset has folds 1..{self.folds}")
+        if not path.is_file():
+            raise SeptctlError(f"{path}: not found; is {self.root} a prepared dataset? (see `septctl data prepare`)")
+        return path
+
+    def default_fold(self) -> int | None:
+        return None if (self.root / "train.csv").is_file() or not self.folds else 1
+
+    def rows(self, split: str, fold: int | None = None) -> list[Row]:
+        return read_csv(self.csv_path(split, fold), self.root)
+
+    def splits(self, fold: int | None = None) -> tuple[list[Row], list[Row]]:
+        """Train and test rows, checked to share one class set."""
+        train, test = self.rows("train", fold), self.rows("test", fold)
+        extra = sorted({r.classname for r in test} - {r.classname for r in train})
+        if extra:
+            raise SeptctlError(
+                f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
+                "fix the labels or add training files for it"
+            )
+        return train, test
+
+    def csv_files(self) -> list[Path]:
+        paths = [self.root / "train.csv", self.root / "test.csv"]
+        paths += sorted((self.root / "csv_files").glob("*.csv"))
+        return [p for p in paths if p.is_file()]
+
+    def all_files(self) -> list[str]:
+        """Every audio file named by any split CSV, once, in a stable order."""
+        files: dict[str, None] = {}
+        for csv_path in self.csv_files():
+            for r in read_csv(csv_path, self.root):
+                files.setdefault(r.path, None)
+        return sorted(files)
+
+
+def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> DatasetFolder:
+    """Resolve a CLI DATASET argument: a folder in the common layout, or a registry name under the data root."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return DatasetFolder(path)
+    info = find_dataset(name_or_path)
+    if info is None:
+        raise SeptctlError(
+            f"{name_or_path}: neither a dataset folder nor a known dataset; see `septctl data list`"
+        )
+    root = Path(data_root or os.environ.get("SEPTCTL_DATA", "data")).expanduser() / info.folder
+    if not root.is_dir():
+        raise SeptctlError(
+            f"{root}: dataset {info.name} is not prepared there; run `septctl data prepare {info.name} "
+            f"--source RELEASE --out {root}`, or pass --data-root / set SEPTCTL_DATA"
+        )
+    return DatasetFolder(root, info)
+
+
+def write_layout(
+    out: Path,
+    files: dict[str, Path],
+    splits: dict[str, list[Row]],
+    link: bool = False,
+) -> None:
+    """Write a dataset folder atomically: copy (or symlink) `files` (dest relpath -> source) and the CSVs.
+
+    `splits` maps a CSV path relative to `out` (e.g. "train.csv", "csv_files/test_3.csv") to its rows.
+    The folder is built beside `out` and renamed into place, so a failure leaves nothing half-made.
+    """
+    out = Path(out)
+    if out.exists():
+        raise SeptctlError(f"{out}: already exists; choose another --out or delete it first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for rel, src in files.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if link:
+                dest.symlink_to(Path(src).resolve())
+            else:
+                shutil.copyfile(src, dest)
+        for rel, rows in splits.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(dest, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(COLUMNS)
+                w.writerows((r.path, r.classname) for r in rows)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

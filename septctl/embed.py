@@ -1,0 +1,115 @@
+"""Audio embeddings of every file of a dataset, computed once per (dataset, backbone, crop).
+
+Splits and folds only select rows of the cache, so a 10-fold dataset costs one pass.
+The cache key hashes the file list (path, size, mtime) and the CSVs, the backbone and
+its weights, the audio policy and the crop seed; a rerun with the same inputs is a
+hit. A lock makes a second process wait for the first and then reuse its result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors, sha256_file, sha256_text, write_yaml
+from septctl.backbones.base import Backbone
+from septctl.data.audio import load_clip
+from septctl.data.layout import DatasetFolder, Row
+from septctl.errors import SeptctlError
+from septctl.paths import cache_dir
+
+
+@dataclass
+class Embeddings:
+    path: Path
+    features: torch.Tensor  # [N, D], unnormalised
+    files: list[str]
+    card: dict
+
+    def select(self, rows: list[Row]) -> torch.Tensor:
+        index = {f: i for i, f in enumerate(self.files)}
+        missing = [r.path for r in rows if r.path not in index]
+        if missing:
+            raise SeptctlError(f"{self.path}: no embedding for {missing[0]}; rerun `septctl embed` for this dataset")
+        return self.features[[index[r.path] for r in rows]]
+
+
+def dataset_fingerprint(dataset: DatasetFolder, files: list[str]) -> str:
+    """Cheap identity of a dataset folder: its CSVs' content and each file's size and mtime."""
+    parts = [f"{p.relative_to(dataset.root)}:{sha256_file(p)}" for p in dataset.csv_files()]
+    for rel in files:
+        st = (dataset.root / rel).stat()
+        parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+    return sha256_text("\n".join(parts))
+
+
+def _key(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str, seed: int) -> dict:
+    return {
+        "dataset": dataset.name,
+        "dataset_root": str(dataset.root.resolve()),
+        "dataset_fingerprint": dataset_fingerprint(dataset, files),
+        "backbone": backbone.name,
+        "weights_id": backbone.weights_id(),
+        "audio": {"sample_rate": backbone.audio_spec.sample_rate, "clip_seconds": backbone.audio_spec.clip_seconds,
+                  "channels": backbone.audio_spec.channels},
+        "crop": crop,
+        "crop_seed": seed,
+    }
+
+
+def default_path(dataset: DatasetFolder, key: dict) -> Path:
+    digest = sha256_text(json.dumps(key, sort_keys=True))[:16]
+    return cache_dir("embeddings") / f"{dataset.name.replace('/', '_')}-{key['backbone']}-{digest}.safetensors"
+
+
+def load_embeddings(path: Path) -> Embeddings:
+    tensors, meta = load_tensors(path, "embedding file")
+    if "features" not in tensors or "card" not in meta or "files" not in meta:
+        raise SeptctlError(f"{path}: not a septctl embedding file; recompute it with `septctl embed`")
+    return Embeddings(Path(path), tensors["features"], json.loads(meta["files"]), json.loads(meta["card"]))
+
+
+def embed_dataset(
+    dataset: DatasetFolder,
+    backbone: Backbone,
+    *,
+    crop: str = "seeded",
+    seed: int = 0,
+    batch_size: int = 16,
+    out: Path | None = None,
+    progress: bool = True,
+) -> tuple[Embeddings, bool]:
+    """Return the dataset's embeddings and whether they came from the cache."""
+    files = dataset.all_files()
+    key = _key(dataset, backbone, files, crop, seed)
+    path = Path(out) if out else default_path(dataset, key)
+    with file_lock(path):
+        if path.is_file():
+            cached = load_embeddings(path)
+            if cached.card.get("key") == key:
+                return cached, True
+        features = _compute(dataset, backbone, files, crop, seed, batch_size, progress)
+        card = provenance(key=key, count=len(files), dim=int(features.shape[1]))
+        save_tensors(path, {"features": features},
+                     {"card": json.dumps(card), "files": json.dumps(files)})
+        write_yaml(path.with_suffix(".yaml"), card)
+    return Embeddings(path, features, files, card), False
+
+
+def _compute(dataset, backbone, files, crop, seed, batch_size, progress) -> torch.Tensor:
+    from septctl.cli.progress import progress_bar
+
+    out = []
+    with progress_bar(f"embedding {dataset.name}", total=len(files), enabled=progress) as advance:
+        for i in range(0, len(files), batch_size):
+            chunk = files[i : i + batch_size]
+            waves = torch.stack(
+                [load_clip(dataset.root / rel, backbone.audio_spec, crop, key=f"{seed}:{rel}") for rel in chunk]
+            )
+            with torch.inference_mode():
+                out.append(backbone.encode_audio(waves.to(backbone.device)).float().cpu())
+            advance(len(chunk))
+    return torch.cat(out)

@@ -1,0 +1,1 @@
+"""Method-agnostic training and evaluation on cached audio embeddings."""

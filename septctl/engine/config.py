@@ -1,0 +1,57 @@
+"""A training run's whole configuration, stored in run.yaml and compared on resume."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class SeptOptions:
+    neighbors: str  # neighbors.yaml
+    margins: str  # margins.safetensors
+    lam: float = 3.0
+    intra: bool = True
+    inter: bool = True
+    intra_margin: bool = True
+    inter_margin: bool = True
+    neighbor_subset: int = 0  # >0: a random subset of neighbors per step (inexact, faster)
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    backbone: str = "tiny"
+    weights: str | None = None
+    method: str = "coop"
+    method_options: dict = field(default_factory=dict)
+    classes: str = "base"  # base | all
+    fold: int | None = None
+    shots: int = 16
+    seed: int = 0
+    epochs: int = 50
+    lr: float = 0.0125  # paper, Appendix A
+    momentum: float = 0.9  # paper
+    weight_decay: float = 0.0  # PALM (the paper is silent)
+    batch_size: int = 16  # PALM (the paper is silent)
+    n_ctx: int = 16
+    logit_scale: float = 100.0
+    crop: str = "seeded"
+    reference_dropout: bool = False
+    device: str = "cpu"
+    data_root: str | None = None
+    sept: SeptOptions | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        if d.get("sept"):
+            d["sept"] = SeptOptions(**d["sept"])
+        return cls(**d)
+
+    @property
+    def label(self) -> str:
+        """The method's row name in reports, e.g. "coop + SEPT"."""
+        return self.method + (" + SEPT" if self.sept else "")

@@ -1,0 +1,124 @@
+"""Evaluation: rebuild the class prompts for the evaluated names, score cached test embeddings.
+
+Base and new classes are separate K-way problems (CoCoOp's protocol). Results go to
+the run folder's metrics.yaml, one entry per (dataset, fold, classes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from septctl.artifacts import file_lock, load_tensors, provenance, read_yaml, write_yaml
+from septctl.backbones import load_backbone
+from septctl.data.layout import open_dataset
+from septctl.data.registry import base_new_split
+from septctl.embed import embed_dataset
+from septctl.engine.config import TrainConfig
+from septctl.engine.train import PROMPT_FILE, RUN_FILE
+from septctl.errors import SeptctlError
+from septctl.methods import build_method
+from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
+
+METRICS_FILE = "metrics.yaml"
+CLASS_SETS = ("base", "new", "all")
+
+
+def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
+    """Accuracy, macro-F1 and per-class accuracy (in %), as sklearn's report would give them."""
+    per_class, f1s = {}, []
+    for i, name in enumerate(names):
+        tp = int(((pred == i) & (target == i)).sum())
+        support = int((target == i).sum())
+        predicted = int((pred == i).sum())
+        recall = tp / support if support else 0.0
+        precision = tp / predicted if predicted else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        per_class[name] = {"accuracy": round(100 * recall, 4), "support": support}
+    return {
+        "accuracy": round(100 * float((pred == target).float().mean()), 4),
+        "macro_f1": round(100 * sum(f1s) / len(f1s), 4),
+        "n": int(target.numel()),
+        "per_class": per_class,
+    }
+
+
+def _select_classes(all_classes: list[str], which: str) -> list[str]:
+    if which not in CLASS_SETS:
+        raise SeptctlError(f"--classes {which!r}: choose base, new or all")
+    if which == "all":
+        return list(all_classes)
+    base, new = base_new_split(all_classes)
+    return base if which == "base" else new
+
+
+def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
+    _, test_rows = dataset.splits(fold)
+    names = _select_classes(sorted({r.classname for r in test_rows}), which)
+    rows = [r for r in test_rows if r.classname in set(names)]
+    emb, _ = embed_dataset(dataset, backbone, crop=crop)
+    feats = emb.select(rows).to(backbone.device)
+    target = torch.tensor([names.index(r.classname) for r in rows])
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(rows), 256):
+            preds.append(method.logits(feats[i : i + 256], names, split=which).argmax(-1).cpu())
+    result = classification_metrics(torch.cat(preds), target, names)
+    result.update({"dataset": dataset.name, "fold": fold, "classes": which, "class_names": names})
+    return result
+
+
+def _record(run_dir: Path, result: dict) -> None:
+    path = run_dir / METRICS_FILE
+    with file_lock(path):
+        data = read_yaml(path, "metrics file") if path.is_file() else {"evaluations": {}}
+        key = f"{result['dataset']}/fold{result['fold'] or 0}/{result['classes']}"
+        data["evaluations"][key] = {**result, "card": provenance()}
+        write_yaml(path, data)
+
+
+def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
+                 data_root: str | None = None) -> dict:
+    run_dir = Path(run_dir)
+    run = read_yaml(run_dir / RUN_FILE, "run card")
+    if not isinstance(run, dict) or run.get("status") != "complete":
+        raise SeptctlError(f"{run_dir / RUN_FILE}: the run is not complete; rerun `septctl train` to finish it")
+    cfg = TrainConfig.from_dict(run["config"])
+    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    tensors, meta = load_tensors(run_dir / PROMPT_FILE, "prompt file")
+    if meta.get("weights_id") != backbone.weights_id():
+        raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
+    method = build_method(cfg.method, backbone, json.loads(meta["classes"]), {"n_ctx": cfg.n_ctx, **cfg.method_options})
+    method.load_prompt_state(tensors)
+    method.logit_scale = cfg.logit_scale
+    method.eval()
+    if dataset is None:
+        target = open_dataset(cfg.dataset, cfg.data_root)
+        fold = run["fold"] if fold is None else fold
+    else:
+        target = open_dataset(dataset, data_root or cfg.data_root)
+        fold = target.default_fold() if fold is None else fold
+    result = _score(method, backbone, target, fold, classes, cfg.crop)
+    _record(run_dir, result)
+    return result
+
+
+def evaluate_zeroshot(dataset: str, backbone_name: str = "tiny", template: str = DEFAULT_TEMPLATE,
+                      classes: str = "all", fold: int | None = None, out: Path | None = None,
+                      weights: str | None = None, data_root: str | None = None, crop: str = "seeded") -> tuple[dict, Path]:
+    backbone = load_backbone(backbone_name, weights)
+    target = open_dataset(dataset, data_root)
+    fold = target.default_fold() if fold is None else fold
+    method = ZeroShot(backbone, [], template)
+    result = _score(method, backbone, target, fold, classes, crop)
+    run_dir = Path(out) if out else Path("runs") / target.name / backbone_name / "zeroshot" / f"fold{fold or 0}"
+    run_file = run_dir / RUN_FILE
+    if not run_file.is_file():
+        write_yaml(run_file, {"status": "complete", "label": "zeroshot", "dataset": target.name, "fold": fold,
+                              "config": {"method": "zeroshot", "backbone": backbone_name, "template": template,
+                                         "seed": 0, "dataset": dataset},
+                              "card": provenance(weights_id=backbone.weights_id())})
+    _record(run_dir, result)
+    return result, run_dir

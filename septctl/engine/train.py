@@ -1,0 +1,254 @@
+"""The training loop: few-shot rows of cached embeddings, any method, optional SEPT.
+
+Nothing encodes audio here: features come from `embed`. The state (learned tensors,
+optimizer momentum, RNG states, losses) is saved after every epoch, so a rerun of
+the same command after Ctrl-C or a kill resumes and ends bit-identical on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_text, write_yaml
+from septctl.backbones import load_backbone
+from septctl.data.layout import open_dataset
+from septctl.data.registry import base_new_split
+from septctl.data.sampling import sample_few_shot
+from septctl.embed import embed_dataset
+from septctl.engine.config import TrainConfig
+from septctl.errors import SeptctlError
+from septctl.methods import build_method
+
+RUN_FILE = "run.yaml"
+PROMPT_FILE = "prompt.safetensors"
+STATE_FILE = "state.safetensors"
+
+
+def default_run_dir(cfg: TrainConfig, dataset_name: str, fold: int | None) -> Path:
+    method = cfg.method + ("-sept" if cfg.sept else "")
+    return Path("runs") / dataset_name / cfg.backbone / method / cfg.classes / f"fold{fold or 0}" / f"seed{cfg.seed}"
+
+
+@dataclass
+class Setup:
+    """Everything a run needs, resolved from its config."""
+
+    cfg: TrainConfig
+    backbone: object
+    dataset: object
+    fold: int | None
+    classes: list[str]
+    all_classes: list[str]
+    features: torch.Tensor
+    labels: torch.Tensor
+    few_shot: dict
+    embeddings_card: dict
+
+
+def resolve(cfg: TrainConfig, progress: bool = True) -> Setup:
+    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    dataset = open_dataset(cfg.dataset, cfg.data_root)
+    fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
+    train_rows, _ = dataset.splits(fold)
+    all_classes = sorted({r.classname for r in train_rows})
+    if cfg.classes not in ("base", "all"):
+        raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
+    classes = base_new_split(all_classes)[0] if cfg.classes == "base" else all_classes
+    emb, _ = embed_dataset(dataset, backbone, crop=cfg.crop, progress=progress)
+    few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
+    index = {c: i for i, c in enumerate(classes)}
+    rows = [r for r in few.rows if r.classname in index]
+    return Setup(
+        cfg=cfg,
+        backbone=backbone,
+        dataset=dataset,
+        fold=fold,
+        classes=classes,
+        all_classes=all_classes,
+        features=emb.select(rows).to(cfg.device),
+        labels=torch.tensor([index[r.classname] for r in rows], device=cfg.device),
+        few_shot={
+            "seed": cfg.seed,
+            "shots": cfg.shots,
+            "short_classes": {c: n for c, n in few.short_classes.items() if c in index},
+            "rows": [[r.path, r.classname] for r in rows],
+        },
+        embeddings_card={"file": str(emb.path), **emb.card["key"]},
+    )
+
+
+class SeptTerm:
+    """L_se on the class and neighbor prompts, encoded in one batched call with the classes."""
+
+    def __init__(self, setup: Setup):
+        from septctl.sept.margins import load_margins
+        from septctl.sept.neighbors import load_neighbors
+
+        opts = setup.cfg.sept
+        neighbors = load_neighbors(opts.neighbors).for_classes(setup.classes)
+        self.names = [n for c in setup.classes for n in neighbors.names[c]]
+        self.n = neighbors.n
+        self.opts = opts
+        self.margins = load_margins(
+            opts.margins,
+            classes=setup.classes,
+            neighbors_sha256=neighbors.sha256,
+            backbone_name=setup.backbone.name,
+            weights_id=setup.backbone.weights_id(),
+        ).to(setup.cfg.device)
+        self.hashes = {"neighbors_sha256": neighbors.sha256, "margins": opts.margins}
+
+    def names_for_step(self, k: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
+        """Neighbor names to encode this step, and which neighbor indices they are."""
+        idx = torch.arange(self.n)
+        if 0 < self.opts.neighbor_subset < self.n:
+            idx = torch.randperm(self.n, generator=gen)[: self.opts.neighbor_subset].sort().values
+        names = [self.names[c * self.n + int(j)] for c in range(k) for j in idx]
+        return names, idx
+
+    def loss(self, method, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        from septctl.sept.loss import semantic_expansion_loss
+
+        z, p = method.sept_embeddings(class_feats, neighbor_feats, len(idx))
+        o = self.opts
+        return semantic_expansion_loss(
+            F.normalize(z, dim=-1), F.normalize(p, dim=-1), self.margins[:, :, idx.to(self.margins.device)],
+            intra=o.intra, inter=o.inter, intra_margin=o.intra_margin, inter_margin=o.inter_margin,
+        )
+
+
+def _config_hash(cfg: TrainConfig) -> str:
+    d = cfg.as_dict()
+    d.pop("device", None)
+    return sha256_text(json.dumps(d, sort_keys=True, default=str))
+
+
+def _save_state(path: Path, method, opt, epoch: int, gen: torch.Generator, log: list, cfg_hash: str) -> None:
+    tensors = {f"param.{k}": v for k, v in method.prompt_state().items()}
+    names = {id(p): n for n, p in method.named_parameters()}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            buf = opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                tensors[f"momentum.{names[id(p)]}"] = buf
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = gen.get_state()
+    save_tensors(path, tensors, {"epoch": str(epoch), "log": json.dumps(log), "config": cfg_hash})
+
+
+def _load_state(path: Path, method, opt, gen: torch.Generator, cfg_hash: str) -> tuple[int, list]:
+    tensors, meta = load_tensors(path, "training state")
+    if meta.get("config") != cfg_hash:
+        raise SeptctlError(f"{path}: saved state is for another configuration; delete it or use another --out")
+    method.load_prompt_state({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
+    params = dict(method.named_parameters())
+    for k, v in tensors.items():
+        if k.startswith("momentum."):
+            opt.state[params[k[9:]]]["momentum_buffer"] = v.to(params[k[9:]].device).clone()
+    torch.set_rng_state(tensors["rng.torch"])
+    gen.set_state(tensors["rng.shuffle"])
+    return int(meta["epoch"]), json.loads(meta["log"])
+
+
+def train(
+    cfg: TrainConfig,
+    out: Path | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Train (or resume, or skip if finished) and return the run folder."""
+    setup = resolve(cfg, progress)
+    run_dir = Path(out) if out else default_run_dir(cfg, setup.dataset.name, setup.fold)
+    cfg_hash = _config_hash(cfg)
+    run_file = run_dir / RUN_FILE
+    if run_file.is_file():
+        done = read_yaml(run_file, "run card")
+        if done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
+            echo(f"{run_dir}: already complete, nothing to do")
+            return run_dir
+        raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
+
+    torch.manual_seed(cfg.seed)
+    method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})
+    method.logit_scale = cfg.logit_scale
+    sept = SeptTerm(setup) if cfg.sept else None
+    setup.backbone.set_reference_dropout(cfg.reference_dropout)
+    opt = method.make_optimizer(cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    state_path = run_dir / STATE_FILE
+    start, log = (0, [])
+    if state_path.is_file():
+        start, log = _load_state(state_path, method, opt, gen, cfg_hash)
+        echo(f"{run_dir}: resuming after epoch {start}/{cfg.epochs}")
+    echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.labels)} shots in all): "
+         f"{method.num_trainable():,} trainable parameters")
+
+    from septctl.cli.progress import progress_bar
+
+    t0 = time.time()
+    k = len(setup.classes)
+    n = len(setup.labels)
+    epoch = start
+    try:
+        with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
+            advance(start)
+            for epoch in range(start, cfg.epochs):
+                perm = torch.randperm(n, generator=gen)
+                sums: dict[str, float] = {}
+                for b in range(0, n, cfg.batch_size):
+                    idx = perm[b : b + cfg.batch_size].to(setup.features.device)
+                    audio, labels = setup.features[idx], setup.labels[idx]
+                    names = list(setup.classes)
+                    if sept:
+                        extra, nidx = sept.names_for_step(k, gen)
+                        names += extra
+                    feats = method.encode_names(names, audio)
+                    class_feats, rest = feats[..., :k, :], feats[..., k:, :]
+                    loss, parts = method.loss(audio, labels, class_feats)
+                    if sept:
+                        se = sept.loss(method, class_feats, rest, nidx)
+                        loss = loss + sept.opts.lam * se
+                        parts["se"] = se.item()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    parts["loss"] = loss.item()
+                    for key, v in parts.items():
+                        sums[key] = sums.get(key, 0.0) + v * len(idx)
+                log.append({"epoch": epoch + 1, **{key: round(v / n, 6) for key, v in sums.items()}})
+                _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
+                advance(1)
+    except KeyboardInterrupt:
+        echo(f"interrupted: {run_dir} holds epoch {len(log)}/{cfg.epochs}; rerun the same command to resume")
+        raise
+
+    card = provenance(
+        backbone=cfg.backbone, weights_id=setup.backbone.weights_id(), device=str(setup.backbone.device),
+        embeddings=setup.embeddings_card, **(sept.hashes if sept else {}),
+    )
+    save_tensors(run_dir / PROMPT_FILE, method.prompt_state(),
+                 {"method": cfg.method, "classes": json.dumps(setup.classes), "weights_id": setup.backbone.weights_id()})
+    write_yaml(run_file, {
+        "status": "complete",
+        "label": cfg.label,
+        "config": cfg.as_dict(),
+        "config_sha256": cfg_hash,
+        "dataset": setup.dataset.name,
+        "fold": setup.fold,
+        "classes": setup.classes,
+        "all_classes": setup.all_classes,
+        "trainable_parameters": method.num_trainable(),
+        "few_shot": setup.few_shot,
+        "losses": log,
+        "train_seconds": round(time.time() - t0, 2),
+        "card": card,
+    })
+    state_path.unlink(missing_ok=True)
+    return run_dir

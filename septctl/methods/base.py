@@ -1,0 +1,73 @@
+"""The interface every prompt-tuning method implements, so the engine and SEPT never branch on names.
+
+A method owns its learnable parameters and knows how to
+- encode any list of names with its learned context (`encode_names`), used for the
+  class prompts and, with SEPT, the neighbor prompts in the same batched call;
+- turn audio features and class features into its training loss (`loss`);
+- score audio against class names at evaluation time (`logits`).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from septctl.backbones.base import Backbone
+
+
+class PromptMethod(nn.Module):
+    name: str
+
+    def __init__(self, backbone: Backbone, classnames: list[str], logit_scale: float = 100.0):
+        super().__init__()
+        self.backbone = backbone
+        self.classnames = list(classnames)
+        self.logit_scale = logit_scale
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
+
+    def num_trainable(self) -> int:
+        return sum(p.numel() for p in self.trainable_parameters())
+
+    def prompt_state(self) -> dict[str, torch.Tensor]:
+        """The learned tensors only (what a run saves)."""
+        return {n: p.detach() for n, p in self.named_parameters() if not n.startswith("backbone.")}
+
+    def load_prompt_state(self, state: dict[str, torch.Tensor]) -> None:
+        own = dict(self.named_parameters())
+        for k, v in state.items():
+            own[k].data.copy_(v)
+
+    @abstractmethod
+    def encode_names(self, names: list[str], audio: torch.Tensor | None = None) -> torch.Tensor:
+        """Text features of `names` with the learned context: [n, D]."""
+
+    def loss(self, audio: torch.Tensor, labels: torch.Tensor, class_feats: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        logits = self.cosine_logits(audio, class_feats)
+        ce = F.cross_entropy(logits, labels)
+        return ce, {"ce": ce.item()}
+
+    def logits(self, audio: torch.Tensor, names: list[str], split: str = "all") -> torch.Tensor:
+        """Evaluation logits [B, len(names)]; `split` tells methods with a base-class head which path to use."""
+        return self.cosine_logits(audio, self.encode_names(names, audio))
+
+    def cosine_logits(self, audio: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        a = F.normalize(audio, dim=-1)
+        t = F.normalize(text, dim=-1)
+        if t.dim() == 3:  # per-instance class features [B, K, D]
+            return self.logit_scale * torch.einsum("bd,bkd->bk", a, t)
+        return self.logit_scale * a @ t.T
+
+    def make_optimizer(self, cfg) -> torch.optim.Optimizer:
+        """SGD over the learned tensors (methods with several groups override this)."""
+        return torch.optim.SGD(self.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+
+    def sept_embeddings(self, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, n: int):
+        """(z [K, D], p [K, n, D]) for the semantic-expansion loss from this step's features."""
+        k = class_feats.shape[-2]
+        return class_feats, neighbor_feats.reshape(k, n, -1)

@@ -1,0 +1,67 @@
+import shutil
+
+import pytest
+
+from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.errors import SeptctlError
+
+
+def _copy(synth_dataset, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(synth_dataset, root)
+    return root
+
+
+def test_reads_splits(synth_dataset):
+    ds = DatasetFolder(synth_dataset)
+    train, test = ds.splits()
+    assert len(train) == 48 and len(test) == 32
+    assert ds.folds == 0 and ds.default_fold() is None
+    assert len(ds.all_files()) == 80
+
+
+def test_missing_column(synth_dataset, tmp_path):
+    root = _copy(synth_dataset, tmp_path)
+    text = (root / "train.csv").read_text().replace("classname", "label", 1)
+    (root / "train.csv").write_text(text)
+    with pytest.raises(SeptctlError, match=r"train\.csv: missing column\(s\) classname"):
+        DatasetFolder(root).rows("train")
+
+
+def test_unknown_file(synth_dataset, tmp_path):
+    root = _copy(synth_dataset, tmp_path)
+    with open(root / "test.csv", "a") as f:
+        f.write("audios/nothere.wav,siren\n")
+    with pytest.raises(SeptctlError, match="nothere.wav"):
+        DatasetFolder(root).rows("test")
+
+
+def test_test_class_not_in_train(synth_dataset, tmp_path):
+    root = _copy(synth_dataset, tmp_path)
+    lines = (root / "test.csv").read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",unicorn"
+    (root / "test.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(SeptctlError, match="'unicorn' is not in the training split"):
+        DatasetFolder(root).splits()
+
+
+def test_folds_are_selected_not_copied(tmp_path, synth_dataset):
+    root = _copy(synth_dataset, tmp_path)
+    (root / "csv_files").mkdir()
+    for k in (1, 2):
+        shutil.copy(root / "train.csv", root / "csv_files" / f"train_{k}.csv")
+        shutil.copy(root / "test.csv", root / "csv_files" / f"test_{k}.csv")
+    (root / "train.csv").unlink()
+    (root / "test.csv").unlink()
+    before = sorted(p.name for p in root.rglob("*.csv"))
+    ds = DatasetFolder(root)
+    assert ds.folds == 2 and ds.default_fold() == 1
+    assert len(ds.rows("train", 2)) == 48
+    with pytest.raises(SeptctlError, match="fold 3 not found"):
+        ds.rows("train", 3)
+    assert sorted(p.name for p in root.rglob("*.csv")) == before
+
+
+def test_registered_name_needs_prepared_folder(tmp_path):
+    with pytest.raises(SeptctlError, match="septctl data prepare esc50"):
+        open_dataset("esc50", tmp_path)
