@@ -2,12 +2,17 @@
 
 The module and its weights come from Hugging Face `transformers` (CLIPTextModel, built
 from a config, no download). The forward pass is ours because prompt tuning feeds
-token embeddings with learned vectors in them, and because it lets us
-- trim every batch to its longest prompt (the tower is causal: tokens after
-  end-of-text never influence the pooled feature), and
-- encode a prefix shared by every prompt once per layer (`shared_prefix`), letting
-  each prompt's own tokens attend to it.
-`tests/test_clip_text.py` checks this path against `CLIPTextModel.forward`.
+token embeddings with learned vectors in them, and because the tower is causal and
+only the end-of-text (EOT) row is pooled, which allows exact savings:
+- tokens after a prompt's EOT never influence its feature, so they are never computed
+  (each prompt's tokens are packed into one [tokens, width] matrix for the linear
+  layers and padded only inside attention);
+- a prefix shared by every prompt (`shared_prefix`: SOS + learned context) sees only
+  itself, so it is computed once per layer and its keys/values are reused by all rows;
+  `prefix_groups` does the same for several prefixes (CoCoOp: one per audio clip);
+- the last layer only needs the EOT rows' queries, attention output and MLP.
+`tests/test_clip_text.py` checks all of it against `CLIPTextModel.forward`, including
+gradients; docs/speed.md has the timings.
 """
 
 from __future__ import annotations
@@ -40,6 +45,20 @@ def build_clip_text_model(**overrides):
     return getattr(model, "text_model", model)  # transformers 4.x nests the transformer
 
 
+def reference_encode(core: nn.Module, x: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
+    """The way PALM/CoOp run the tower: every row at full length through HF's own layers.
+
+    The exactness reference for `ClipTextTower` (tests) and the slow path of the speed
+    benchmark. An additive causal mask works with transformers 4.x and 5.x alike.
+    """
+    length = x.shape[1]
+    h = x + core.embeddings.position_embedding.weight[:length]
+    mask = torch.full((length, length), float("-inf"), device=x.device, dtype=x.dtype).triu(1)
+    out = core.encoder(inputs_embeds=h, attention_mask=mask[None, None]).last_hidden_state
+    out = core.final_layer_norm(out)
+    return out[torch.arange(x.shape[0], device=x.device), eot_index]
+
+
 class ClipTextTower(nn.Module):
     """Token embeddings -> pooled end-of-text feature ([B, width])."""
 
@@ -54,60 +73,122 @@ class ClipTextTower(nn.Module):
     def token_embedding(self) -> nn.Embedding:
         return self.core.embeddings.token_embedding
 
-    def forward(self, x: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        eot_index: torch.Tensor,
+        shared_prefix: int = 0,
+        prefix_groups: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Encode token embeddings `x` [B, L, W]; pool row `eot_index` [B].
 
         With `shared_prefix = P > 0` the caller promises that x[:, :P] is the same in
-        every row; it is then computed once. Results equal the plain path.
+        every row (or, with `prefix_groups` [B] of group ids 0..G-1, in every row of a
+        group); it is then computed once per group. Results equal the plain path.
         """
+        p = int(shared_prefix)
+        if p > 0 and bool((eot_index < p).any()):
+            raise ValueError("shared_prefix must end before every end-of-text token")
         length = int(eot_index.max()) + 1
-        x = x[:, :length]
-        pos = self.core.embeddings.position_embedding.weight[:length]
-        x = x + pos
-        if shared_prefix > 0 and x.shape[0] > 1:
-            return self._forward_shared(x, eot_index, shared_prefix)
-        for layer in self.core.encoder.layers:
-            x = self._block(layer, x)
-        x = self.core.final_layer_norm(x)
-        return x[torch.arange(x.shape[0], device=x.device), eot_index]
+        x = x[:, :length] + self.core.embeddings.position_embedding.weight[:length]
+        b, _, w = x.shape
+        n = length - p  # suffix width: the positions each prompt computes on its own
+        lens = eot_index - p + 1
+        valid = torch.arange(n, device=x.device) < lens[:, None]  # [B, n]
+        rows = valid.flatten().nonzero().squeeze(1)  # packed token -> padded [B*n] slot
+        eot_rows = torch.cumsum(lens, 0) - 1  # packed index of each prompt's EOT
+        tokens = x[:, p:].reshape(b * n, w).index_select(0, rows)
+        groups = None
+        if p == 0:
+            prefix = None
+        elif prefix_groups is None:
+            prefix = x[:1, :p]
+        else:
+            groups = prefix_groups.to(device=x.device, dtype=torch.long)
+            g = int(groups.max()) + 1
+            first = torch.full((g,), b, device=x.device).scatter_reduce(0, groups, torch.arange(b, device=x.device), "amin")
+            prefix = x.index_select(0, first)[:, :p]
+        ctx = _Layout(b, n, p, valid, rows, groups)
+        layers = list(self.core.encoder.layers)
+        for layer in layers[:-1]:
+            prefix, tokens = self._layer(layer, prefix, tokens, ctx)
+        pooled = self._last_layer(layers[-1], prefix, tokens, eot_rows, ctx)
+        return self.core.final_layer_norm(pooled)
+
+    # -- internals ------------------------------------------------------------------
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         b, n, w = t.shape
         return t.view(b, n, self.heads, w // self.heads).transpose(1, 2)
 
+    def _split(self, t: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
+        """[B, n, parts*W] (q|k|v side by side) -> `parts` tensors [B, H, n, d]."""
+        b, n, _ = t.shape
+        return t.view(b, n, parts, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+
     def _merge(self, t: torch.Tensor) -> torch.Tensor:
         b, h, n, d = t.shape
         return t.transpose(1, 2).reshape(b, n, h * d)
 
-    def _block(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        attn = layer.self_attn
-        h = layer.layer_norm1(x)
-        q, k, v = (self._heads(p(h)) for p in (attn.q_proj, attn.k_proj, attn.v_proj))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + attn.out_proj(self._merge(y))
-        return x + layer.mlp(layer.layer_norm2(x))
+    def _qkv(self, attn: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        """q, k and v in one matmul: [..., 3W]."""
+        weight = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+        bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
+        return F.linear(h, weight, bias)
 
-    def _forward_shared(self, x: torch.Tensor, eot_index: torch.Tensor, p: int) -> torch.Tensor:
-        """The plain forward, with the first `p` positions computed on one row only."""
-        if bool((eot_index < p).any()):
-            raise ValueError("shared_prefix must end before every end-of-text token")
-        b = x.shape[0]
-        prefix, suffix = x[:1, :p], x[:, p:]
-        n = suffix.shape[1]
-        # Suffix token i may see every prefix token and suffix tokens <= i.
-        mask = torch.ones(n, p + n, dtype=torch.bool, device=x.device).tril(diagonal=p)
-        for layer in self.core.encoder.layers:
-            attn = layer.self_attn
-            hp, hs = layer.layer_norm1(prefix), layer.layer_norm1(suffix)
-            qp, kp, vp = (self._heads(f(hp)) for f in (attn.q_proj, attn.k_proj, attn.v_proj))
-            qs, ks, vs = (self._heads(f(hs)) for f in (attn.q_proj, attn.k_proj, attn.v_proj))
-            yp = F.scaled_dot_product_attention(qp, kp, vp, is_causal=True)
-            k_all = torch.cat([kp.expand(b, -1, -1, -1), ks], dim=2)
-            v_all = torch.cat([vp.expand(b, -1, -1, -1), vs], dim=2)
-            ys = F.scaled_dot_product_attention(qs, k_all, v_all, attn_mask=mask)
+    def _pad(self, packed: torch.Tensor, ctx: "_Layout") -> torch.Tensor:
+        """Packed [T, C] -> padded [B, n, C] (zeros after each EOT; masked in attention)."""
+        out = packed.new_zeros(ctx.b * ctx.n, packed.shape[1]).index_copy(0, ctx.rows, packed)
+        return out.view(ctx.b, ctx.n, -1)
+
+    def _prefix_kv(self, kp: torch.Tensor, ctx: "_Layout") -> torch.Tensor:
+        """Prefix keys/values [G, H, P, d] for every row [B, H, P, d]."""
+        if ctx.groups is None:
+            return kp.expand(ctx.b, -1, -1, -1)
+        return kp.index_select(0, ctx.groups)
+
+    def _layer(self, layer: nn.Module, prefix, tokens: torch.Tensor, ctx: "_Layout"):
+        attn, w = layer.self_attn, self.width
+        q, k, v = self._split(self._pad(self._qkv(attn, layer.layer_norm1(tokens)), ctx), 3)
+        if prefix is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            pq, pk, pv = self._split(self._qkv(attn, layer.layer_norm1(prefix)), 3)
+            yp = F.scaled_dot_product_attention(pq, pk, pv, is_causal=True)
             prefix = prefix + attn.out_proj(self._merge(yp))
-            suffix = suffix + attn.out_proj(self._merge(ys))
             prefix = prefix + layer.mlp(layer.layer_norm2(prefix))
-            suffix = suffix + layer.mlp(layer.layer_norm2(suffix))
-        suffix = self.core.final_layer_norm(suffix)
-        return suffix[torch.arange(b, device=x.device), eot_index - p]
+            k = torch.cat([self._prefix_kv(pk, ctx), k], dim=2)
+            v = torch.cat([self._prefix_kv(pv, ctx), v], dim=2)
+            # Suffix token i sees every prefix token and suffix tokens <= i.
+            mask = torch.ones(ctx.n, ctx.p + ctx.n, dtype=torch.bool, device=q.device).tril(diagonal=ctx.p)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = self._merge(y).reshape(ctx.b * ctx.n, w).index_select(0, ctx.rows)
+        tokens = tokens + attn.out_proj(y)
+        tokens = tokens + layer.mlp(layer.layer_norm2(tokens))
+        return prefix, tokens
+
+    def _last_layer(self, layer: nn.Module, prefix, tokens, eot_rows: torch.Tensor, ctx: "_Layout"):
+        """Only the EOT rows leave the tower, so only they get a query, attention output and MLP."""
+        attn, w = layer.self_attn, self.width
+        h = layer.layer_norm1(tokens)
+        kv_w = torch.cat([attn.k_proj.weight, attn.v_proj.weight])
+        kv_b = torch.cat([attn.k_proj.bias, attn.v_proj.bias])
+        k, v = self._split(self._pad(F.linear(h, kv_w, kv_b), ctx), 2)
+        q = self._heads(attn.q_proj(h.index_select(0, eot_rows))[:, None])  # [B, H, 1, d]
+        mask = ctx.valid[:, None, None, :]  # the EOT row sees its whole prompt
+        if prefix is not None:
+            pk, pv = self._split(F.linear(layer.layer_norm1(prefix), kv_w, kv_b), 2)
+            k = torch.cat([self._prefix_kv(pk, ctx), k], dim=2)
+            v = torch.cat([self._prefix_kv(pv, ctx), v], dim=2)
+            mask = F.pad(mask, (ctx.p, 0), value=True)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).reshape(ctx.b, w)
+        out = tokens.index_select(0, eot_rows) + attn.out_proj(y)
+        return out + layer.mlp(layer.layer_norm2(out))
+
+
+class _Layout:
+    """Where each packed token sits in the padded [B, n] suffix grid."""
+
+    def __init__(self, b: int, n: int, p: int, valid, rows, groups):
+        self.b, self.n, self.p = b, n, p
+        self.valid, self.rows, self.groups = valid, rows, groups

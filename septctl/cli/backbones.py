@@ -1,0 +1,74 @@
+"""`septctl backbones` (what each model needs, what is cached) and `septctl download` (weights)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from septctl.cli.common import err, out
+from septctl.errors import SeptctlError
+
+
+def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
+    from septctl.backbones.weights import BACKBONE_INFO, cached_weights
+
+    rows = [{**info, "cached": cached_weights(info["name"])} for info in BACKBONE_INFO]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table(title="septctl backbones")
+    for col in ("name", "embed dim", "token dim", "sample rate", "clip", "text len", "weights from", "cached here"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
+            str(r["text_len"]), r["weights"], r["cached"] or "[yellow]no[/]",
+        )
+    out.print(table)
+
+
+def download(
+    backbone: str = typer.Argument(..., help="Which weights to fetch: pengi."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Use this local checkpoint instead of downloading."),
+    sha256: Optional[str] = typer.Option(None, "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other."),
+) -> None:
+    """Fetch a backbone's released weights into the cache (resumable), check and convert them once."""
+    if backbone != "pengi":
+        raise SeptctlError(
+            f"download {backbone!r}: only pengi is fetched by septctl; laion-clap and ms-clap come from the "
+            "Hugging Face hub on first use"
+        )
+    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
+        raise SeptctlError(f"--sha256 {sha256!r}: expected 64 hex digits")
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    from septctl.backbones.weights import download_pengi
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=weights is not None,
+    ) as bar:
+        task = bar.add_task("pengi base.pth", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        card = download_pengi(sha256=sha256, local=weights, on_progress=advance)
+    pin = "pinned" if card["pinned"] else "recorded; pin it with --sha256 to refuse any other file"
+    err.print(f"pengi weights ready: {card['path']}\nsha256 {card['sha256']} ({pin})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backbones")(backbones)
+    app.command("download")(download)

@@ -1,0 +1,136 @@
+"""`septctl data list | prepare | download | check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from septctl.cli.common import err, out
+
+data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
+                       no_args_is_help=True)
+
+
+@data_app.command("list")
+def list_datasets(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """Show the paper's 11 datasets: classes, folds and the base/new split."""
+    from septctl.data.registry import DATASETS
+
+    if as_json:
+        out.print_json(json.dumps([d.as_dict() for d in DATASETS]))
+        return
+    from rich.table import Table
+
+    table = Table(title="septctl datasets (base = first ceil(K/2) sorted classes)")
+    for col in ("name", "task", "classes", "folds", "base", "new"):
+        table.add_column(col, overflow="fold")
+    for d in DATASETS:
+        table.add_row(d.name, d.task, str(len(d.classes)), str(d.folds), ", ".join(d.base), ", ".join(d.new))
+    out.print(table)
+
+
+@data_app.command("prepare")
+def prepare(
+    name: str = typer.Argument(..., help="Dataset to prepare (see `septctl data list`)."),
+    source: Path = typer.Option(..., "--source", help="The unpacked original release."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to create in the common layout (must not exist)."),
+    allow_missing: bool = typer.Option(False, "--allow-missing",
+                                       help="Prepare from the files that exist when some are missing or unreadable."),
+    link: bool = typer.Option(False, "--link", help="Symlink audio instead of copying it."),
+) -> None:
+    """Convert a dataset's original release into the common layout (the release is never modified)."""
+    from septctl.data.preparers import prepare as run_prepare
+    from septctl.data.registry import find_dataset
+    from septctl.errors import SeptctlError
+
+    info = find_dataset(name)
+    if info is None:
+        raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
+    plan = run_prepare(info.name, source, out_dir, allow_missing=allow_missing, link=link)
+    for bad, what in ((plan.missing, "missing"), (plan.unreadable, "unreadable")):
+        if bad:
+            err.print(f"[yellow]skipped {len(bad)} {what} file(s)[/] (first: {', '.join(bad[:3])})")
+    counts = ", ".join(f"{k}: {len(v)}" for k, v in plan.splits.items())
+    err.print(f"prepared {info.name} in {out_dir} ({len(plan.files)} files; {counts})")
+
+
+@data_app.command("download")
+def download(
+    name: str = typer.Argument(..., help="Dataset to fetch (see `septctl data list`)."),
+    out_dir: Path = typer.Option(None, "--out", envvar="SEPTCTL_DATA",
+                                 help="Data root; the dataset lands in <out>/<Folder> (default: $SEPTCTL_DATA or ./data)."),
+    source: str = typer.Option("palm", "--source",
+                               help="palm: PALM's copy from the HF hub; original: how to get the original release."),
+) -> None:
+    """Fetch PALM's copy of a dataset (needs huggingface_hub and network), or show how to get the original."""
+    from septctl.data import download as dl
+    from septctl.data.registry import find_dataset
+    from septctl.errors import SeptctlError
+
+    info = find_dataset(name)
+    if info is None:
+        raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
+    root = Path(out_dir or "data").expanduser()
+    if source == "original":
+        rel = dl.RELEASES[info.name]
+        out.print(f"{info.name}: {rel.url}" + (" (licence-gated: fetch it by hand)" if rel.gated else ""))
+        out.print(f"  {rel.steps}")
+        out.print(f"  then: septctl data prepare {info.name} --source RELEASE --out {root / info.folder}")
+        return
+    if source != "palm":
+        raise SeptctlError(f"--source {source!r}: use palm or original")
+    dest = dl.download_palm(info, root)
+    bad = False
+    for c in dl.completeness(dest, info):
+        want = "" if c.expected is None else f" (PALM: {c.expected})"
+        status = "[green]ok[/]" if c.ok else "[red]incomplete[/]"
+        found = "CSV absent" if c.rows < 0 else f"{c.rows} files{want}, {c.absent} absent"
+        out.print(f"{status} {c.csv}: {found}")
+        bad = bad or not c.ok
+    if bad:
+        err.print(f"[red]{dest} is incomplete[/]; rerun the download (it resumes) or see `septctl data check {dest}`")
+        raise typer.Exit(1)
+    err.print(f"{info.name} ready in {dest}; use it as `{dest}` or `{info.name} --data-root {root}`")
+
+
+@data_app.command("check")
+def check(
+    dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+) -> None:
+    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
+    from rich.table import Table
+
+    from septctl.data.check import check_dataset
+
+    report = check_dataset(dataset, data_root)
+    table = Table(title=f"{report.name}: {report.n_files} files, {len(report.unreadable)} unreadable")
+    for col in ("split", "class", "files", "seconds (min/mean/max)", "sample rates"):
+        table.add_column(col)
+    for row in report.rows:
+        table.add_row(*row)
+    out.print(table)
+    if report.unreadable:
+        for path, why in report.unreadable[:10]:
+            err.print(f"[red]unreadable[/] {path}: {why}")
+        raise typer.Exit(1)
+
+
+@data_app.command("synth")
+def synth(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to create in the common layout (must not exist)."),
+    train_per_class: int = typer.Option(20, "--train-per-class", help="Training clips per class."),
+    test_per_class: int = typer.Option(10, "--test-per-class", help="Test clips per class."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthesized sounds."),
+) -> None:
+    """Synthesize a small dataset of 8 clearly distinct sound classes (offline demos and tests)."""
+    from septctl.data.synth import synthesize_dataset
+
+    classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
+    err.print(f"synthesized {len(classes)} classes ({', '.join(classes)}) in {out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

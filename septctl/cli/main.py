@@ -1,0 +1,49 @@
+"""The `septctl` entry point. Each stage lives in its own module under septctl/cli/.
+
+Modules here must stay light at import time (no torch): `septctl --help` should be instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from septctl import __version__
+
+app = typer.Typer(
+    name="septctl",
+    help="Few-shot prompt tuning of audio-language models with Semantically Expanded Prompt Tuning (SEPT).\n\n"
+    "Stages exchange YAML and safetensors files, so each can be inspected, swapped or rerun.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines register(app). Order = order in `septctl --help`.
+COMMAND_MODULES = ("data", "backbones", "sept", "embed", "train", "evaluate", "report")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"septctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"septctl.cli.{_name}").register(app)
+
+
+def run() -> None:
+    """Console-script entry: user errors become one red line and exit status 2."""
+    from septctl.cli.common import run_app
+
+    sys.exit(run_app(app))

@@ -1,0 +1,281 @@
+"""`septctl neighbors [generate|stats]`, `septctl prefixes`, `septctl margins`: SEPT's inputs.
+
+`neighbors` is a group whose default command is `generate`, so both
+`septctl neighbors esc50 --llm builtin` and `septctl neighbors stats esc50` work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from septctl.cli.common import err, out, set_threads
+from septctl.errors import SeptctlError
+
+SPLITS = ("base", "all")
+
+
+class _DefaultToGenerate(TyperGroup):
+    """A group that runs `generate` when its first argument is not a subcommand."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["generate", *args]
+        return super().parse_args(ctx, args)
+
+
+neighbors_app = typer.Typer(
+    cls=_DefaultToGenerate,
+    no_args_is_help=True,
+    help="Semantic neighbors of class names (default command: generate).",
+)
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    if not path.is_file():
+        raise SeptctlError(f"{path}: {what} not found; check the path")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def _dataset(name: str):
+    from septctl.data.registry import DATASETS, find_dataset
+
+    info = find_dataset(name)
+    if info is None:
+        raise SeptctlError(
+            f"unknown dataset {name!r}; choose one of {', '.join(d.name for d in DATASETS)} or pass --classes FILE"
+        )
+    return info
+
+
+def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split: str) -> tuple[list[str], dict, str | None]:
+    """Class names to expand, where they came from (for the card), and the registry name if any."""
+    if split not in SPLITS:
+        raise SeptctlError(f"--split {split!r}: choose base (training classes of base-to-new) or all")
+    if (dataset is None) == (classes_file is None):
+        raise SeptctlError("give either a DATASET name or --classes FILE (one class per line), not both or neither")
+    if classes_file is not None:
+        from septctl.artifacts import sha256_file
+
+        names = _read_lines(classes_file, "class list")
+        if not names or len(set(names)) != len(names):
+            raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
+        return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
+    info = _dataset(dataset)
+    names = info.base if split == "base" else sorted(info.classes)
+    return names, {"dataset": info.name, "split": split}, info.name
+
+
+def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, no_cache):
+    from septctl.sept.llm import ChatClient
+
+    return ChatClient(model=llm, base_url=base_url, api_key_env=api_key_env, max_tries=max_tries,
+                      backoff_s=backoff, timeout_s=timeout, use_cache=not no_cache)
+
+
+_LLM_HELP = "'builtin' (the shipped bank, no network) or a chat model name, e.g. gpt-4o"
+
+
+@neighbors_app.command("generate")
+def neighbors_generate(
+    dataset: Optional[str] = typer.Argument(None, help="Registered dataset name (see `septctl data list`)."),
+    classes: Optional[Path] = typer.Option(None, "--classes", help="Text file with one class name per line."),
+    llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
+    n: int = typer.Option(10, "--n", min=1, help="Neighbors per class (paper: 10)."),
+    split: str = typer.Option("base", "--split", help="base: the base-to-new training classes; all: every class."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: OpenAI)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
+    exclude_names: Optional[Path] = typer.Option(
+        None, "--exclude-names", help="Drop (and refill) neighbors containing any name in this file (Table 12)."
+    ),
+    out_path: Path = typer.Option(Path("neighbors.yaml"), "--out", help="Where to write the neighbors."),
+    max_tries: int = typer.Option(5, "--max-tries", min=1, help="HTTP attempts per request (429, timeouts)."),
+    backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First retry wait in seconds; doubles each try."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds to wait for one reply."),
+    max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up on short classes."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM even if this request is cached."),
+) -> None:
+    """Generate N semantic neighbors per class and write neighbors.yaml."""
+    from septctl.artifacts import provenance, sha256_file, write_yaml
+    from septctl.sept import neighbors as nb
+
+    names, source, registry_name = _target_classes(dataset, classes, split)
+    exclude = _read_lines(exclude_names, "exclude-names file") if exclude_names else []
+    if llm == "builtin":
+        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude)
+        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path())}
+        extra: dict = {}
+        summary = "built-in bank"
+    else:
+        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, no_cache)
+        with err.status(f"asking {llm} for neighbors of {len(names)} classes"):
+            gen = nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds)
+        table = gen.names
+        llm_card = {"model": llm, "base_url": base_url}
+        extra = {"seconds": gen.seconds, "rejected": gen.rejected, "requests": gen.requests}
+        hits = sum(r["cached"] for r in gen.requests)
+        summary = f"{llm}, {len(gen.requests)} requests ({hits} from cache)"
+    card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
+    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card})
+    err.print(f"wrote {out_path}: {len(table)} classes x {n} neighbors ({summary})", highlight=False)
+
+
+@neighbors_app.command("stats")
+def neighbors_stats(
+    sources: list[str] = typer.Argument(..., help="neighbors.yaml files, dataset names (built-in bank), or 'all'."),
+    backbone: str = typer.Option("pengi", "--backbone", help="Text encoder used for the similarities."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
+    split: str = typer.Option("base", "--split", help="Classes of a dataset name: base or all."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="Dataset of a neighbors file, for the new-name overlap (guessed when omitted)."
+    ),
+    template: Optional[str] = typer.Option(None, "--template", help="Template with one {} (default: This is a sound of {}.)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps."),
+) -> None:
+    """Similarity to own / other classes' neighbors, diversity (eq. 10), overlap with new-class names."""
+    set_threads()
+    from septctl.backbones import load_backbone
+    from septctl.data.registry import DATASETS
+    from septctl.sept import neighbors as nb
+    from septctl.sept.prefixes import template_problem
+    from septctl.sept.stats import STATS_TEMPLATE, neighbor_stats
+
+    template = template or STATS_TEMPLATE
+    if (bad := template_problem(template)) is not None:
+        raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
+    if split not in SPLITS:
+        raise SeptctlError(f"--split {split!r}: choose base or all")
+    jobs = []  # (label, classes, neighbor lists, new classes)
+    for src in [d.name for d in DATASETS] if sources == ["all"] else sources:
+        if Path(src).is_file():
+            ns = nb.load_neighbors(src)
+            info = _dataset(dataset) if dataset else next((d for d in DATASETS if d.base == ns.classes), None)
+            jobs.append((src, ns.classes, ns.rows(), info.new if info else None))
+        else:
+            info = _dataset(src)
+            names = info.base if split == "base" else sorted(info.classes)
+            table = nb.from_bank(names, 10, dataset=info.name)
+            jobs.append((info.name, names, [table[c] for c in names], info.new if split == "base" else None))
+    model = load_backbone(backbone, weights, device)
+    rows = [neighbor_stats(model, c, p, source=label, new_classes=new, template=template) for label, c, p, new in jobs]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else None
+
+    def fmt(x, pct=False):
+        return "-" if x is None else (f"{100 * x:.1f}%" if pct else f"{x:.4f}")
+
+    table = Table(title=f"neighbor quality ({backbone}, template {template!r})")
+    for col in ("source", "K", "N", "positive sim", "negative sim", "diversity", "new-name overlap"):
+        table.add_column(col, justify="left" if col == "source" else "right", no_wrap=col == "source")
+    for r in rows:
+        table.add_row(r.source, str(r.classes), str(r.n), fmt(r.positive_sim), fmt(r.negative_sim),
+                      fmt(r.diversity), fmt(r.new_overlap, pct=True))
+    if len(rows) > 1:
+        over = [r.new_overlap for r in rows if r.new_overlap is not None]
+        neg = [r.negative_sim for r in rows if r.negative_sim is not None]
+        table.add_row("average", "", "", fmt(mean([r.positive_sim for r in rows])), fmt(mean(neg)),
+                      fmt(mean([r.diversity for r in rows])), fmt(mean(over), pct=True))
+    out.print(table)
+
+
+def prefixes(
+    llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
+    n: int = typer.Option(100, "--n", min=1, help="Number of templates (paper: T = 100)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: OpenAI)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
+    out_path: Path = typer.Option(Path("prefixes.yaml"), "--out", help="Where to write the templates."),
+    max_tries: int = typer.Option(5, "--max-tries", min=1, help="HTTP attempts per request (429, timeouts)."),
+    backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First retry wait in seconds; doubles each try."),
+    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds to wait for one reply."),
+    max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM even if this request is cached."),
+) -> None:
+    """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
+    from septctl.artifacts import provenance, sha256_file, write_yaml
+    from septctl.sept import prefixes as px
+
+    if llm == "builtin":
+        templates = px.from_bank(n)
+        card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
+    else:
+        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, no_cache)
+        with err.status(f"asking {llm} for {n} templates"):
+            gen = px.generate_prefixes(client, n, max_rounds=max_rounds)
+        templates = gen.names["prefixes"]
+        card = provenance(kind="prefixes", llm={"model": llm, "base_url": base_url}, n=n, seconds=gen.seconds,
+                          rejected=gen.rejected, requests=gen.requests)
+    write_yaml(out_path, {"prefixes": templates, "card": card})
+    err.print(f"wrote {out_path}: {len(templates)} templates", highlight=False)
+
+
+def margins(
+    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml from `septctl neighbors`."),
+    prefixes_path: Optional[Path] = typer.Option(None, "--prefixes", help="prefixes.yaml from `septctl prefixes`."),
+    single_template: Optional[str] = typer.Option(
+        None, "--single-template", help="Use this one template instead of --prefixes (SEPT-, Table 7)."
+    ),
+    backbone: str = typer.Option("pengi", "--backbone", help="Backbone whose text encoder measures the margins."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
+    out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps."),
+    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs."),
+) -> None:
+    """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
+    set_threads()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from septctl.artifacts import provenance, sha256_text
+    from septctl.backbones import load_backbone
+    from septctl.sept import margins as mg
+    from septctl.sept.neighbors import load_neighbors
+    from septctl.sept.prefixes import load_prefixes, template_problem
+
+    if (prefixes_path is None) == (single_template is None):
+        raise SeptctlError("give either --prefixes FILE or --single-template 'This is a sound of {}.', not both or neither")
+    ns = load_neighbors(neighbors)
+    if single_template is not None:
+        if (bad := template_problem(single_template)) is not None:
+            raise SeptctlError(f"--single-template {single_template!r} {bad}; write it like 'This is a sound of {{}}.'")
+        templates, prefixes_sha = [single_template], sha256_text(single_template)
+    else:
+        ps = load_prefixes(prefixes_path)
+        templates, prefixes_sha = ps.templates, ps.sha256
+    model = load_backbone(backbone, weights, device)
+    meta = mg.margins_metadata(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, prefixes_sha256=prefixes_sha,
+                               templates=templates, backbone_name=backbone, weights_id=model.weights_id())
+    if not force and mg.is_current(out_path, meta):
+        err.print(f"{out_path} is up to date (same neighbors, templates and backbone); --force recomputes it")
+        return
+    rows = ns.rows()
+    texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
+    columns = (TextColumn("margins"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("encode", total=len(texts))
+        m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size,
+                               progress=lambda k: bar.advance(task, k))
+    card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
+                      single_template=single_template, sentences=len(texts))
+    mg.save_margins(out_path, m, meta, card)
+    err.print(
+        f"wrote {out_path}: margins [{len(ns.classes)}, {len(ns.classes)}, {ns.n}] over {len(templates)} templates "
+        f"(mean {m.mean():.4f}, own-class mean {m.diagonal().mean():.4f})",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(neighbors_app, name="neighbors")
+    app.command("prefixes")(prefixes)
+    app.command("margins")(margins)

@@ -1,0 +1,78 @@
+"""`septctl train`: prompt tuning on cached embeddings, optionally with SEPT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from septctl.cli.common import err, set_threads
+
+
+def train(
+    dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
+    backbone: str = typer.Option("tiny", "--backbone", "-b", help="tiny | pengi | laion-clap | ms-clap."),
+    weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
+    baseline: str = typer.Option("coop", "--baseline", help="coop | cocoop | kgcoop | dept."),
+    shots: int = typer.Option(16, "--shots", help="Training clips per class."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the few-shot rows, context init and batch order."),
+    epochs: int = typer.Option(50, "--epochs", help="Paper: 50."),
+    lr: float = typer.Option(0.0125, "--lr", help="SGD learning rate (paper: 0.0125)."),
+    batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
+    n_ctx: int = typer.Option(16, "--n-ctx", help="Learned context vectors M (paper: 16)."),
+    fold: int = typer.Option(None, "--fold", help="Fold k of a multi-fold dataset (default: 1)."),
+    classes: str = typer.Option("base", "--classes", help="base (base-to-new) or all (cross-dataset)."),
+    sept: bool = typer.Option(False, "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins)."),
+    neighbors: Path = typer.Option(None, "--neighbors", help="neighbors.yaml from `septctl neighbors`."),
+    margins: Path = typer.Option(None, "--margins", help="margins.safetensors from `septctl margins`."),
+    lam: float = typer.Option(3.0, "--lambda", help="Weight of L_se (paper: 3)."),
+    no_intra: bool = typer.Option(False, "--no-intra", help="Ablation: drop the intra-class term."),
+    no_inter: bool = typer.Option(False, "--no-inter", help="Ablation: drop the inter-class term."),
+    no_intra_margin: bool = typer.Option(False, "--no-intra-margin", help="Ablation: intra term without margin."),
+    no_inter_margin: bool = typer.Option(False, "--no-inter-margin", help="Ablation: inter term without margin."),
+    neighbor_subset: int = typer.Option(0, "--neighbor-subset",
+                                        help="Use a random subset of this many neighbors per step (faster, inexact)."),
+    cocoop_chunk: int = typer.Option(None, "--cocoop-chunk",
+                                     help="CoCoOp: clips per text-tower chunk, bounds memory (default 8; 0 = whole batch)."),
+    kg_templates: Path = typer.Option(None, "--kg-templates",
+                                      help="KgCoOp: prefixes.yaml whose templates are averaged (KgCoOp-dagger)."),
+    kg_weight: float = typer.Option(None, "--kg-weight", help="KgCoOp: weight W on 1 - cos (default 8.0)."),
+    dept_fusion: bool = typer.Option(False, "--dept-fusion",
+                                     help="DePT: fuse head and cosine logits on base classes (paper: off)."),
+    reference_dropout: bool = typer.Option(False, "--reference-dropout",
+                                           help="Keep the text projection dropout on while training, as PALM did."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/FOLD/SEED)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.
+
+    A finished run is skipped; an interrupted one resumes from its last epoch.
+    """
+    set_threads()
+    from septctl.engine.config import SeptOptions, TrainConfig
+    from septctl.engine.train import train as run_train
+    from septctl.errors import SeptctlError
+    from septctl.methods import method_options
+
+    sept_opts = None
+    if sept:
+        if not neighbors or not margins:
+            raise SeptctlError("--sept needs --neighbors FILE and --margins FILE (see `septctl neighbors`, `septctl margins`)")
+        sept_opts = SeptOptions(str(neighbors), str(margins), lam, not no_intra, not no_inter, not no_intra_margin,
+                                not no_inter_margin, neighbor_subset)
+    cfg = TrainConfig(
+        dataset=dataset, backbone=backbone, weights=str(weights) if weights else None, method=baseline,
+        method_options=method_options(baseline, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
+                                                 "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
+        classes=classes, fold=fold, shots=shots, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size,
+        n_ctx=n_ctx, reference_dropout=reference_dropout, device=device,
+        data_root=str(data_root) if data_root else None, sept=sept_opts,
+    )
+    run_dir = run_train(cfg, out, progress=not quiet, echo=err.print)
+    err.print(f"run folder: {run_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,156 @@
+"""A small chat client for neighbor and prefix generation, with a replayable cache.
+
+Talks to OpenAI or any OpenAI-compatible server through the `openai` package. We do
+our own retries (429, timeouts, 5xx) so the bound and the backoff are explicit and
+fast in tests. Replies the caller found useful are cached under cache_dir("llm"),
+keyed by sha256(model, base_url, prompt), so a rerun replays them without network.
+The API key is only ever handed to the client object: it is scrubbed from every
+error message and is never part of a cache entry or a card.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from septctl.artifacts import sha256_text, write_json
+from septctl.errors import SeptctlError
+from septctl.paths import cache_dir
+
+# Local servers (vLLM, llama.cpp, Ollama) accept any key; the openai client insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+@dataclass
+class ChatClient:
+    """One model on one endpoint. `max_tries` bounds attempts per request; waits double from `backoff_s`."""
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tries: int = 5
+    backoff_s: float = 2.0
+    timeout_s: float = 120.0
+    use_cache: bool = True
+    _client: Any = field(default=None, init=False, repr=False)
+    _key: str = field(default="", init=False, repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"LLM {self.model!r} at {self.base_url or 'api.openai.com'}"
+
+    def cache_key(self, prompt: str) -> str:
+        return sha256_text(f"{self.model}\n{self.base_url or ''}\n{prompt}")
+
+    def cached(self, prompt: str) -> str | None:
+        """The reply stored for this exact request, if any."""
+        if not self.use_cache:
+            return None
+        path = cache_dir("llm") / f"{self.cache_key(prompt)}.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["reply"]
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged entry is simply asked again
+
+    def remember(self, prompt: str, reply: str) -> None:
+        """Store a reply the caller accepted (useless replies are not cached, so a re-ask really asks)."""
+        if not self.use_cache:
+            return
+        entry = {
+            "model": self.model,
+            "base_url": self.base_url,
+            "prompt": prompt,
+            "reply": reply,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json(cache_dir("llm") / f"{self.cache_key(prompt)}.json", entry)
+
+    def ask(self, prompt: str) -> tuple[str, bool]:
+        """Return (reply, came_from_cache) for a single-message chat asking for a JSON object."""
+        hit = self.cached(prompt)
+        if hit is not None:
+            return hit, True
+        return self._request(prompt), False
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            import openai
+
+            key = os.environ.get(self.api_key_env, "")
+            if not key and self.base_url is None:
+                raise SeptctlError(
+                    f"${self.api_key_env} is not set; export your API key there, or name another variable with "
+                    "--api-key-env, or use --llm builtin"
+                )
+            self._key = key or _PLACEHOLDER_KEY
+            self._client = openai.OpenAI(
+                api_key=self._key, base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+            )
+        return self._client
+
+    def _scrub(self, text: str) -> str:
+        text = " ".join(str(text).split())
+        return text.replace(self._key, "***") if self._key else text
+
+    def _request(self, prompt: str) -> str:
+        import openai
+
+        client = self._connect()
+        last = ""
+        for attempt in range(self.max_tries):
+            try:
+                resp = client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    response_format={"type": "json_object"},
+                )
+                content = resp.choices[0].message.content if resp.choices else None
+                if not content:
+                    raise SeptctlError(f"{self.where}: empty reply; try again or another model")
+                return content
+            except openai.RateLimitError:
+                last = "rate limited (HTTP 429)"
+            except openai.APITimeoutError:
+                last = f"timed out after {self.timeout_s:g} s"
+            except openai.InternalServerError as exc:
+                last = f"server error (HTTP {exc.status_code})"
+            except openai.APIConnectionError as exc:
+                raise SeptctlError(
+                    f"{self.where}: cannot connect ({self._scrub(exc)}); check --base-url and the network"
+                ) from None
+            except openai.AuthenticationError:
+                raise SeptctlError(
+                    f"{self.where}: the API key was refused (HTTP 401); check ${self.api_key_env}"
+                ) from None
+            except openai.APIStatusError as exc:
+                raise SeptctlError(
+                    f"{self.where}: HTTP {exc.status_code} ({self._scrub(exc.message)}); check --llm and --base-url"
+                ) from None
+            if attempt + 1 < self.max_tries:
+                time.sleep(self.backoff_s * 2**attempt)
+        raise SeptctlError(
+            f"{self.where}: {last} on all {self.max_tries} tries; wait and rerun (finished replies are cached) "
+            "or raise --max-tries"
+        )
+
+
+def parse_json_reply(reply: str) -> Any:
+    """The JSON object in a reply: bare, inside a ```json fence, or between the outer braces."""
+    candidates = [reply.strip(), *(m.strip() for m in _FENCE.findall(reply))]
+    start, end = reply.find("{"), reply.rfind("}")
+    if 0 <= start < end:
+        candidates.append(reply[start : end + 1])
+    for text in candidates:
+        try:
+            return json.loads(text)
+        except ValueError:
+            continue
+    raise ValueError("no JSON object in the reply")

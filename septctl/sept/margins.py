@@ -1,0 +1,133 @@
+"""Margins of eq. 4: m[i, j, n] = mean over templates of || g(t(c_i)) - g(t(p_j^n)) ||_2.
+
+g is the frozen text encoder followed by L2 normalisation: the space in which the
+classifier compares audio and text (cosine similarity), and the space in which the
+trainer must evaluate the semantic-expansion loss so that distances and margins
+agree. Each distinct sentence is encoded once (K*T class sentences, K*N*T neighbor
+sentences, fewer if names repeat), sorted by length so that batches trim their
+padding; the K x K*N distances are then taken template by template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from septctl.artifacts import load_tensors, save_tensors, sha256_text
+from septctl.errors import SeptctlError
+from septctl.sept.prefixes import fill
+
+SPACE = "l2-normalized text embeddings"
+
+
+def encode_normalized(
+    backbone, texts: list[str], batch_size: int = 256, progress: Callable[[int], None] | None = None
+) -> torch.Tensor:
+    """[len(texts), D] unit-norm features; texts go shortest first so each batch pads little."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    feats = torch.empty(len(texts), backbone.embed_dim)
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            f = backbone.encode_sentences([texts[i] for i in idx], batch_size=batch_size)
+            feats[idx] = F.normalize(f.float(), dim=-1).cpu()
+            if progress:
+                progress(len(idx))
+    return feats
+
+
+def sentence_plan(classes: list[str], neighbors: list[list[str]], templates: list[str]):
+    """Distinct sentences, and index tensors [T, K] (classes) and [T, K*N] (neighbors) into them."""
+    index: dict[str, int] = {}
+
+    def at(text: str) -> int:
+        return index.setdefault(text, len(index))
+
+    cls_idx = [[at(fill(t, c)) for c in classes] for t in templates]
+    nb_idx = [[at(fill(t, p)) for row in neighbors for p in row] for t in templates]
+    return list(index), torch.tensor(cls_idx), torch.tensor(nb_idx)
+
+
+def compute_margins(
+    backbone,
+    classes: list[str],
+    neighbors: list[list[str]],
+    templates: list[str],
+    *,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Eq. 4 for all (i, j, n): float32 [K, K, N]. `neighbors[j]` are class j's N names."""
+    k, n = len(classes), len(neighbors[0])
+    if len(neighbors) != k or any(len(row) != n for row in neighbors):
+        raise ValueError("neighbors must be K lists of N names, aligned with classes")
+    texts, cls_idx, nb_idx = sentence_plan(classes, neighbors, templates)
+    feats = encode_normalized(backbone, texts, batch_size, progress)
+    total = torch.zeros(k, k * n, dtype=torch.float64)
+    for t in range(len(templates)):
+        d = torch.cdist(feats[cls_idx[t]][None], feats[nb_idx[t]][None], compute_mode="donot_use_mm_for_euclid_dist")
+        total += d[0].double()
+    return (total / len(templates)).float().view(k, k, n)
+
+
+def margins_metadata(
+    *, classes: list[str], n: int, neighbors_sha256: str, prefixes_sha256: str, templates: list[str],
+    backbone_name: str, weights_id: str,
+) -> dict[str, str]:
+    """What a margins file was made from; `load_margins` and the cache check compare these."""
+    return {
+        "classes": json.dumps(classes, ensure_ascii=False),
+        "n": str(n),
+        "neighbors_sha256": neighbors_sha256,
+        "prefixes_sha256": prefixes_sha256,
+        "templates_sha256": sha256_text(json.dumps(templates, ensure_ascii=False)),
+        "T": str(len(templates)),
+        "backbone": backbone_name,
+        "weights_id": weights_id,
+        "space": SPACE,
+    }
+
+
+def save_margins(path: str | Path, margins: torch.Tensor, meta: dict[str, str], card: dict) -> None:
+    save_tensors(path, {"margins": margins.float()}, {**meta, "card": json.dumps(card, ensure_ascii=False)})
+
+
+def is_current(path: str | Path, meta: dict[str, str]) -> bool:
+    """Whether `path` already holds margins made from exactly these inputs (a rerun is then a no-op)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        tensors, have = load_tensors(path, "margins file")
+    except SeptctlError:
+        return False
+    return "margins" in tensors and all(have.get(k) == v for k, v in meta.items())
+
+
+def load_margins(
+    path: str | Path, *, classes: list[str], neighbors_sha256: str, backbone_name: str, weights_id: str
+) -> torch.Tensor:
+    """The [K, K, N] margins for `classes` (in that order), refusing a file made from other inputs."""
+    tensors, meta = load_tensors(path, "margins file")
+    fix = "rerun `septctl margins --neighbors ... --backbone ...` with the files used for training"
+    m = tensors.get("margins")
+    try:
+        have = json.loads(meta.get("classes", ""))
+    except ValueError:
+        have = None
+    if m is None or m.dim() != 3 or not isinstance(have, list) or m.shape[:2] != (len(have), len(have)):
+        raise SeptctlError(f"{path}: not a margins file (no [K, K, N] `margins` with its classes); {fix}")
+    if sorted(have) != sorted(classes):
+        raise SeptctlError(f"{path}: margins are for other classes than the {len(classes)} training classes; {fix}")
+    if meta.get("neighbors_sha256") != neighbors_sha256:
+        raise SeptctlError(f"{path}: margins were made from another neighbors file; {fix}")
+    if meta.get("backbone") != backbone_name or meta.get("weights_id") != weights_id:
+        raise SeptctlError(
+            f"{path}: margins were made with backbone {meta.get('backbone')} ({meta.get('weights_id')}), "
+            f"not {backbone_name} ({weights_id}); {fix}"
+        )
+    order = torch.tensor([have.index(c) for c in classes])
+    return m[order][:, order].contiguous()

@@ -1,0 +1,252 @@
+"""Semantic neighbors (paper §3.2): N related names per training class, from an LLM or the built-in bank.
+
+The LLM is asked for a JSON object; replies are validated (every class present, N
+distinct neighbors, none equal to a class name of the list) and only the classes
+still short are asked again, listing what they already have so the model adds
+new terms. `exclude` drops neighbors that contain given names (the filtered
+variant of Table 12) and refills them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from septctl.artifacts import read_yaml, sha256_file
+from septctl.errors import SeptctlError
+from septctl.sept.llm import ChatClient, parse_json_reply
+
+BANK = "banks/neighbors.yaml"
+MAX_WORDS = 8  # longer "neighbors" are descriptions, and risk the text tower's 40-token limit
+
+
+def norm_name(text: str) -> str:
+    """Compare names the way a reader would: case, '_', '-', '/' and spacing do not matter."""
+    return " ".join(re.sub(r"[_\-/]", " ", text).casefold().split())
+
+
+def contains_name(text: str, name: str) -> bool:
+    """Whether `name` occurs in `text` as whole words (so 'siren' is in 'police siren', not in 'sirenia')."""
+    return f" {norm_name(name)} " in f" {norm_name(text)} "
+
+
+@dataclass(frozen=True)
+class NeighborSet:
+    """A validated neighbors file: classes sorted, exactly n neighbors each."""
+
+    classes: list[str]
+    names: dict[str, list[str]]
+    n: int
+    sha256: str
+    path: str = ""
+
+    def rows(self) -> list[list[str]]:
+        """The neighbor lists in class order (row j holds p_j^1..p_j^N)."""
+        return [self.names[c] for c in self.classes]
+
+    def for_classes(self, classes: list[str]) -> "NeighborSet":
+        """This set, after checking that it was made for exactly these (training) classes."""
+        if sorted(classes) != self.classes:
+            missing = sorted(set(classes) - set(self.classes))
+            extra = sorted(set(self.classes) - set(classes))
+            raise SeptctlError(
+                f"{self.path}: neighbors are for other classes (missing {missing[:5]}, extra {extra[:5]}); "
+                "generate them for the training classes with `septctl neighbors DATASET --split base|all`"
+            )
+        return self
+
+
+def load_neighbors(path: str | Path) -> NeighborSet:
+    """Read and check a neighbors.yaml (top-level `neighbors: {class: [names]}`)."""
+    data = read_yaml(path, "neighbors file")
+    table = data.get("neighbors") if isinstance(data, dict) else None
+    fix = "regenerate it with `septctl neighbors`"
+    if not isinstance(table, dict) or not table:
+        raise SeptctlError(f"{path}: no `neighbors:` mapping of class -> list of names; {fix}")
+    sizes = set()
+    names: dict[str, list[str]] = {}
+    for cls, items in table.items():
+        if not isinstance(items, list) or not items or not all(isinstance(x, str) and x.strip() for x in items):
+            raise SeptctlError(f"{path}: neighbors of {cls!r} must be a non-empty list of names; {fix}")
+        if len({norm_name(x) for x in items}) != len(items):
+            raise SeptctlError(f"{path}: neighbors of {cls!r} repeat a name; remove the repeat or {fix}")
+        names[str(cls)] = [x.strip() for x in items]
+        sizes.add(len(items))
+    if len(sizes) != 1:
+        raise SeptctlError(f"{path}: classes have different numbers of neighbors {sorted(sizes)}; {fix}")
+    return NeighborSet(sorted(names), {c: names[c] for c in sorted(names)}, sizes.pop(), sha256_file(path), str(path))
+
+
+def bank_path() -> Path:
+    return Path(str(resources.files("septctl.sept").joinpath(BANK)))
+
+
+def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """The built-in neighbors: {dataset name: {class: [names]}}."""
+    path = Path(path) if path else bank_path()
+    data = read_yaml(path, "built-in neighbor bank")
+    table = data.get("datasets") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise SeptctlError(f"{path}: no `datasets:` mapping; reinstall septctl")
+    return table
+
+
+def from_bank(
+    classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None
+) -> dict[str, list[str]]:
+    """Take n neighbors per class from the bank (the dataset's entry, else any dataset that has the class)."""
+    bank = load_bank(path)
+    where = str(path or bank_path())
+    pools: list[dict] = [bank.get(dataset) or {}] if dataset else []
+    pools += [v for v in bank.values() if isinstance(v, dict)]
+    out = {}
+    for cls in classes:
+        items = next((p[cls] for p in pools if isinstance(p.get(cls), list)), None)
+        if items is None:
+            raise SeptctlError(f"{where}: no built-in neighbors for class {cls!r}; use --llm MODEL to generate them")
+        kept, problems = [], {}
+        for item in items:
+            if len(kept) == n:
+                break
+            bad = _reject(item, kept, classes, exclude)
+            if bad is None:
+                kept.append(item.strip())
+            else:
+                problems[str(item)] = bad
+        if len(kept) < n:
+            raise SeptctlError(
+                f"{where}: only {len(kept)} usable built-in neighbors for {cls!r} (need {n}; dropped {problems}); "
+                "lower --n or use --llm MODEL to refill"
+            )
+        out[cls] = kept
+    return out
+
+
+def _reject(item: Any, have: list[str], classes: list[str], exclude: list[str]) -> str | None:
+    """Why `item` cannot be a neighbor, or None if it can."""
+    if not isinstance(item, str) or not item.strip():
+        return "not a name"
+    key = norm_name(item)
+    if len(key.split()) > MAX_WORDS:
+        return f"longer than {MAX_WORDS} words"
+    if any(key == norm_name(c) for c in classes):
+        return "is a class name"
+    if any(key == norm_name(h) for h in have):
+        return "repeated"
+    if any(contains_name(item, name) for name in exclude):
+        return "contains an excluded name"
+    return None
+
+
+NEIGHBOR_PROMPT = """\
+You are helping to build an audio classifier whose classes are named by short text labels.
+The complete list of class labels is:
+{all_classes}
+
+For each target label below, propose new terms that are semantically close to it in the world \
+of sound: acoustic variants of the sound, the things or actions that produce it, or the words \
+a listener would use for what it sounds like. Guidelines:
+1. Each term must be specific to its own label: related by acoustic character, by the situation \
+where the sound occurs, or by how it is perceived.
+2. Terms for one label must be clearly different from the terms for every other label in the \
+complete list, so that the groups do not overlap.
+3. Within one label, make the terms varied while still representative of the label.
+4. Never use any label from the complete list as a term. Keep each term short (one to five words).
+Before answering, silently look at the complete list for shared themes and use them to keep the \
+groups relevant and distinct.
+
+Targets, each with how many new terms it needs{avoid_note}:
+{targets}
+
+Answer with a single JSON object and nothing else. Its keys are the target labels, spelled \
+exactly as above; each value is a list of that many strings. Example shape: \
+{{"label one": ["term", "term"], "label two": ["term", "term"]}}
+"""
+
+
+def build_prompt(targets: dict[str, int], all_classes: list[str], avoid: dict[str, list[str]]) -> str:
+    lines = []
+    for cls, k in targets.items():
+        line = f"- {cls}: {k}"
+        if avoid.get(cls):
+            line += f" (do not repeat: {'; '.join(avoid[cls])})"
+        lines.append(line)
+    note = ", and terms already chosen or refused that must not be repeated" if any(avoid.values()) else ""
+    return NEIGHBOR_PROMPT.format(all_classes="\n".join(f"- {c}" for c in all_classes), targets="\n".join(lines),
+                                  avoid_note=note)
+
+
+def _reply_table(obj: Any, wanted: list[str]) -> dict[str, list]:
+    """Map reply keys to wanted classes, case-insensitively; unwrap one level of {"neighbors": {...}}."""
+    by_norm = {norm_name(c): c for c in wanted}
+    if isinstance(obj, dict) and len(obj) == 1:
+        inner = next(iter(obj.values()))
+        if isinstance(inner, dict) and norm_name(next(iter(obj))) not in by_norm:
+            obj = inner
+    if not isinstance(obj, dict):
+        return {}
+    out = {}
+    for key, items in obj.items():
+        cls = by_norm.get(norm_name(str(key)))
+        if cls is not None and isinstance(items, list):
+            out[cls] = items
+    return out
+
+
+@dataclass
+class Generation:
+    """What a generation produced, and the exchange that produced it (kept in the card for replay)."""
+
+    names: dict[str, list[str]]
+    requests: list[dict] = field(default_factory=list)
+    rejected: dict[str, dict[str, str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def generate_neighbors(
+    client: ChatClient, classes: list[str], n: int = 10, *, exclude: list[str] = (), max_rounds: int = 4
+) -> Generation:
+    """Ask the LLM until every class has n valid neighbors, re-asking only for classes still short."""
+    start = time.monotonic()
+    have: dict[str, list[str]] = {c: [] for c in classes}
+    refused: dict[str, list[str]] = {c: [] for c in classes}
+    gen = Generation(names={})
+    for _ in range(max_rounds):
+        short = {c: n - len(have[c]) for c in classes if len(have[c]) < n}
+        if not short:
+            break
+        prompt = build_prompt(short, classes, {c: have[c] + refused[c] for c in short})
+        reply, cached = client.ask(prompt)
+        gen.requests.append({"prompt": prompt, "reply": reply, "cached": cached})
+        try:
+            table = _reply_table(parse_json_reply(reply), list(short))
+        except ValueError:
+            continue
+        progress = False
+        for cls, items in table.items():
+            for item in items:
+                if len(have[cls]) >= n:
+                    break  # extra terms beyond n are ignored
+                bad = _reject(item, have[cls], classes, exclude)
+                if bad is None:
+                    have[cls].append(item.strip())
+                    progress = True
+                else:
+                    gen.rejected.setdefault(cls, {})[str(item)] = bad
+                    if isinstance(item, str) and item.strip():
+                        refused[cls].append(item.strip())
+        if progress and not cached:
+            client.remember(prompt, reply)
+    short = sorted(c for c in classes if len(have[c]) < n)
+    if short:
+        raise SeptctlError(
+            f"{client.where}: after {len(gen.requests)} requests, {len(short)} classes still lack {n} valid neighbors "
+            f"({', '.join(short[:5])}); raise --max-rounds, try another model, or use --llm builtin"
+        )
+    gen.names = {c: have[c] for c in sorted(classes)}
+    gen.seconds = round(time.monotonic() - start, 3)
+    return gen

@@ -1,0 +1,145 @@
+"""`septctl neighbors [generate|stats]` and `septctl prefixes` with the built-in banks (no network)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+import yaml
+
+SESA = {
+    "casual": ["chatter", "footsteps in a hall", "door closing", "people talking", "coughing", "keys jingling",
+               "cup clinking", "chair scrape", "light laughter", "phone ringing"],
+    "explosion": ["blast", "detonation", "boom", "bomb going off", "distant gunshot", "shock wave", "kaboom",
+                  "demolition charge", "firework burst", "rumbling blast"],
+    "gunshot": ["rifle fire", "pistol shot", "bang", "gunfire", "shotgun blast", "ricochet", "muzzle report",
+                "volley", "automatic fire", "sniper shot"],
+    "siren": ["police siren", "ambulance wail", "fire truck horn", "air raid siren", "emergency alarm",
+              "wailing tone", "warbling siren", "yelp siren", "civil defense alarm", "hi-lo siren"],
+}
+PREFIXES = ["This is a sound of {}.", "a recording of {}", "the noise of {}", "{} in the distance", "I hear {}."]
+
+
+@pytest.fixture
+def banks(tmp_path, monkeypatch):
+    """Point the loaders at small bank files (the shipped banks are another module's data)."""
+    nb_path, px_path = tmp_path / "bank-neighbors.yaml", tmp_path / "bank-prefixes.yaml"
+    nb_path.write_text(yaml.safe_dump({"datasets": {"sesa": SESA}}))
+    px_path.write_text(yaml.safe_dump({"prefixes": PREFIXES}))
+    monkeypatch.setattr("septctl.sept.neighbors.bank_path", lambda: nb_path)
+    monkeypatch.setattr("septctl.sept.prefixes.bank_path", lambda: px_path)
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def run(monkeypatch, capsys, *args):
+    import typer
+
+    from septctl.cli import sept
+    from septctl.cli.common import run_app
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    sept.register(app)
+    monkeypatch.setattr("sys.argv", ["septctl", *args])
+    code = run_app(app)
+    return code, capsys.readouterr()
+
+
+def test_builtin_neighbors_for_base_and_all(banks, monkeypatch, capsys):
+    out = banks / "n.yaml"
+    code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--out", str(out))
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert list(data["neighbors"]) == ["casual", "explosion"]  # base classes only
+    assert data["neighbors"]["explosion"] == SESA["explosion"]
+    assert data["card"]["classes_from"] == {"dataset": "sesa", "split": "base"} and data["card"]["n"] == 10
+    code, cap = run(monkeypatch, capsys, "neighbors", "generate", "SESA", "--llm", "builtin", "--split", "all",
+                    "--n", "4", "--out", str(out))
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert list(data["neighbors"]) == sorted(SESA) and all(len(v) == 4 for v in data["neighbors"].values())
+
+
+def test_builtin_with_class_file_and_exclusions(banks, monkeypatch, capsys):
+    classes, excl, out = banks / "classes.txt", banks / "excl.txt", banks / "n.yaml"
+    classes.write_text("siren\n\nexplosion\n")
+    excl.write_text("gunshot\n")
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", str(classes), "--llm", "builtin", "--n", "9",
+                    "--exclude-names", str(excl), "--out", str(out))
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert "distant gunshot" not in data["neighbors"]["explosion"] and len(data["neighbors"]["explosion"]) == 9
+    assert data["card"]["exclude_names"] == ["gunshot"]
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", str(classes), "--llm", "builtin",
+                    "--exclude-names", str(excl), "--out", str(out))
+    assert code == 2 and "only 9 usable built-in neighbors for 'explosion'" in cap.err
+
+
+def test_neighbors_input_errors(banks, monkeypatch, capsys):
+    code, cap = run(monkeypatch, capsys, "neighbors", "nosuchset", "--llm", "builtin")
+    assert code == 2 and "unknown dataset 'nosuchset'" in cap.err
+    code, cap = run(monkeypatch, capsys, "neighbors", "--llm", "builtin")
+    assert code == 2 and "either a DATASET" in cap.err
+    code, cap = run(monkeypatch, capsys, "neighbors", "esc50", "--llm", "builtin")
+    assert code == 2 and "no built-in neighbors for class 'airplane'" in cap.err
+    code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--split", "new")
+    assert code == 2 and "--split 'new'" in cap.err
+
+
+def test_builtin_prefixes(banks, monkeypatch, capsys):
+    out = banks / "p.yaml"
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--n", "3", "--out", str(out))
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert data["prefixes"] == PREFIXES[:3] and data["card"]["kind"] == "prefixes"
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--out", str(out))
+    assert code == 2 and "has 5 templates, not 100" in cap.err
+
+
+def test_stats_table_and_json(banks, monkeypatch, capsys):
+    nfile = banks / "n.yaml"
+    assert run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--out", str(nfile))[0] == 0
+    code, cap = run(monkeypatch, capsys, "neighbors", "stats", str(nfile), "sesa", "--backbone", "tiny", "--json")
+    assert code == 0, cap.err
+    rows = json.loads(cap.out)
+    assert [r["source"] for r in rows] == [str(nfile), "sesa"]
+    for r in rows:
+        assert r["classes"] == 2 and r["n"] == 10
+        assert -1 <= r["negative_sim"] <= 1 and -1 <= r["positive_sim"] <= 1 and 0 <= r["diversity"] <= 2
+        # new classes of SESA (gunshot, siren) found from the dataset / guessed from the file's base classes
+        assert r["new_overlap"] == pytest.approx(1 / 20) and r["overlapping"] == ["distant gunshot"]
+    assert rows[0]["positive_sim"] == pytest.approx(rows[1]["positive_sim"], abs=1e-6)
+    code, cap = run(monkeypatch, capsys, "neighbors", "stats", "sesa", "--backbone", "tiny")
+    assert code == 0 and "diversity" in cap.out and "5.0%" in cap.out
+
+
+def test_stats_matches_a_direct_computation(banks):
+    import torch
+    import torch.nn.functional as F
+
+    from septctl.backbones.tiny import TinyBackbone
+    from septctl.sept.stats import neighbor_stats
+
+    bb = TinyBackbone()
+    classes, rows = ["explosion", "siren"], [SESA["explosion"][:3], SESA["siren"][:3]]
+    s = neighbor_stats(bb, classes, rows, source="x")
+
+    def f(t):
+        return F.normalize(bb.encode_sentences([f"This is a sound of {t}."]), dim=-1)[0]
+
+    pos = sum(torch.dot(f(c), f(p)).item() for c, r in zip(classes, rows) for p in r) / 6
+    neg = sum(torch.dot(f(classes[i]), f(p)).item() for i in range(2) for p in rows[1 - i]) / 6
+    div = sum(1 - sum(torch.dot(f(r[a]), f(r[b])).item() for a, b in [(0, 1), (0, 2), (1, 2)]) / 3 for r in rows) / 2
+    assert (s.positive_sim, s.negative_sim, s.diversity) == pytest.approx((pos, neg, div), abs=1e-5)
+    assert s.new_overlap is None
+
+
+def test_registered_in_main_app():
+    try:
+        main = importlib.import_module("septctl.cli.main")
+    except ModuleNotFoundError as exc:
+        pytest.skip(f"another CLI module is not there yet: {exc}")
+    names = {c.name for c in main.app.registered_commands} | {g.name for g in main.app.registered_groups}
+    assert {"neighbors", "prefixes", "margins"} <= names
