@@ -104,6 +104,9 @@ class SeptTerm:
             weights_id=setup.backbone.weights_id(),
         ).to(setup.cfg.device)
         self.hashes = {"neighbors_sha256": neighbors.sha256, "margins": opts.margins}
+        # lambda = 0 switches the term off: neighbor prompts are then not encoded at all, so
+        # the run is bit-identical to the method without SEPT (tests/test_sept_train.py).
+        self.active = opts.lam != 0
 
     def names_for_step(self, k: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
         """Neighbor names to encode this step, and which neighbor indices they are."""
@@ -178,7 +181,8 @@ def train(
     torch.manual_seed(cfg.seed)
     method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})
     method.logit_scale = cfg.logit_scale
-    sept = SeptTerm(setup) if cfg.sept else None
+    sept_files = SeptTerm(setup) if cfg.sept else None  # validated even when lambda = 0
+    sept = sept_files if sept_files and sept_files.active else None
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
     opt = method.make_optimizer(cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -231,7 +235,7 @@ def train(
 
     card = provenance(
         backbone=cfg.backbone, weights_id=setup.backbone.weights_id(), device=str(setup.backbone.device),
-        embeddings=setup.embeddings_card, **(sept.hashes if sept else {}),
+        embeddings=setup.embeddings_card, **(sept_files.hashes if sept_files else {}),
     )
     save_tensors(run_dir / PROMPT_FILE, method.prompt_state(),
                  {"method": cfg.method, "classes": json.dumps(setup.classes), "weights_id": setup.backbone.weights_id()})
