@@ -1,3 +1,3 @@
-from septctl.cli.main import app
+from septctl.cli.main import run
 
-app()
+run()

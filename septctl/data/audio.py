@@ -8,6 +8,7 @@ changes the rate; clips are tiled when short and cropped when long.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        raise SeptctlError(f"{path}: unreadable audio ({str(exc).splitlines()[0]}); re-download or remove it") from None
+        reason = re.sub(r"^Error opening .*?: ", "", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise SeptctlError(f"{path}: unreadable audio ({reason}); re-download or remove it") from None
     if data.shape[0] == 0:
         raise SeptctlError(f"{path}: audio has zero samples; remove it from the dataset CSVs")
     if not np.isfinite(data).all():

@@ -14,7 +14,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from septctl.data.layout import read_csv
 from septctl.data.registry import DatasetInfo
 from septctl.errors import SeptctlError
 
@@ -101,13 +100,8 @@ def completeness(root: Path, info: DatasetInfo) -> list[SplitCount]:
         if not path.is_file():
             counts.append(SplitCount(rel, -1, 0, expected))
             continue
-        try:
-            rows = read_csv(path, root)
-            counts.append(SplitCount(rel, len(rows), 0, expected))
-        except SeptctlError:
-            rows = read_rows(path)
-            absent = sum(not (root / r.path).is_file() for r in rows)
-            counts.append(SplitCount(rel, len(rows), absent, expected))
+        rows = read_rows(path)
+        counts.append(SplitCount(rel, len(rows), sum(not (root / r.path).is_file() for r in rows), expected))
     return counts
 
 

@@ -85,7 +85,8 @@ class DatasetFolder:
         else:
             path = self.root / "csv_files" / f"{split}_{fold}.csv"
             if not path.is_file():
-                raise SeptctlError(f"{path}: fold {fold} not found; this dataset has folds 1..{self.folds}")
+                have = f"folds 1..{self.folds}" if self.folds else "no folds: drop --fold"
+                raise SeptctlError(f"{path}: fold {fold} not found; this dataset has {have}")
         if not path.is_file():
             raise SeptctlError(f"{path}: not found; is {self.root} a prepared dataset? (see `septctl data prepare`)")
         return path

@@ -28,7 +28,9 @@ def plan(source: Path, name: str = "crema-d"):
     folder = source / "AudioWAV" if (source / "AudioWAV").is_dir() else source
     wavs = sorted(p for p in folder.glob("*.wav") if not p.name.startswith("._"))
     if not wavs:
-        raise SeptctlError(f"{folder}: no wav files; --source must be the CREMA-D checkout (with AudioWAV/) or AudioWAV itself")
+        raise SeptctlError(
+            f"{folder}: no wav files; --source must be the CREMA-D checkout (with AudioWAV/) or AudioWAV itself"
+        )
     result = Plan(source_meta="AudioWAV/")
     train, test = [], []
     for wav in wavs:

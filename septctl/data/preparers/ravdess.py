@@ -24,9 +24,10 @@ _NAME = re.compile(r"03-0[12]-(0[1-8])-0[12]-0[12]-0[12]-(\d\d)\.wav")
 def plan(source: Path, name: str = "ravdess"):
     from septctl.data.preparers import Plan
 
-    wavs = sorted(p for p in source.rglob("Actor_*/*.wav") if "__MACOSX" not in p.parts and not p.name.startswith("._"))
+    found = source.rglob("Actor_*/*.wav")
+    wavs = sorted(p for p in found if "__MACOSX" not in p.parts and not p.name.startswith("._"))
     if not wavs:
-        raise SeptctlError(f"{source}: no Actor_NN/*.wav files; pass the unpacked Audio_Speech (and Song) zips with --source")
+        raise SeptctlError(f"{source}: no Actor_NN/*.wav files; pass the unpacked Audio_Speech (and Song) zips")
     result = Plan(source_meta="the Actor_NN folders")
     train, test = [], []
     for wav in wavs:

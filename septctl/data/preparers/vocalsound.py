@@ -28,9 +28,11 @@ def _names(datafile: Path) -> list[str]:
         entries = json.loads(datafile.read_text(encoding="utf-8"))["data"]
         return [Path(e["wav"]).name for e in entries]
     except FileNotFoundError:
-        raise SeptctlError(f"{datafile}: not found; --source must be the unpacked VocalSound release (with datafiles/)") from None
+        raise SeptctlError(
+            f"{datafile}: not found; --source must be the unpacked VocalSound release (with datafiles/)"
+        ) from None
     except (ValueError, KeyError, TypeError):
-        raise SeptctlError(f"{datafile}: not a VocalSound datafile ({{\"data\": [{{\"wav\": ...}}]}}); re-download it") from None
+        raise SeptctlError(f"{datafile}: not a VocalSound datafile ({{'data': [{{'wav': ...}}]}}); re-download") from None
 
 
 def plan(source: Path, name: str = "vocalsound"):
@@ -38,17 +40,20 @@ def plan(source: Path, name: str = "vocalsound"):
 
     audio = next((source / d for d in ("audio_16k", "audio_44k") if (source / d).is_dir()), None)
     if audio is None:
-        raise SeptctlError(f"{source}: no audio_16k/ or audio_44k/ folder; pass the unpacked VocalSound release with --source")
+        raise SeptctlError(
+            f"{source}: no audio_16k/ or audio_44k/ folder; pass the unpacked VocalSound release with --source"
+        )
     result = Plan(source_meta="datafiles/{tr,val,te}.json")
     splits: dict[str, list[Row]] = {"train.csv": [], "test.csv": []}
     for split, datafile in (("train.csv", "tr.json"), ("train.csv", "val.json"), ("test.csv", "te.json")):
-        for wav in _names(source / "datafiles" / datafile):
+        listing = source / "datafiles" / datafile
+        for wav in _names(listing):
             m = _NAME.fullmatch(wav)
             if m is None or m.group(1) not in SOUNDS:
-                raise SeptctlError(f"{source / 'datafiles' / datafile}: lists {wav}, not a VocalSound file name; re-download it")
+                raise SeptctlError(f"{listing}: lists {wav}, not a VocalSound file name; re-download it")
             rel = f"audios/{wav}"
             if rel in result.files or wav in result.missing:
-                raise SeptctlError(f"{source / 'datafiles' / datafile}: {wav} is also in another datafile; re-download the release")
+                raise SeptctlError(f"{listing}: {wav} is also in another datafile; re-download the release")
             if not (audio / wav).is_file():
                 result.missing.append(wav)
                 continue
