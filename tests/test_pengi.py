@@ -150,7 +150,7 @@ def test_sesa_clips_embed_deterministically(pengi):
     from septctl.data.audio import load_clip
 
     _, _, model, _ = pengi
-    files = sorted((SESA / "test").glob("*.wav"))[::30][:4]
+    files = sorted((SESA / "test").glob("*.wav"))[::40][:3]
     wav = torch.stack([load_clip(f, model.audio_spec) for f in files])
     assert wav.shape == (len(files), 308_700)
     with torch.no_grad():
@@ -279,3 +279,38 @@ def test_fetch_resumes_a_partial_download(tmp_path, monkeypatch, honour_range):
     assert dest.read_bytes() == data and not (tmp_path / "base.pth.part").exists()
     assert seen == ["bytes=1000-"]
     assert progress[-1] == (len(data), len(data))
+
+
+def test_backbones_command_lists_cache_state(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from septctl.cli.main import app
+
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(app, ["backbones", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"tiny", "pengi", "laion-clap", "ms-clap"}
+    assert rows["pengi"]["embed_dim"] == 1024 and rows["pengi"]["sample_rate"] == 44100
+    assert rows["pengi"]["cached"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_embed_command_on_pengi_checkpoint(pengi, run_cli, tmp_path):
+    """`septctl embed DATASET --backbone pengi --weights CKPT` end to end on real SESA clips."""
+    if not SESA.is_dir():
+        pytest.skip(f"{SESA} absent (needs ../shared/data beside the checkout)")
+    from septctl.data.layout import Row, write_layout
+
+    files = sorted((SESA / "train").glob("*.wav"))[::120][:4]
+    rows = [Row(f"audios/{f.name}", f.stem.rsplit("_", 1)[0]) for f in files]
+    write_layout(tmp_path / "mini", {r.path: f for r, f in zip(rows, files)},
+                 {"train.csv": rows, "test.csv": rows})
+    _, ckpt, loaded, _ = pengi
+    code, _, err = run_cli("embed", tmp_path / "mini", "--backbone", "pengi", "--weights", ckpt, "--batch-size", "2")
+    assert code == 0, err
+    assert "computed: 4 embeddings" in err and "(4, 1024)" in err
+    code, _, err = run_cli("embed", tmp_path / "mini", "--backbone", "pengi", "--weights", ckpt)
+    assert code == 0 and "cache hit" in err

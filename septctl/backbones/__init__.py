@@ -15,6 +15,9 @@ def load_backbone(name: str, weights: str | Path | None = None, device: str = "c
     if name == "tiny":
         from septctl.backbones.tiny import TinyBackbone
 
+        if weights is not None:
+            raise SeptctlError(f"{weights}: the tiny backbone has built-in random weights; drop --weights")
+
         model = TinyBackbone()
     elif name == "pengi":
         from septctl.backbones.pengi import load_pengi
