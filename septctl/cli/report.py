@@ -1,4 +1,5 @@
-"""`septctl report`: the base-to-new table from run folders."""
+"""`septctl report` (the paper's tables), `septctl grid` (the paper's experiment grids),
+its helpers `grid-prep` / `grid-eval`, and `septctl plot` (Figures 1, 4 and 8)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,230 @@ from pathlib import Path
 
 import typer
 
-from septctl.cli.common import err, out
+from septctl.cli.common import err, out, set_threads
 
 
 def report(
     runs: list[Path] = typer.Argument(..., help="Run folders, or folders to search for runs."),
     fmt: str = typer.Option("md", "--format", "-f", help="md, csv, latex or json."),
+    table: str = typer.Option("b2n", "--table", "-t",
+                              help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
+    shots: int = typer.Option(None, "--shots", help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
+    out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
 ) -> None:
-    """Base, New and H per dataset and method (seeds and folds averaged; H from the averages); lists what is missing."""
-    from septctl.report.tables import base_to_new, find_runs, load_record, render
+    """The paper's tables from run folders: seeds and folds averaged, H from the averaged Base and New,
+    the per-seed spread of H, and a list of whatever the grid is missing."""
+    from septctl.artifacts import write_text
+    from septctl.report.paper_tables import build_tables, render_tables
+    from septctl.report.tables import find_runs, load_record
 
     records = [load_record(p) for p in find_runs(runs)]
-    rows, missing = base_to_new(records)
-    out.print(render(rows, missing, fmt), markup=False, highlight=False, end="")
+    tables = build_tables(records, table, shots)
+    out.print(render_tables(tables, fmt), markup=False, highlight=False, end="")
+    if out_dir:
+        ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
+        for t in tables:
+            write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt))
+        err.print(f"wrote {len(tables)} table(s) to {out_dir}")
+    missing = sum(len(t.missing) for t in tables)
     if missing:
-        err.print(f"[yellow]{len(missing)} missing result(s)[/]; the table covers only complete cells")
+        err.print(f"[yellow]{missing} missing result(s)[/]; the tables cover only complete cells")
+
+
+def _csv_ints(text: str, what: str) -> tuple[int, ...]:
+    from septctl.errors import SeptctlError
+
+    try:
+        return tuple(int(x) for x in text.replace(",", " ").split())
+    except ValueError:
+        raise SeptctlError(f"{what} {text!r}: give whole numbers, e.g. '0 1 2' or 0,1,2") from None
+
+
+def grid(
+    experiment: str = typer.Argument(..., help="base2new, cross, shots, ablation or paper (all four)."),
+    datasets: list[str] = typer.Argument(None, help="Registry dataset names (cross uses --pairs instead)."),
+    backbone: str = typer.Option("pengi", "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
+    epochs: int = typer.Option(50, "--epochs", envvar="EPOCHS", help="Paper: 50."),
+    seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
+    folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
+    methods: str = typer.Option("coop cocoop kgcoop dept", "--methods", envvar="METHODS", help="Baselines to run."),
+    shots: str = typer.Option("2 4 8 16", "--shots", envvar="SHOTS", help="Shot counts of the shots experiment."),
+    pairs: str = typer.Option(None, "--pairs", envvar="CROSS_PAIRS",
+                              help="Cross-dataset pairs SRC:TGT (default: the paper's three)."),
+    quick: bool = typer.Option(False, "--quick", help="2 epochs, seed 0, fold 1: a smoke test of the grid."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
+    sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
+    device: str = typer.Option("cpu", "--device", envvar="DEVICE", help="cpu, cuda, ..."),
+    show_plan: bool = typer.Option(False, "--plan", help="Print one command per line instead of running them."),
+    stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
+) -> None:
+    """Run (or print with --plan) an experiment grid of the paper; finished jobs are skipped."""
+    set_threads()
+    from septctl.errors import SeptctlError
+    from septctl.report import grid as g
+
+    if stage not in g.STAGES:
+        raise SeptctlError(f"--stage {stage!r}: choose one of {', '.join(g.STAGES)}")
+    knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
+                    folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
+                    shots=_csv_ints(shots, "--shots"), data_root=str(data_root) if data_root else None,
+                    runs=str(runs), sept_dir=str(sept_dir), device=device)
+    if pairs:
+        bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
+        if bad:
+            raise SeptctlError(f"--pairs {bad[0]!r}: write SOURCE:TARGET, e.g. ravdess:crema-d")
+        knobs.cross_pairs = tuple(tuple(p.split(":")) for p in pairs.replace(",", " ").split())
+    jobs = g.plan(experiment, knobs, list(datasets or []))
+    if show_plan:
+        for job in jobs:
+            if stage in ("all", job.stage):
+                out.print(job.line(), markup=False, highlight=False, soft_wrap=True)
+        return
+    from septctl.cli.main import app
+
+    def invoke(args: list[str]) -> None:
+        rv = app(args=args, standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            raise SeptctlError(f"`septctl {' '.join(args)}` exited with {rv}")
+
+    ran, skipped = g.run_jobs(jobs, invoke, err.print)
+    if ran == 0:
+        err.print(f"{experiment}: nothing to do, all {skipped} jobs already complete")
+    else:
+        err.print(f"{experiment}: ran {ran} job(s), {skipped} already complete")
+
+
+def grid_prep(
+    dataset: str = typer.Argument(..., help="Registry dataset name."),
+    classes: str = typer.Option("base", "--classes", help="Training classes: base (base-to-new) or all (cross)."),
+    backbone: str = typer.Option("pengi", "--backbone", "-b"),
+    sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
+    embed: list[str] = typer.Option([], "--embed", help="Also embed this dataset (a cross-dataset target)."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Make a dataset's SEPT files (built-in neighbors and prefixes, margins) and embeddings, once, under a lock."""
+    set_threads()
+    from septctl.artifacts import file_lock, write_yaml
+    from septctl.cli.main import app
+    from septctl.report import grid as g
+
+    knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
+                    device=device)
+    neighbors, margins = g.sept_files(knobs, dataset, classes)
+    prefixes = Path(sept_dir) / "prefixes.yaml"
+    dev = ["--device", device] if device != "cpu" else []
+    with file_lock(Path(sept_dir) / dataset / "files"):
+        for name in sorted({dataset, *embed}):
+            app(args=["embed", name, "--backbone", backbone, *knobs.common()], standalone_mode=False)
+        if not neighbors.is_file():
+            app(args=["neighbors", dataset, "--llm", "builtin", "--split", classes, "--out", str(neighbors)],
+                standalone_mode=False)
+        with file_lock(prefixes):
+            if not prefixes.is_file():
+                app(args=["prefixes", "--llm", "builtin", "--out", str(prefixes)], standalone_mode=False)
+        app(args=["margins", "--neighbors", str(neighbors), "--prefixes", str(prefixes), "--backbone", backbone,
+                  "--out", str(margins), *dev], standalone_mode=False)
+        write_yaml(Path(sept_dir) / dataset / g.prep_stamp(knobs, classes),
+                   {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})
+
+
+def grid_eval(
+    target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
+    classes: list[str] = typer.Option(["new"], "--classes", help="base, new or all; repeat for several."),
+    dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
+    fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset."),
+    zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: the hand-written template."),
+    backbone: str = typer.Option("tiny", "--backbone", "-b", help="Backbone for --zeroshot."),
+    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
+    out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder."),
+    device: str = typer.Option("cpu", "--device", help="Ignored for runs (they use their own device)."),
+) -> None:
+    """`septctl eval` for grids: evaluates only what metrics.yaml lacks, so a rerun does nothing."""
+    set_threads()
+    from septctl.artifacts import read_yaml
+    from septctl.data.layout import open_dataset
+    from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
+
+    root = str(data_root) if data_root else None
+    if zeroshot:
+        ds = open_dataset(target, root)
+        where = out_dir or Path("runs") / ds.name / backbone / "zeroshot" / f"fold{fold or 0}"
+        name, at = ds.name, ds.default_fold() if fold is None else fold
+    else:
+        where = Path(target)
+        run = read_yaml(where / "run.yaml", "run card") or {}
+        ds = open_dataset(dataset, root or (run.get("config") or {}).get("data_root")) if dataset else None
+        name = ds.name if ds else run.get("dataset")
+        at = fold if fold is not None else (ds.default_fold() if ds else run.get("fold"))
+    metrics = where / "metrics.yaml"
+    have = (read_yaml(metrics, "metrics file") or {}).get("evaluations", {}) if metrics.is_file() else {}
+    for which in classes:
+        key = f"{name}/fold{at or 0}/{which}"
+        if key in have:
+            err.print(f"{where}: {key} already evaluated")
+            continue
+        if zeroshot:
+            result, _ = evaluate_zeroshot(target, backbone, classes=which, fold=fold, out=where, data_root=root)
+        else:
+            result = evaluate_run(where, which, dataset, fold, root)
+        err.print(f"{where}: {key} accuracy {result['accuracy']:.2f}", highlight=False)
+
+
+plot_app = typer.Typer(help="The paper's figures as PNG and PDF: similarity heatmap (Fig. 1), t-SNE (Fig. 4), "
+                            "similarity histogram (Fig. 8).", no_args_is_help=True)
+
+
+@plot_app.command("heatmap")
+def plot_heatmap(
+    runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
+    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml of the classes to show."),
+    per_class: int = typer.Option(3, "--per-class", help="Neighbors shown per class."),
+    out_path: Path = typer.Option(Path("figures/heatmap"), "--out", help="Writes OUT.png and OUT.pdf."),
+) -> None:
+    """Figure 1: cosine similarity of each class prompt to every class's neighbor prompts."""
+    set_threads()
+    from septctl.report.figures import heatmap_figure
+
+    files = heatmap_figure(runs, neighbors, out_path, per_class)
+    err.print(f"wrote {', '.join(map(str, files))}")
+
+
+@plot_app.command("tsne")
+def plot_tsne(
+    runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
+    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml covering the new classes (--split all)."),
+    classes: str = typer.Option("new", "--classes", help="Which of the runs' dataset classes: new, base or all."),
+    perplexity: float = typer.Option(10.0, "--perplexity", help="t-SNE perplexity."),
+    out_path: Path = typer.Option(Path("figures/tsne"), "--out", help="Writes OUT.png and OUT.pdf."),
+) -> None:
+    """Figure 4: exact t-SNE of class prompts (diamonds) and their neighbors' prompts (circles)."""
+    set_threads()
+    from septctl.report.figures import tsne_figure
+
+    files = tsne_figure(runs, neighbors, out_path, classes, perplexity)
+    err.print(f"wrote {', '.join(map(str, files))}")
+
+
+@plot_app.command("similarity")
+def plot_similarity(
+    neighbors: list[Path] = typer.Argument(..., help="neighbors.yaml files (one per dataset)."),
+    backbone: str = typer.Option("pengi", "--backbone", "-b"),
+    weights: Path = typer.Option(None, "--weights"),
+    out_path: Path = typer.Option(Path("figures/similarity"), "--out", help="Writes OUT.png and OUT.pdf."),
+) -> None:
+    """Figure 8: histogram of class-to-own-neighbor cosine similarities (other classes' neighbors for contrast)."""
+    set_threads()
+    from septctl.report.figures import similarity_figure
+
+    files = similarity_figure(neighbors, backbone, str(weights) if weights else None, out_path)
+    err.print(f"wrote {', '.join(map(str, files))}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
+    app.command("grid")(grid)
+    app.command("grid-prep")(grid_prep)
+    app.command("grid-eval")(grid_eval)
+    app.add_typer(plot_app, name="plot")

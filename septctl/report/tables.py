@@ -29,6 +29,25 @@ class RunRecord:
     seed: int
     fold: int
     accuracy: dict[str, float] = field(default_factory=dict)  # classes -> accuracy on the run's own dataset
+    config: dict = field(default_factory=dict)  # run.yaml's config (method, shots, classes, sept switches...)
+    evaluations: list[dict] = field(default_factory=list)  # every metrics.yaml entry: dataset, fold, classes, accuracy
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method", self.label))
+
+    @property
+    def shots(self) -> int | None:
+        return self.config.get("shots")
+
+    @property
+    def train_classes(self) -> str | None:
+        """base (base-to-new), all (cross-dataset) or None (zero-shot: nothing trained)."""
+        return self.config.get("classes") if self.method != "zeroshot" else None
+
+    @property
+    def sept(self) -> dict | None:
+        return self.config.get("sept") or None
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -48,13 +67,21 @@ def load_record(run_dir: Path) -> RunRecord:
     run = read_yaml(run_dir / "run.yaml", "run card")
     if not isinstance(run, dict) or "dataset" not in run:
         raise SeptctlError(f"{run_dir / 'run.yaml'}: not a septctl run card; remove it from the report's inputs")
-    rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(run.get("config", {}).get("seed", 0)),
-                    int(run.get("fold") or 0))
+    config = run.get("config") or {}
+    rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed", 0)),
+                    int(run.get("fold") or 0), config=config)
     metrics = run_dir / "metrics.yaml"
     if metrics.is_file():
         for result in (read_yaml(metrics, "metrics file") or {}).get("evaluations", {}).values():
-            if result["dataset"] == rec.dataset and int(result.get("fold") or 0) == rec.fold:
-                rec.accuracy[result["classes"]] = float(result["accuracy"])
+            try:
+                entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
+                         "classes": result["classes"], "accuracy": float(result["accuracy"])}
+            except (KeyError, TypeError, ValueError):
+                raise SeptctlError(f"{metrics}: an evaluation lacks dataset/classes/accuracy; delete the file and "
+                                   "rerun `septctl eval`") from None
+            rec.evaluations.append(entry)
+            if entry["dataset"] == rec.dataset and entry["fold"] == rec.fold:
+                rec.accuracy[entry["classes"]] = entry["accuracy"]
     return rec
 
 

@@ -1,0 +1,203 @@
+"""The paper's figures from runs and neighbor files, as PNG and PDF (matplotlib, Agg backend).
+
+- Figure 1 (`heatmap_figure`): cosine similarity of each class prompt to the neighbor
+  prompts of every class, for zero-shot and each given run; neighbors of the class itself
+  sit on the block diagonal.
+- Figure 4 (`tsne_figure`): exact t-SNE of new-class prompts (diamonds) and their neighbors
+  (circles), one panel per prompt (zero-shot, then the runs).
+- Figure 8 (`similarity_figure`): histogram of class-to-own-neighbor similarities under the
+  hand-written template, other classes' neighbors shown for contrast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from septctl.errors import SeptctlError
+
+TEMPLATE = "This is a sound of {}."
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path) -> list[Path]:
+    out = Path(out)
+    if out.suffix in (".png", ".pdf"):
+        out = out.with_suffix("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from septctl.artifacts import atomic_path
+
+    files = []
+    for ext in ("png", "pdf"):
+        path = out.parent / f"{out.name}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+        files.append(path)
+    _pyplot().close(fig)
+    return files
+
+
+class PromptEncoder:
+    """Names -> unit-norm text features under a run's learned prompt, or the zero-shot template."""
+
+    def __init__(self, run_dir: Path | None, backbone=None, template: str = TEMPLATE):
+        import torch
+
+        from septctl.artifacts import load_tensors, read_yaml
+        from septctl.methods.zeroshot import ZeroShot
+
+        self.torch = torch
+        if run_dir is None:
+            self.label, self.method = "zero-shot", ZeroShot(backbone, [], template)
+            self.run = {}
+            return
+        from septctl.backbones import load_backbone
+        from septctl.engine.config import TrainConfig
+        from septctl.methods import build_method
+
+        run_dir = Path(run_dir)
+        self.run = read_yaml(run_dir / "run.yaml", "run card") or {}
+        if self.run.get("status") != "complete" or "config" not in self.run:
+            raise SeptctlError(f"{run_dir / 'run.yaml'}: not a complete run; finish it with `septctl train` first")
+        cfg = TrainConfig.from_dict(self.run["config"])
+        model = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
+        tensors, meta = load_tensors(run_dir / "prompt.safetensors", "prompt file")
+        self.method = build_method(cfg.method, model, json.loads(meta["classes"]), {"n_ctx": cfg.n_ctx,
+                                                                                     **cfg.method_options})
+        self.method.load_prompt_state(tensors)
+        self.method.eval()
+        self.label = self.run.get("label", cfg.method)
+
+    def __call__(self, names: list[str]) -> np.ndarray:
+        import torch.nn.functional as F
+
+        with self.torch.no_grad():
+            try:
+                feats = self.method.encode_names(names)
+            except TypeError as exc:
+                raise SeptctlError(f"{self.label}: its prompts depend on the audio, so they cannot be drawn "
+                                   f"without it ({exc}); plot a text-only method such as coop") from None
+        if feats.dim() == 3:  # instance-conditioned methods return [B, K, D]
+            feats = feats.mean(0)
+        return F.normalize(feats.float(), dim=-1).cpu().numpy()
+
+
+def _encoders(runs: list[Path]) -> list[PromptEncoder]:
+    if not runs:
+        raise SeptctlError("give at least one run folder to compare with zero-shot")
+    trained = [PromptEncoder(r) for r in runs]
+    return [PromptEncoder(None, trained[0].method.backbone)] + trained
+
+
+def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class: int = 3) -> list[Path]:
+    """Figure 1: one panel per prompt (zero-shot first); rows classes, columns their neighbors."""
+    from septctl.sept.neighbors import load_neighbors
+
+    ns = load_neighbors(neighbors_file)
+    shown = [ns.names[c][:per_class] for c in ns.classes]
+    columns = [p for row in shown for p in row]
+    encoders = _encoders(runs)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(encoders), figsize=(1.2 + 0.28 * len(columns) * len(encoders),
+                                                       1.5 + 0.35 * len(ns.classes)), squeeze=False)
+    sims = [enc(ns.classes) @ enc(columns).T for enc in encoders]
+    low, high = min(float(s.min()) for s in sims), max(float(s.max()) for s in sims)  # one scale for all panels
+    for ax, enc, sim in zip(axes[0], encoders, sims):
+        im = ax.imshow(sim, cmap="viridis", vmin=low, vmax=high, aspect="auto")
+        ax.set_title(enc.label, fontsize=9)
+        ax.set_yticks(range(len(ns.classes)), ns.classes if ax is axes[0][0] else [], fontsize=7)
+        ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=6)
+        for k in range(1, len(ns.classes)):
+            ax.axvline(k * per_class - 0.5, color="white", lw=0.5)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="cosine similarity")
+    fig.suptitle("Class prompts vs semantic-neighbor prompts (own neighbors on the block diagonal)", y=1.04,
+                 fontsize=10)
+    return _save(fig, out)
+
+
+def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str = "new",
+                perplexity: float = 10.0) -> list[Path]:
+    """Figure 4: t-SNE of class prompts (diamonds) and their neighbors (circles), one colour per class."""
+    from septctl.data.registry import base_new_split
+    from septctl.report.tsne import tsne
+    from septctl.sept.neighbors import load_neighbors
+
+    ns = load_neighbors(neighbors_file)
+    encoders = _encoders(runs)
+    every = encoders[1].run.get("all_classes") or ns.classes
+    chosen = {"all": sorted(every), "base": base_new_split(every)[0], "new": base_new_split(every)[1]}.get(classes)
+    if chosen is None:
+        raise SeptctlError(f"--classes {classes!r}: choose new, base or all")
+    absent = [c for c in chosen if c not in ns.names]
+    if absent:
+        raise SeptctlError(f"{neighbors_file}: no neighbors for {absent[0]!r}; make the file with "
+                           "`septctl neighbors DATASET --split all`")
+    names = [n for c in chosen for n in [c, *ns.names[c]]]
+    owner = np.array([i for i, c in enumerate(chosen) for _ in range(1 + len(ns.names[c]))])
+    is_class = np.array([k == 0 for c in chosen for k in range(1 + len(ns.names[c]))])
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(encoders), figsize=(4.2 * len(encoders), 4.4), squeeze=False)
+    colours = plt.get_cmap("tab10" if len(chosen) <= 10 else "tab20")
+    for ax, enc in zip(axes[0], encoders):
+        y = tsne(enc(names), perplexity=perplexity)
+        for i, c in enumerate(chosen):
+            own = owner == i
+            ax.scatter(*y[own & ~is_class].T, s=18, marker="o", color=colours(i % colours.N), alpha=0.6)
+            ax.scatter(*y[own & is_class].T, s=110, marker="D", color=colours(i % colours.N), edgecolor="black",
+                       label=c)
+        ax.set_title(enc.label)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"t-SNE of {classes}-class prompts (◆) and their semantic neighbors (●)")
+    return _save(fig, out)
+
+
+def similarity_values(neighbors_files: list[Path], backbone) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarities of each class to its own neighbors and to other classes' neighbors."""
+    from septctl.sept.margins import encode_normalized
+    from septctl.sept.neighbors import load_neighbors
+    from septctl.sept.prefixes import fill
+
+    own, other = [], []
+    for path in neighbors_files:
+        ns = load_neighbors(path)
+        k, n = len(ns.classes), ns.n
+        feats = encode_normalized(backbone, [fill(TEMPLATE, c) for c in ns.classes] +
+                                  [fill(TEMPLATE, p) for row in ns.rows() for p in row]).numpy()
+        sim = np.einsum("id,jnd->ijn", feats[:k], feats[k:].reshape(k, n, -1))
+        mask = np.eye(k, dtype=bool)
+        own.append(sim[mask].ravel())
+        other.append(sim[~mask].ravel())
+    return np.concatenate(own), np.concatenate(other)
+
+
+def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: str | None, out: Path) -> list[Path]:
+    """Figure 8: histogram of similarities between classes and their semantic neighbors."""
+    from septctl.backbones import load_backbone
+
+    if not neighbors_files:
+        raise SeptctlError("give at least one neighbors.yaml")
+    own, other = similarity_values(neighbors_files, load_backbone(backbone_name, weights))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bins = np.linspace(min(own.min(), other.min()), max(own.max(), other.max()), 40)
+    ax.hist(other, bins=bins, color="lightgray", label=f"other classes' neighbors (mean {other.mean():.2f})",
+            density=True)
+    ax.hist(own, bins=bins, color="tab:blue", alpha=0.8, label=f"own neighbors (mean {own.mean():.2f})",
+            density=True)
+    ax.set_xlabel(f"cosine similarity ({backbone_name}, '{TEMPLATE}')")
+    ax.set_ylabel("density")
+    ax.set_title(f"Class vs semantic-neighbor similarity ({len(neighbors_files)} neighbor files, {len(own)} pairs)")
+    ax.legend(fontsize=8)
+    return _save(fig, out)

@@ -1,0 +1,289 @@
+"""The paper's experiment grids as lists of septctl commands.
+
+A grid is printed one command per line (so GNU parallel or a SLURM array can run it) or run
+here in order. Every line is idempotent: `train` skips a finished run, `grid-eval` skips
+evaluations already in metrics.yaml, `grid-prep` makes SEPT files only if absent. Lines of
+the `prep` stage must finish before the `runs` stage starts (they make the shared files).
+"""
+
+from __future__ import annotations
+
+import shlex
+from contextlib import nullcontext
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from septctl.data.registry import find_dataset
+from septctl.errors import SeptctlError
+
+EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper")
+METHODS = ("coop", "cocoop", "kgcoop", "dept")
+PAPER_SHOTS = (2, 4, 8, 16)
+# Table 2's source -> target pairs.
+CROSS_PAIRS = (("esc50-actions", "urbansound8k"), ("ravdess", "crema-d"), ("ns-instruments", "beijing-opera"))
+# Table 3's rows 2-6 (row 1 is plain CoOp, row 7 full SEPT; both come from base2new): train flags, folder name.
+ABLATIONS = (
+    (("--no-inter", "--no-intra-margin"), "intra-nomargin"),
+    (("--no-inter",), "intra"),
+    (("--no-intra", "--no-inter-margin"), "inter-nomargin"),
+    (("--no-intra",), "inter"),
+    (("--no-intra-margin", "--no-inter-margin"), "nomargin"),
+)
+STAGES = ("prep", "runs", "all")
+
+
+@dataclass
+class Knobs:
+    """What every experiment shares; defaults follow the paper."""
+
+    backbone: str = "pengi"
+    epochs: int = 50
+    seeds: tuple[int, ...] = (0, 1, 2)
+    folds: str = "all"  # all, or a comma list like "1" or "1,2"
+    methods: tuple[str, ...] = METHODS
+    shots: tuple[int, ...] = PAPER_SHOTS  # the shots experiment's grid
+    data_root: str | None = None
+    runs: str = "runs"
+    sept_dir: str = "sept"
+    device: str = "cpu"
+    cross_pairs: tuple[tuple[str, str], ...] = CROSS_PAIRS
+
+    def common(self) -> list[str]:
+        extra = ["--data-root", self.data_root] if self.data_root else []
+        return extra + (["--device", self.device] if self.device != "cpu" else [])
+
+
+@dataclass
+class Job:
+    stage: str  # prep or runs
+    steps: list[list[str]]  # septctl argument lists, run in order
+    run_dir: Path | None = None  # a run folder, or for prep the SEPT folder holding the stamp
+    expect: dict = field(default_factory=dict)  # config values a finished run must have
+    eval_keys: list[str] = field(default_factory=list)  # metrics.yaml keys a finished job has
+
+    def line(self) -> str:
+        return " && ".join(shlex.join(["septctl", *step]) for step in self.steps)
+
+    def done(self) -> bool:
+        """True when the run is complete with this config and every evaluation is recorded."""
+        if self.run_dir is None:
+            return False
+        from septctl.artifacts import read_yaml
+
+        if self.stage == "prep":
+            stamp = self.run_dir / self.eval_keys[0]
+            return stamp.is_file() and (read_yaml(stamp, "prep stamp") or {}).get("made") == self.expect
+
+        run_file, metrics = self.run_dir / "run.yaml", self.run_dir / "metrics.yaml"
+        if not run_file.is_file() or not metrics.is_file():
+            return False
+        run = read_yaml(run_file, "run card") or {}
+        config = run.get("config") or {}
+        if run.get("status") != "complete" or any(config.get(k) != v for k, v in self.expect.items()):
+            return False
+        have = (read_yaml(metrics, "metrics file") or {}).get("evaluations", {})
+        return all(k in have for k in self.eval_keys)
+
+
+def _dataset_info(name: str):
+    info = find_dataset(name)
+    if info is None:
+        raise SeptctlError(f"unknown dataset {name!r}; the recipes take registry names (see `septctl data list`)")
+    return info
+
+
+def _folds(name: str, knobs: Knobs) -> list[int | None]:
+    """Folds to run on, from the prepared folder (None: a single train/test split)."""
+    from septctl.data.layout import open_dataset
+
+    ds = open_dataset(name, knobs.data_root)
+    if ds.default_fold() is None:
+        return [None]
+    have = list(range(1, ds.folds + 1))
+    if knobs.folds == "all":
+        return have
+    try:
+        wanted = [int(f) for f in knobs.folds.split(",")]
+    except ValueError:
+        raise SeptctlError(f"--folds {knobs.folds!r}: give 'all' or a comma list like 1,2") from None
+    bad = [f for f in wanted if f not in have]
+    if bad:
+        raise SeptctlError(f"--folds {knobs.folds}: {ds.root} has folds 1..{ds.folds}; drop {bad[0]}")
+    return wanted
+
+
+def sept_files(knobs: Knobs, dataset: str, classes: str) -> tuple[Path, Path]:
+    """neighbors.yaml and margins for a dataset's training classes (base or all)."""
+    root = Path(knobs.sept_dir) / dataset
+    return root / f"neighbors-{classes}.yaml", root / f"margins-{classes}-{knobs.backbone}.safetensors"
+
+
+def prep_stamp(knobs: Knobs, classes: str) -> str:
+    """File name of the record `grid-prep` leaves beside the SEPT files it made."""
+    return f"prep-{classes}-{knobs.backbone}.yaml"
+
+
+def prep_record(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...]) -> dict:
+    neighbors, margins = sept_files(knobs, dataset, classes)
+    return {"neighbors": str(neighbors), "margins": str(margins), "embedded": sorted({dataset, *embed})}
+
+
+def _prep(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...] = ()) -> Job:
+    """SEPT files (neighbors of the training classes, margins) and embeddings, made once per dataset."""
+    step = ["grid-prep", dataset, "--classes", classes, "--backbone", knobs.backbone, "--sept-dir", knobs.sept_dir,
+            *[a for t in embed for a in ("--embed", t)], *knobs.common()]
+    return Job("prep", [step], Path(knobs.sept_dir) / dataset, prep_record(knobs, dataset, classes, embed),
+               [prep_stamp(knobs, classes)])
+
+
+def _key(dataset: str, fold: int | None, classes: str) -> str:
+    return f"{dataset}/fold{fold or 0}/{classes}"
+
+
+def _run_dir(knobs: Knobs, dataset: str, method: str, classes: str, shots: int, fold: int | None, seed: int) -> Path:
+    """The default layout of `septctl train`; other shot counts get their own CLASSES folder."""
+    part = classes if shots == 16 else f"{classes}-{shots}shot"
+    return Path(knobs.runs) / dataset / knobs.backbone / method / part / f"fold{fold or 0}" / f"seed{seed}"
+
+
+def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: int, *, shots: int = 16,
+               classes: str = "base", sept: tuple[str, ...] | None = None, variant: str = "",
+               targets: tuple[str, ...] = ()) -> Job:
+    folder = method + ("-sept" if sept is not None else "") + (f"-{variant}" if variant else "")
+    run_dir = _run_dir(knobs, dataset, folder, classes, shots, fold, seed)
+    train = ["train", dataset, "--backbone", knobs.backbone, "--baseline", method, "--epochs", str(knobs.epochs),
+             "--seed", str(seed), "--shots", str(shots), "--classes", classes]
+    train += ["--fold", str(fold)] if fold is not None else []
+    if sept is not None:
+        neighbors, margins = sept_files(knobs, dataset, classes)
+        train += ["--sept", "--neighbors", str(neighbors), "--margins", str(margins), *sept]
+    train += [*knobs.common(), "--out", str(run_dir), "--quiet"]
+    which = ("base", "new") if classes == "base" else ("all",)
+    evaluate = ["grid-eval", str(run_dir), *[a for c in which for a in ("--classes", c)], *knobs.common()]
+    steps = [train, evaluate]
+    keys = [_key(dataset, fold, c) for c in which]
+    for target in targets:
+        steps.append(["grid-eval", str(run_dir), "--dataset", target, "--classes", "all", *knobs.common()])
+        keys.append(_key(target, _default_fold(target, knobs), "all"))
+    expect = {"method": method, "seed": seed, "shots": shots, "epochs": knobs.epochs, "classes": classes,
+              "backbone": knobs.backbone}
+    return Job("runs", steps, run_dir, expect, keys)
+
+
+def _default_fold(dataset: str, knobs: Knobs) -> int | None:
+    from septctl.data.layout import open_dataset
+
+    return open_dataset(dataset, knobs.data_root).default_fold()
+
+
+def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
+    out = Path(knobs.runs) / dataset / knobs.backbone / "zeroshot" / f"fold{fold or 0}"
+    step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone, "--classes", "base", "--classes", "new",
+            "--out", str(out), *knobs.common()]
+    step += ["--fold", str(fold)] if fold is not None else []
+    return Job("runs", [step], out, {}, [_key(dataset, fold, "base"), _key(dataset, fold, "new")])
+
+
+def base2new(knobs: Knobs, datasets: list[str]) -> list[Job]:
+    """Table 1: zero-shot, then each method with and without SEPT on base classes, every fold and seed."""
+    jobs = []
+    for name in datasets:
+        dataset = _dataset_info(name).name
+        jobs.append(_prep(knobs, dataset, "base"))
+        for fold in _folds(dataset, knobs):
+            jobs.append(_zeroshot_job(knobs, dataset, fold))
+            for method in knobs.methods:
+                for sept in (None, ()):
+                    jobs += [_train_job(knobs, dataset, method, fold, seed, sept=sept) for seed in knobs.seeds]
+    return jobs
+
+
+def shots(knobs: Knobs, datasets: list[str]) -> list[Job]:
+    """Table 6: the base-to-new runs at each shot count (16 shots are the base2new runs)."""
+    jobs = []
+    for name in datasets:
+        dataset = _dataset_info(name).name
+        jobs.append(_prep(knobs, dataset, "base"))
+        for fold in _folds(dataset, knobs):
+            for n in knobs.shots:
+                for method in knobs.methods:
+                    for sept in (None, ()):
+                        jobs += [_train_job(knobs, dataset, method, fold, seed, shots=n, sept=sept)
+                                 for seed in knobs.seeds]
+    return jobs
+
+
+def ablation(knobs: Knobs, datasets: list[str]) -> list[Job]:
+    """Table 3: CoOp with each subset of SEPT's terms and margins (plain and full CoOp + SEPT included)."""
+    jobs = []
+    for name in datasets:
+        dataset = _dataset_info(name).name
+        jobs.append(_prep(knobs, dataset, "base"))
+        for fold in _folds(dataset, knobs):
+            for seed in knobs.seeds:
+                jobs.append(_train_job(knobs, dataset, "coop", fold, seed))
+                jobs.append(_train_job(knobs, dataset, "coop", fold, seed, sept=()))
+                jobs += [_train_job(knobs, dataset, "coop", fold, seed, sept=flags, variant=v) for flags, v in ABLATIONS]
+    return jobs
+
+
+def cross(knobs: Knobs, pairs: list[tuple[str, str]] | None = None) -> list[Job]:
+    """Table 2: train on all source classes, evaluate on the source test split and on the target."""
+    jobs = []
+    for src, tgt in pairs or knobs.cross_pairs:
+        source, target = _dataset_info(src).name, _dataset_info(tgt).name
+        jobs.append(_prep(knobs, source, "all", embed=(target,)))
+        for fold in _folds(source, knobs):
+            for method in knobs.methods:
+                for sept in (None, ()):
+                    jobs += [_train_job(knobs, source, method, fold, seed, classes="all", sept=sept, targets=(target,))
+                             for seed in knobs.seeds]
+    return jobs
+
+
+def plan(experiment: str, knobs: Knobs, datasets: list[str]) -> list[Job]:
+    """The jobs of one experiment (paper: all four), each once, prep jobs first."""
+    if experiment not in EXPERIMENTS:
+        raise SeptctlError(f"unknown experiment {experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
+    if experiment != "cross" and not datasets:
+        raise SeptctlError(f"{experiment} needs dataset names (see `septctl data list`)")
+    makers: dict[str, Callable[[], list[Job]]] = {
+        "base2new": lambda: base2new(knobs, datasets),
+        "shots": lambda: shots(knobs, datasets),
+        "ablation": lambda: ablation(knobs, datasets),
+        "cross": lambda: cross(knobs),
+    }
+    names = ("base2new", "cross", "shots", "ablation") if experiment == "paper" else (experiment,)
+    seen: dict[str, Job] = {}
+    for name in names:
+        for job in makers[name]():
+            seen.setdefault(job.line(), job)
+    jobs = list(seen.values())
+    return [j for j in jobs if j.stage == "prep"] + [j for j in jobs if j.stage == "runs"]
+
+
+def run_jobs(jobs: list[Job], invoke: Callable[[list[str]], None], echo: Callable[[str], None]) -> tuple[int, int]:
+    """Run jobs in order, skipping finished ones; a per-run lock lets concurrent copies share the grid.
+
+    Returns (ran, skipped). `invoke` runs one septctl argument list.
+    """
+    from septctl.artifacts import file_lock
+
+    ran = skipped = 0
+    for i, job in enumerate(jobs, 1):
+        if job.done():
+            skipped += 1
+            continue
+        lock = job.run_dir / ("grid" if job.stage == "runs" else "prep") if job.run_dir else None
+        with file_lock(lock) if lock else nullcontext():
+            if job.done():  # another copy finished it while we waited
+                skipped += 1
+                continue
+            echo(f"[{i}/{len(jobs)}] {job.line()}")
+            for step in job.steps:
+                invoke(step)
+            ran += 1
+    return ran, skipped
+
+

@@ -1,0 +1,412 @@
+"""The paper's result tables from run folders: Table 1 (base-to-new), 2 (cross-dataset),
+3 (SEPT ablation) and 6 (shots).
+
+Every cell follows one rule: accuracies are averaged over folds within a seed, then over
+seeds; H = 2BN/(B+N) of those averages (never a mean of per-run H); a row's average over
+datasets averages B and N first, then takes H. The spread is the standard deviation over
+seeds of the per-seed H (or accuracy). Whatever a complete grid would hold and the runs do
+not (a fold, a seed, an evaluation, a whole cell) is listed in `missing`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from statistics import mean, pstdev
+
+from septctl.data.registry import find_dataset
+from septctl.errors import SeptctlError
+from septctl.report.tables import FORMATS, RunRecord, harmonic
+
+TABLES = ("b2n", "cross", "shots", "ablation")
+METHOD_ORDER = ("zeroshot", "coop", "cocoop", "kgcoop", "kgcoop-ens", "dept")
+SWITCHES = ("intra", "intra_margin", "inter", "inter_margin")
+
+
+@dataclass
+class Table:
+    """A long-form table: one entry per (row, column group), rendered wide for md/LaTeX."""
+
+    name: str
+    title: str
+    row_headers: list[str]
+    metrics: list[str]  # keys of each cell, e.g. base, new, h
+    group_key: str  # what a column group is, in JSON: dataset, shots, pair
+    cells: list[dict] = field(default_factory=list)  # {"row": [...], "group": str, metric: value, "sd": ..., ...}
+    missing: list[str] = field(default_factory=list)
+
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(c["group"] for c in self.cells))
+
+    def rows(self) -> list[tuple]:
+        return list(dict.fromkeys(tuple(c["row"]) for c in self.cells))
+
+
+# ---- cells -------------------------------------------------------------------------------------------------------
+
+def _seed_means(values: list[tuple[int, float]]) -> dict[int, float]:
+    """seed -> mean over that seed's folds."""
+    by_seed: dict[int, list[float]] = {}
+    for seed, v in values:
+        by_seed.setdefault(seed, []).append(v)
+    return {s: mean(v) for s, v in sorted(by_seed.items())}
+
+
+def _b2n_cell(recs: list[RunRecord]) -> dict | None:
+    """Base, New, H of one (row, dataset) cell from its runs; None if no run has both evaluations."""
+    done = [r for r in recs if {"base", "new"} <= r.accuracy.keys()]
+    if not done:
+        return None
+    base = _seed_means([(r.seed, r.accuracy["base"]) for r in done])
+    new = _seed_means([(r.seed, r.accuracy["new"]) for r in done])
+    b, n = mean(base.values()), mean(new.values())
+    per_seed_h = [harmonic(base[s], new[s]) for s in base]
+    return {"base": b, "new": n, "h": harmonic(b, n),
+            "sd": pstdev(per_seed_h) if len(per_seed_h) > 1 else None,
+            "seeds": len(base), "runs": len(done)}
+
+
+def _expected_folds(dataset: str, seen: set[int]) -> set[int]:
+    info = find_dataset(dataset)
+    if info is not None and info.folds > 1 and seen != {0}:
+        return set(range(1, info.folds + 1))
+    return seen
+
+
+def _grid_gaps(what: str, recs: list[RunRecord], seeds: set[int], folds: set[int]) -> list[str]:
+    """Seeds and folds a cell lacks, e.g. 'coop on esc50: seed 2 has no run on fold 3'."""
+    have = {(r.seed, r.fold) for r in recs}
+    gaps = []
+    for seed in sorted(seeds):
+        who = "it" if all(r.method == "zeroshot" for r in recs) else f"seed {seed}"
+        absent = sorted(f for f in folds if (seed, f) not in have)
+        if absent == sorted(folds) and absent:
+            gaps.append(f"{what}: {who} has no run")
+        elif absent:
+            gaps.append(f"{what}: {who} has no run on fold(s) {', '.join(map(str, absent))}")
+    return gaps
+
+
+def _eval_gaps(recs: list[RunRecord], needed: tuple[str, ...]) -> list[str]:
+    return [f"{r.path}: no {which}-class evaluation (run `septctl eval {r.path} --classes {which}`)"
+            for r in recs for which in needed if which not in r.accuracy]
+
+
+def _row_sort_key(label: str) -> tuple:
+    method = label.split(" ")[0]
+    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    return (rank, method, label)
+
+
+def row_label(rec: RunRecord) -> str:
+    """The method row of Tables 1, 2 and 6: "coop", "coop + SEPT", "coop + SEPT (λ=1)"."""
+    if rec.method == "zeroshot":
+        return "zeroshot"
+    sept = rec.sept
+    if not sept:
+        return rec.method
+    lam = float(sept.get("lam", 3.0))
+    return f"{rec.method} + SEPT" + ("" if lam == 3.0 else f" (λ={lam:g})")
+
+
+def _full_sept(rec: RunRecord) -> bool:
+    """Plain baselines and SEPT with every term and margin on: the rows of Tables 1, 2 and 6."""
+    sept = rec.sept
+    return not sept or all(sept.get(k, True) for k in SWITCHES)
+
+
+def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cross: bool) -> dict:
+    """(row, group, dataset) -> cell over base-class runs; gaps go to table.missing.
+
+    Expected cells: every row x every (group, dataset) pair seen, or with `full_cross`
+    every row x group x dataset (a shot count or ablation row not run on some dataset).
+    """
+    by_cell: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        by_cell.setdefault((row_of(r), group_of(r), r.dataset), []).append(r)
+    rows = sorted({k[0] for k in by_cell}, key=_row_sort_key)
+    pairs = sorted({(k[1], k[2]) for k in by_cell})
+    if full_cross:
+        pairs = [(g, d) for g in sorted({p[0] for p in pairs}) for d in sorted({p[1] for p in pairs})]
+    folds_seen: dict[str, set[int]] = {}
+    for r in records:
+        folds_seen.setdefault(r.dataset, set()).add(r.fold)
+    seeds = _trained_seeds(records)
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        for group, dataset in pairs:
+            recs = by_cell.get((row, group, dataset), [])
+            what = f"{row} on {dataset}" + (f" ({group})" if group != dataset else "")
+            if not recs:
+                table.missing.append(f"{what}: no runs")
+                continue
+            folds = _expected_folds(dataset, folds_seen[dataset])
+            table.missing += _grid_gaps(what, recs, {0} if row == "zeroshot" else seeds, folds)
+            table.missing += _eval_gaps(recs, ("base", "new"))
+            cell = _b2n_cell(recs)
+            if cell:
+                out[(row, group, dataset)] = cell
+    return out
+
+
+def _average(cells: list[dict]) -> dict:
+    b, n = mean(c["base"] for c in cells), mean(c["new"] for c in cells)
+    return {"base": b, "new": n, "h": harmonic(b, n), "sd": None, "datasets": len(cells),
+            "runs": sum(c["runs"] for c in cells)}
+
+
+def _trained_seeds(records: list[RunRecord]) -> set[int]:
+    return {r.seed for r in records if r.method != "zeroshot"}
+
+
+# ---- the four tables ---------------------------------------------------------------------------------------------
+
+def _largest_shots(records: list[RunRecord]) -> int:
+    """Tables 1 and 3 default to the largest shot count run (16 in the paper's grid)."""
+    counts = {r.shots for r in records if r.train_classes == "base" and r.shots}
+    return max(counts) if counts else 16
+
+
+def base_to_new_table(records: list[RunRecord], shots: int | None = None) -> Table:
+    """Table 1: Base / New / H per dataset and method, then the average over datasets."""
+    shots = shots or _largest_shots(records)
+    table = Table("b2n", f"Base-to-new generalization ({shots}-shot)", ["Method"], ["base", "new", "h"],
+                  "dataset")
+    pool = [r for r in records if r.method == "zeroshot" or
+            (r.train_classes == "base" and r.shots == shots and _full_sept(r))]
+    cells = _b2n_cells(pool, row_label, lambda r: r.dataset, table, full_cross=False)
+    labels = sorted({k[0] for k in cells}, key=_row_sort_key)
+    datasets = sorted({k[2] for k in cells})
+    for label in labels:
+        for dataset in datasets:
+            if (label, dataset, dataset) in cells:
+                table.cells.append({"row": [label], "group": dataset, **cells[(label, dataset, dataset)]})
+    for label in labels:
+        got = [cells[(label, d, d)] for d in datasets if (label, d, d) in cells]
+        if got:
+            table.cells.append({"row": [label], "group": f"Average ({len(got)})", **_average(got)})
+    return table
+
+
+def shots_table(records: list[RunRecord]) -> Table:
+    """Table 6: Base / New / H averaged over datasets, per shot count and method."""
+    table = Table("shots", "Shots per class (averaged over datasets)", ["Method"], ["base", "new", "h"], "shots")
+    pool = [r for r in records if r.train_classes == "base" and r.shots and _full_sept(r)]
+    cells = _b2n_cells(pool, row_label, lambda r: f"{r.shots}-shot", table, full_cross=True)
+    labels = sorted({k[0] for k in cells}, key=_row_sort_key)
+    groups = sorted({k[1] for k in cells}, key=lambda g: int(g.split("-")[0]))
+    datasets = sorted({k[2] for k in cells})
+    for label in labels:
+        for group in groups:
+            got = [cells[(label, group, d)] for d in datasets if (label, group, d) in cells]
+            if got:
+                table.cells.append({"row": [label], "group": group, **_average(got)})
+    return table
+
+
+def _switches(rec: RunRecord) -> tuple[bool, bool, bool, bool]:
+    """(L_intra, m_intra, L_inter, m_inter) as Table 3 marks them; a margin counts only with its term."""
+    sept = rec.sept
+    if not sept:
+        return (False, False, False, False)
+    intra, inter = bool(sept.get("intra", True)), bool(sept.get("inter", True))
+    return (intra, intra and bool(sept.get("intra_margin", True)), inter, inter and bool(sept.get("inter_margin", True)))
+
+
+ABLATION_ORDER = [(False, False, False, False), (True, False, False, False), (True, True, False, False),
+                  (False, False, True, False), (False, False, True, True), (True, False, True, False),
+                  (True, True, True, True)]
+
+
+def ablation_table(records: list[RunRecord], method: str = "coop", shots: int | None = None) -> Table:
+    """Table 3: which SEPT terms and margins are on, Base / New / H averaged over datasets."""
+    shots = shots or _largest_shots(records)
+    table = Table("ablation", f"SEPT ablation on {method} (averaged over datasets)",
+                  ["#", "L_intra", "m_intra", "L_inter", "m_inter"], ["base", "new", "h"], "datasets")
+    pool = [r for r in records if r.method == method and r.train_classes == "base" and r.shots == shots
+            and float((r.sept or {}).get("lam", 3.0)) == 3.0]
+    cells = _b2n_cells(pool, lambda r: method, _switch_key, table, full_cross=True)
+    keys = sorted({k[1] for k in cells}, key=lambda g: _ablation_rank(g))
+    datasets = sorted({k[2] for k in cells})
+    for key in keys:
+        got = [c for (label, g, d), c in cells.items() if g == key]
+        if got:
+            flags = list(_key_flags(key))
+            table.cells.append({"row": [str(_ablation_rank(key) + 1), *flags], "group": f"Average ({len(datasets)})",
+                                **_average(got)})
+    return table
+
+
+SWITCH_NAMES = ("L_intra", "m_intra", "L_inter", "m_inter")
+
+
+def _switch_key(rec: RunRecord) -> str:
+    """A readable ablation row key, e.g. "L_intra+m_intra" or "no SEPT"."""
+    on = [name for name, flag in zip(SWITCH_NAMES, _switches(rec)) if flag]
+    return "+".join(on) if on else "no SEPT"
+
+
+def _key_flags(key: str) -> tuple[bool, ...]:
+    return tuple(name in key.split("+") for name in SWITCH_NAMES)
+
+
+def _ablation_rank(key: str) -> int:
+    flags = _key_flags(key)
+    return ABLATION_ORDER.index(flags) if flags in ABLATION_ORDER else len(ABLATION_ORDER)
+
+
+def cross_dataset_table(records: list[RunRecord]) -> Table:
+    """Table 2: accuracy on the source's test split and on each target, for runs trained on all source classes."""
+    table = Table("cross", "Cross-dataset transfer (accuracy)", ["Method"], ["source", "target"], "pair")
+    pool = [r for r in records if r.train_classes == "all" and _full_sept(r)]
+    seeds = _trained_seeds(pool)
+    pairs: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
+    for r in pool:
+        targets = {e["dataset"] for e in r.evaluations if e["classes"] == "all" and e["dataset"] != r.dataset}
+        if "all" not in r.accuracy:
+            table.missing.append(f"{r.path}: no source evaluation (run `septctl eval {r.path} --classes all`)")
+        if not targets:
+            table.missing.append(f"{r.path}: no target evaluation "
+                                 f"(run `septctl eval {r.path} --dataset TARGET --classes all`)")
+        for t in targets or {"?"}:
+            pairs.setdefault((r.dataset, t), {}).setdefault(row_label(r), []).append(r)
+    labels = sorted({lab for per in pairs.values() for lab in per}, key=_row_sort_key)
+    for (source, target), per_label in sorted(pairs.items()):
+        if target == "?":
+            continue
+        group = f"{source} -> {target}"
+        folds = _expected_folds(source, {r.fold for recs in per_label.values() for r in recs})
+        for label in labels:
+            recs = per_label.get(label, [])
+            if not recs:
+                table.missing.append(f"{label} on {group}: no runs")
+                continue
+            table.missing += _grid_gaps(f"{label} on {group}", recs, seeds, folds)
+            src = _seed_means([(r.seed, r.accuracy["all"]) for r in recs if "all" in r.accuracy])
+            tgt = _seed_means([(r.seed, e["accuracy"]) for r in recs for e in r.evaluations
+                               if e["dataset"] == target and e["classes"] == "all"])
+            if not src or not tgt:
+                continue
+            table.cells.append({"row": [label], "group": group, "source": mean(src.values()),
+                                "target": mean(tgt.values()),
+                                "sd": pstdev(tgt.values()) if len(tgt) > 1 else None,
+                                "seeds": len(tgt), "runs": len(recs)})
+    return table
+
+
+def build_tables(records: list[RunRecord], which: str = "all", shots: int | None = None) -> list[Table]:
+    if which not in (*TABLES, "all"):
+        raise SeptctlError(f"--table {which!r}: choose one of {', '.join(TABLES)} or all")
+    makers = {"b2n": lambda: base_to_new_table(records, shots), "cross": lambda: cross_dataset_table(records),
+              "shots": lambda: shots_table(records), "ablation": lambda: ablation_table(records, shots=shots)}
+    return [makers[name]() for name in (TABLES if which == "all" else (which,))]
+
+
+# ---- rendering ---------------------------------------------------------------------------------------------------
+
+METRIC_NAMES = {"base": "Base", "new": "New", "h": "H", "source": "Source", "target": "Target"}
+SPREAD_METRIC = {"h": "h", "target": "target"}  # the metric whose cells carry the per-seed spread
+
+
+def _fmt(cell: dict | None, metric: str, latex: bool) -> str:
+    if cell is None:
+        return "-" if not latex else "--"
+    text = f"{cell[metric]:.2f}"
+    if metric in SPREAD_METRIC and cell.get("sd") is not None:
+        text += f" $\\pm$ {cell['sd']:.2f}" if latex else f" ±{cell['sd']:.2f}"
+    return text
+
+
+def _row_text(value, latex: bool) -> str:
+    if isinstance(value, bool):
+        return ("\\checkmark" if latex else "✓") if value else ""
+    return str(value).replace("_", "\\_") if latex else str(value)
+
+
+def _wide(table: Table, groups: list[str], latex: bool) -> tuple[list[str], list[list[str]]]:
+    index = {(tuple(c["row"]), c["group"]): c for c in table.cells}
+    headers = [(_row_text(h, latex)) for h in table.row_headers]
+    headers += [f"{g} {METRIC_NAMES[m]}" for g in groups for m in table.metrics]
+    body = [[_row_text(v, latex) for v in row] + [_fmt(index.get((row, g)), m, latex) for g in groups
+                                                 for m in table.metrics] for row in table.rows()]
+    return headers, body
+
+
+def _chunks(groups: list[str], size: int) -> list[list[str]]:
+    return [groups[i : i + size] for i in range(0, len(groups), size)] or [[]]
+
+
+def _markdown(table: Table, per_block: int) -> str:
+    from tabulate import tabulate
+
+    parts = [f"## {table.title}"]
+    for block in _chunks(table.groups(), per_block):
+        headers, body = _wide(table, block, latex=False)
+        parts.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
+    if table.missing:
+        parts.append(f"Missing ({len(table.missing)}):\n" + "\n".join(f"- {m}" for m in table.missing))
+    return "\n\n".join(parts) + "\n"
+
+
+def _latex(table: Table, per_block: int) -> str:
+    parts = [f"% {table.title}"]
+    width = len(table.metrics)
+    for block in _chunks(table.groups(), per_block):
+        headers, body = _wide(table, block, latex=True)
+        cols = "l" * len(table.row_headers) + "|" + "|".join("c" * width for _ in block)
+        top = " & ".join([""] * len(table.row_headers) + [f"\\multicolumn{{{width}}}{{c}}{{{_row_text(g, True)}}}"
+                                                          for g in block])
+        sub = " & ".join(table.row_headers + [METRIC_NAMES[m] for _ in block for m in table.metrics])
+        lines = [f"\\begin{{tabular}}{{{cols}}}", "\\toprule", top + " \\\\", sub + " \\\\", "\\midrule"]
+        lines += [" & ".join(r) + " \\\\" for r in body]
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        parts.append("\n".join(lines))
+    if table.missing:
+        parts.append("\n".join(f"% missing: {m}" for m in table.missing))
+    return "\n\n".join(parts) + "\n"
+
+
+def _csv(tables: list[Table]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["table", "row", "group", "metric", "value", "sd", "seeds", "runs"])
+    for t in tables:
+        for c in t.cells:
+            for m in t.metrics:
+                w.writerow([t.name, " | ".join(_row_text(v, False) or "-" for v in c["row"]), c["group"], m,
+                            f"{c[m]:.4f}", "" if c.get("sd") is None or m not in SPREAD_METRIC else f"{c['sd']:.4f}",
+                            c.get("seeds", ""), c.get("runs", "")])
+    return buf.getvalue()
+
+
+def _json_key(header: str) -> str:
+    return "row" if header == "#" else header.lower()
+
+
+def json_rows(table: Table) -> list[dict]:
+    """Long-form rows: the row headers by name, the group, each metric, the spread, seeds and runs."""
+    spread = next(m for m in table.metrics if m in SPREAD_METRIC)
+    rows = []
+    for c in table.cells:
+        row = {_json_key(h): v for h, v in zip(table.row_headers, c["row"])}
+        row[table.group_key] = c["group"]
+        row.update({m: round(c[m], 2) for m in table.metrics})
+        row[f"{spread}_sd"] = None if c.get("sd") is None else round(c["sd"], 2)
+        row.update({k: c[k] for k in ("seeds", "datasets", "runs") if k in c})
+        rows.append(row)
+    return rows
+
+
+def render_tables(tables: list[Table], fmt: str, per_block: int = 4) -> str:
+    if fmt not in FORMATS:
+        raise SeptctlError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        blocks = {t.name: {"title": t.title, "rows": json_rows(t), "missing": t.missing} for t in tables}
+        return json.dumps(next(iter(blocks.values())) if len(blocks) == 1 else blocks, indent=2,
+                          ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return _csv(tables)
+    render = _markdown if fmt == "md" else _latex
+    return "\n".join(render(t, per_block) for t in tables)
