@@ -95,3 +95,29 @@ class Backbone(nn.Module, ABC):
                 h.update(v.detach().cpu().contiguous().numpy().tobytes())
             self._weights_id = h.hexdigest()[:16]
         return self._weights_id
+
+
+class ProjectedBackbone(Backbone):
+    """Pengi's layout: audio encoder -> Projection; CLIP text tower -> text projection -> Projection.
+
+    Subclasses build `audio`, `audio_projection`, `text` (a ClipTextTower), `text_projection`
+    and `projection`; the forward paths are shared (Pengi, tiny; MS-CLAP swaps the text side).
+    """
+
+    audio: nn.Module
+    audio_projection: nn.Module
+    text: nn.Module
+    text_projection: nn.Module
+    projection: nn.Module
+
+    def text_dropout_modules(self) -> list[nn.Module]:
+        return [self.projection.drop]
+
+    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
+        return self.audio_projection(self.audio(waveforms))
+
+    def token_embedding(self) -> nn.Embedding:
+        return self.text.token_embedding
+
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+        return self.projection(self.text_projection(self.text(token_embeds, eot_index, shared_prefix)))

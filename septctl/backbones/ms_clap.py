@@ -20,7 +20,7 @@ import os
 import torch
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
@@ -55,7 +55,7 @@ def gpt2_tokenizer(load=hub_tokenizer("gpt2")) -> BpeTokenizer:
     return BpeTokenizer(load, context_length=77, suffix=" <|endoftext|>", pad_token="!")
 
 
-class MsClapBackbone(Backbone):
+class MsClapBackbone(ProjectedBackbone):
     name = "ms-clap"
     ctx_start = 0
 
@@ -70,12 +70,6 @@ class MsClapBackbone(Backbone):
         self.audio = HTSAT()
         self.audio_projection = Projection(self.audio.cfg.out_dim, self.embed_dim)
         self.projection = Projection(self.token_dim, self.embed_dim)
-
-    def text_dropout_modules(self) -> list[nn.Module]:
-        return [self.projection.drop]
-
-    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
-        return self.audio_projection(self.audio(waveforms))
 
     def token_embedding(self) -> nn.Embedding:
         return self.text.wte

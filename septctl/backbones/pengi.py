@@ -21,7 +21,7 @@ import os
 import torch
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
@@ -53,7 +53,7 @@ def to_pengi_key(key: str) -> str:
     raise KeyError(key)
 
 
-class PengiBackbone(Backbone):
+class PengiBackbone(ProjectedBackbone):
     name = "pengi"
 
     def __init__(self, channels: str = "concat"):
@@ -66,18 +66,6 @@ class PengiBackbone(Backbone):
         self.text = ClipTextTower(build_clip_text_model())
         self.text_projection = nn.Linear(self.token_dim, self.token_dim, bias=False)
         self.projection = Projection(self.token_dim, self.embed_dim)
-
-    def text_dropout_modules(self) -> list[nn.Module]:
-        return [self.projection.drop]
-
-    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
-        return self.audio_projection(self.audio(waveforms))
-
-    def token_embedding(self) -> nn.Embedding:
-        return self.text.token_embedding
-
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
-        return self.projection(self.text_projection(self.text(token_embeds, eot_index, shared_prefix)))
 
 
 def pengi_expected_shapes() -> dict[str, tuple[int, ...]]:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
@@ -40,7 +40,7 @@ class TinyAudio(nn.Module):
         return F.gelu(self.linear((stats - stats.mean(dim=-1, keepdim=True)) / 20.0))
 
 
-class TinyBackbone(Backbone):
+class TinyBackbone(ProjectedBackbone):
     name = "tiny"
 
     def __init__(self, embed_dim: int = 64, token_dim: int = 32):
@@ -59,16 +59,3 @@ class TinyBackbone(Backbone):
             self.text_projection = nn.Linear(token_dim, token_dim, bias=False)
             self.projection = Projection(token_dim, embed_dim)
         self.freeze()
-
-    def text_dropout_modules(self) -> list[nn.Module]:
-        return [self.projection.drop]
-
-    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
-        return self.audio_projection(self.audio(waveforms))
-
-    def token_embedding(self) -> nn.Embedding:
-        return self.text.token_embedding
-
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
-        pooled = self.text(token_embeds, eot_index, shared_prefix)
-        return self.projection(self.text_projection(pooled))
