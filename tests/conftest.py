@@ -11,7 +11,7 @@ import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # 2 threads spin-wait badly when another process shares the 2 cores
 
 
 def _guard_connect(self, address, *args, **kwargs):

@@ -56,9 +56,15 @@ class CoCoOp(CoOp):
         return torch.cat(parts)
 
     def _encode_chunk(self, ctx: torch.Tensor, names: list[str]) -> torch.Tensor:
-        # One tower call per clip: its start token and context are shared by its n prompts,
-        # which is what the backbone's shared-prefix path assumes.
-        return torch.stack([self.prompts.encode(c, names) for c in ctx])
+        """[C, M, W] contexts -> [C, n, D]: all C x n prompts in one tower call.
+
+        The prompts of different clips start differently, so the backbone's shared-prefix
+        path (one prefix for the whole call) is off; one call per chunk instead of one
+        per clip cut a Pengi-sized step on an H100 from 1.18 s to 0.08 s (docs/methods.md).
+        """
+        embs, eots = zip(*(self.prompts.embed(c, names) for c in ctx))
+        feats = self.backbone.encode_text(torch.cat(embs), torch.cat(eots), shared_prefix=0)
+        return feats.view(len(ctx), len(names), -1)
 
     def sept_embeddings(self, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, n: int):
         """z and p of eqs. 5-6 with the conditioned context: each clip's unit features, averaged over the batch.
