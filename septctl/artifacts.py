@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -71,6 +72,26 @@ def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
+        _sort_metadata(tmp)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the header's __metadata__ in key order, in place.
+
+    safetensors writes it in hash-map order, which changes from process to process, so
+    the same tensors and metadata would give different bytes (and sha256) on every run.
+    The header is rewritten at its own length (space-padded, as the format allows).
+    """
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        if "__metadata__" not in header:
+            return
+        ordered = {"__metadata__": dict(sorted(header.pop("__metadata__").items())), **header}
+        text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) <= size:
+            f.seek(8)
+            f.write(text.ljust(size, b" "))
 
 
 def load_tensors(path: str | os.PathLike, what: str = "tensor file") -> tuple[dict, dict[str, str]]:
@@ -101,6 +122,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def provenance(**extra: Any) -> dict[str, Any]:
     """The card every artifact carries: who made it, from what, when."""
     import torch
@@ -110,6 +140,9 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),
+        "torchaudio_version": _package_version("torchaudio"),  # its resampler shapes every embedding
+        "numpy_version": _package_version("numpy"),
+        "python_version": platform.python_version(),
     }
     card.update(extra)
     return card

@@ -26,8 +26,8 @@ socket.socket.connect = _guard_connect  # every test runs with non-loopback netw
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # Each module defines register(app). Order = order in `septctl --help`.
-COMMAND_MODULES = ("data", "backbones", "sept", "embed", "train", "evaluate", "report")
+COMMAND_MODULES = ("data", "backbones", "sept", "embed", "train", "evaluate", "report", "doctor")
 
 
 def _version(value: bool) -> None:

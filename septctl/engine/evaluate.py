@@ -66,7 +66,8 @@ def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
         for i in range(0, len(rows), 256):
             preds.append(method.logits(feats[i : i + 256], names, split=which).argmax(-1).cpu())
     result = classification_metrics(torch.cat(preds), target, names)
-    result.update({"dataset": dataset.name, "fold": fold, "classes": which, "class_names": names})
+    result.update({"dataset": dataset.name, "dataset_path": str(dataset.root.resolve()), "fold": fold,
+                   "classes": which, "class_names": names})
     return result
 
 
@@ -80,17 +81,27 @@ def _record(run_dir: Path, result: dict) -> None:
 
 
 def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
-                 data_root: str | None = None) -> dict:
+                 data_root: str | None = None, record: bool = True) -> dict:
     run_dir = Path(run_dir)
     run = read_yaml(run_dir / RUN_FILE, "run card")
     if not isinstance(run, dict) or run.get("status") != "complete":
         raise SeptctlError(f"{run_dir / RUN_FILE}: the run is not complete; rerun `septctl train` to finish it")
-    cfg = TrainConfig.from_dict(run["config"])
+    try:
+        cfg = TrainConfig.from_dict(run["config"])
+    except (KeyError, TypeError) as exc:
+        raise SeptctlError(f"{run_dir / RUN_FILE}: no usable training config ({exc}); rerun `septctl train`") from None
     backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
     tensors, meta = load_tensors(run_dir / PROMPT_FILE, "prompt file")
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
-    method = build_method(cfg.method, backbone, json.loads(meta["classes"]), {"n_ctx": cfg.n_ctx, **cfg.method_options})
+    try:
+        trained_on = json.loads(meta["classes"])
+    except (KeyError, ValueError):
+        raise SeptctlError(f"{run_dir / PROMPT_FILE}: no class list in its metadata; retrain the run") from None
+    method = build_method(cfg.method, backbone, trained_on, {"n_ctx": cfg.n_ctx, **cfg.method_options})
+    shapes = {k: tuple(v.shape) for k, v in method.prompt_state().items()}
+    if {k: tuple(v.shape) for k, v in tensors.items()} != shapes:
+        raise SeptctlError(f"{run_dir / PROMPT_FILE}: does not hold the {cfg.method} prompt tensors {shapes}; retrain the run")
     method.load_prompt_state(tensors)
     method.logit_scale = cfg.logit_scale
     method.eval()
@@ -101,19 +112,23 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
         target = open_dataset(dataset, data_root or cfg.data_root)
         fold = target.default_fold() if fold is None else fold
     result = _score(method, backbone, target, fold, classes, cfg.crop)
-    _record(run_dir, result)
+    if record:
+        _record(run_dir, result)
     return result
 
 
 def evaluate_zeroshot(dataset: str, backbone_name: str = "tiny", template: str = DEFAULT_TEMPLATE,
                       classes: str = "all", fold: int | None = None, out: Path | None = None,
-                      weights: str | None = None, data_root: str | None = None, crop: str = "seeded") -> tuple[dict, Path]:
+                      weights: str | None = None, data_root: str | None = None, crop: str = "seeded",
+                      record: bool = True) -> tuple[dict, Path]:
     backbone = load_backbone(backbone_name, weights)
     target = open_dataset(dataset, data_root)
     fold = target.default_fold() if fold is None else fold
     method = ZeroShot(backbone, [], template)
     result = _score(method, backbone, target, fold, classes, crop)
     run_dir = Path(out) if out else Path("runs") / target.name / backbone_name / "zeroshot" / f"fold{fold or 0}"
+    if not record:
+        return result, run_dir
     run_file = run_dir / RUN_FILE
     if not run_file.is_file():
         write_yaml(run_file, {"status": "complete", "label": "zeroshot", "dataset": target.name, "fold": fold,

@@ -150,14 +150,17 @@ def _load_state(path: Path, method, opt, gen: torch.Generator, cfg_hash: str) ->
     tensors, meta = load_tensors(path, "training state")
     if meta.get("config") != cfg_hash:
         raise SeptctlError(f"{path}: saved state is for another configuration; delete it or use another --out")
-    method.load_prompt_state({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
-    params = dict(method.named_parameters())
-    for k, v in tensors.items():
-        if k.startswith("momentum."):
-            opt.state[params[k[9:]]]["momentum_buffer"] = v.to(params[k[9:]].device).clone()
-    torch.set_rng_state(tensors["rng.torch"])
-    gen.set_state(tensors["rng.shuffle"])
-    return int(meta["epoch"]), json.loads(meta["log"])
+    try:
+        method.load_prompt_state({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
+        params = dict(method.named_parameters())
+        for k, v in tensors.items():
+            if k.startswith("momentum."):
+                opt.state[params[k[9:]]]["momentum_buffer"] = v.to(params[k[9:]].device).clone()
+        torch.set_rng_state(tensors["rng.torch"])
+        gen.set_state(tensors["rng.shuffle"])
+        return int(meta["epoch"]), json.loads(meta["log"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise SeptctlError(f"{path}: incomplete training state ({type(exc).__name__}: {exc}); delete it to restart") from None
 
 
 def train(
@@ -173,7 +176,7 @@ def train(
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         done = read_yaml(run_file, "run card")
-        if done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
+        if isinstance(done, dict) and done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
             echo(f"{run_dir}: already complete, nothing to do")
             return run_dir
         raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
@@ -199,7 +202,7 @@ def train(
     t0 = time.time()
     k = len(setup.classes)
     n = len(setup.labels)
-    epoch = start
+    epoch = saved = start
     try:
         with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
             advance(start)
@@ -228,9 +231,10 @@ def train(
                         sums[key] = sums.get(key, 0.0) + v * len(idx)
                 log.append({"epoch": epoch + 1, **{key: round(v / n, 6) for key, v in sums.items()}})
                 _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
+                saved = epoch + 1
                 advance(1)
-    except KeyboardInterrupt:
-        echo(f"interrupted: {run_dir} holds epoch {len(log)}/{cfg.epochs}; rerun the same command to resume")
+    except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
+        echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise
 
     card = provenance(

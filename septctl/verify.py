@@ -1,0 +1,148 @@
+"""`septctl verify RUN`: recompute what a run folder claims, from its own files, and compare.
+
+"Cannot reproduce the paper's numbers" is the most common complaint about prompt-tuning
+code, and it usually comes down to something that changed silently: the dataset, the
+weights, the split, the code. A run folder records enough to check each of these:
+the config (and its hash), the few-shot rows drawn from the dataset, the weights id, the
+dataset fingerprint behind the embeddings, and every evaluation in metrics.yaml. Each
+is recomputed here and compared; `--retrain` also retrains into a scratch folder and
+compares the learned prompt bit for bit.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from septctl.artifacts import read_yaml
+from septctl.errors import SeptctlError
+
+METRIC_KEYS = ("accuracy", "macro_f1")
+
+
+@dataclass
+class Check:
+    what: str
+    recorded: str
+    now: str
+    ok: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _close(a, b, tolerance: float) -> bool:
+    return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tolerance
+
+
+def compare_metrics(key: str, recorded: dict, now: dict, tolerance: float) -> list[Check]:
+    """Overall accuracy and macro-F1 within `tolerance` points; counts and per-class results exactly matched."""
+    checks = [Check(f"{key} {m}", str(recorded.get(m)), str(now.get(m)), _close(recorded.get(m), now.get(m), tolerance))
+              for m in METRIC_KEYS]
+    checks.append(Check(f"{key} n", str(recorded.get("n")), str(now.get("n")), recorded.get("n") == now.get("n")))
+    per_rec, per_now = recorded.get("per_class") or {}, now.get("per_class") or {}
+    off = [c for c in sorted(set(per_rec) | set(per_now))
+           if c not in per_rec or c not in per_now
+           or per_rec[c].get("support") != per_now[c].get("support")
+           or not _close(per_rec[c].get("accuracy"), per_now[c].get("accuracy"), tolerance)]
+    differ = f"{len(off)} differ" + (f" ({off[0]}, ...)" if off else "")
+    checks.append(Check(f"{key} per-class", f"{len(per_rec)} classes", differ, not off))
+    return checks
+
+
+def _entries(run_dir: Path) -> dict[str, dict]:
+    path = run_dir / "metrics.yaml"
+    if not path.is_file():
+        raise SeptctlError(f"{path}: no evaluations to verify; run `septctl eval {run_dir}` first")
+    data = read_yaml(path, "metrics file")
+    entries = data.get("evaluations") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not entries or not all(isinstance(e, dict) for e in entries.values()):
+        raise SeptctlError(f"{path}: no `evaluations:` mapping; delete it and rerun `septctl eval`")
+    return entries
+
+
+def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> dict:
+    """Score one metrics entry again, without writing anything."""
+    from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
+
+    cfg = run["config"]
+    own = entry.get("dataset") == run.get("dataset")
+    where = entry.get("dataset_path") or (cfg.get("dataset") if own else entry.get("dataset"))
+    if cfg.get("method") == "zeroshot":
+        result, _ = evaluate_zeroshot(where, cfg.get("backbone", "tiny"),
+                                      cfg.get("template"), entry["classes"], entry.get("fold"),
+                                      weights=cfg.get("weights"), data_root=data_root, record=False)
+        return result
+    return evaluate_run(run_dir, entry["classes"], None if own else where, entry.get("fold"), data_root, record=False)
+
+
+def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
+    """Config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
+    from septctl.backbones import load_backbone
+    from septctl.data.layout import open_dataset
+    from septctl.data.sampling import sample_few_shot
+    from septctl.embed import dataset_fingerprint
+    from septctl.engine.config import TrainConfig
+    from septctl.engine.train import _config_hash
+
+    try:
+        cfg = TrainConfig.from_dict(run["config"])
+    except (KeyError, TypeError) as exc:
+        raise SeptctlError(f"{run_dir / 'run.yaml'}: no usable training config ({exc}); cannot verify it") from None
+    checks = [Check("config sha256", str(run.get("config_sha256"))[:16], _config_hash(cfg)[:16],
+                    run.get("config_sha256") == _config_hash(cfg))]
+    dataset = open_dataset(cfg.dataset, cfg.data_root)
+    train_rows, _ = dataset.splits(run.get("fold"))
+    classes = set(run.get("classes") or [])
+    few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
+    drawn = [[r.path, r.classname] for r in few.rows if r.classname in classes]
+    recorded_rows = (run.get("few_shot") or {}).get("rows")
+    checks.append(Check("few-shot rows", f"{len(recorded_rows or [])} rows", f"{len(drawn)} rows",
+                        recorded_rows == drawn))
+    card = run.get("card") or {}
+    recorded_fp = (card.get("embeddings") or {}).get("dataset_fingerprint")
+    now_fp = dataset_fingerprint(dataset, dataset.all_files())
+    checks.append(Check("dataset fingerprint", str(recorded_fp)[:16], now_fp[:16], recorded_fp == now_fp))
+    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    checks.append(Check("weights id", str(card.get("weights_id")), backbone.weights_id(),
+                        card.get("weights_id") == backbone.weights_id()))
+    return checks
+
+
+def _retrain_check(run_dir: Path, run: dict) -> Check:
+    """Train the same config into a scratch folder; the prompt must be bit-identical."""
+    import torch
+
+    from septctl.artifacts import load_tensors
+    from septctl.engine.config import TrainConfig
+    from septctl.engine.train import PROMPT_FILE, train
+
+    recorded, _ = load_tensors(run_dir / PROMPT_FILE, "prompt file")
+    with tempfile.TemporaryDirectory(prefix="septctl-verify-") as tmp:
+        out = train(TrainConfig.from_dict(run["config"]), Path(tmp) / "run", progress=False, echo=lambda _: None)
+        again, _ = load_tensors(out / PROMPT_FILE, "prompt file")
+    same = set(recorded) == set(again) and all(torch.equal(recorded[k], again[k]) for k in recorded)
+    diff = "bit-identical" if same else "differs"
+    return Check("retrained prompt", f"{len(recorded)} tensors", diff, same)
+
+
+def verify_run(run_dir: str | Path, *, tolerance: float = 0.0, retrain: bool = False,
+               data_root: str | None = None) -> list[Check]:
+    """Every check of one run folder; raises SeptctlError when the folder cannot be read at all."""
+    run_dir = Path(run_dir)
+    run = read_yaml(run_dir / "run.yaml", "run card")
+    if not isinstance(run, dict) or run.get("status") != "complete" or not isinstance(run.get("config"), dict):
+        raise SeptctlError(f"{run_dir / 'run.yaml'}: not a complete run; finish it with `septctl train` first")
+    entries = _entries(run_dir)
+    trained = run["config"].get("method") != "zeroshot"
+    checks = _trained_checks(run_dir, run) if trained else []
+    for key, entry in sorted(entries.items()):
+        if "classes" not in entry:
+            raise SeptctlError(f"{run_dir / 'metrics.yaml'}: entry {key} has no `classes`; rerun `septctl eval`")
+        checks += compare_metrics(key, entry, _recompute(run_dir, run, entry, data_root), tolerance)
+    if retrain:
+        if not trained:
+            raise SeptctlError(f"{run_dir}: a zero-shot result has nothing to retrain; drop --retrain")
+        checks.append(_retrain_check(run_dir, run))
+    return checks
