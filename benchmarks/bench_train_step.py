@@ -235,17 +235,12 @@ def main() -> None:
     for i in range(1, args.steps + 1):  # interleaved, so background load hits every path alike
         for name, step in steps.items():
             times[name].append(common.timed(lambda: step(i), args.device))
-            print(f"  step {i} {name}: {times[name][-1]:.3f} s", flush=True)
+            wall, cpu = times[name][-1]
+            print(f"  step {i} {name}: {wall:.3f} s wall, {cpu:.3f} s CPU", flush=True)
     if s.htsat is not None:
-        audio_s = sum(common.timed(s.audio_reference, args.device) for _ in range(2)) / 2
-        print(f"  (of the reference step, HTSAT on {args.batch} clips takes {audio_s:.3f} s)")
-    mean = {name: sum(v) / len(v) for name, v in times.items()}
-    base = mean.get("reference")
-    print(f"\nseconds per step (mean of {args.steps}; reference: {audio_note})")
-    for name, sec in mean.items():
-        ratio = f"{base / sec:6.1f}x" if base else ""
-        print(f"  {name:<14} {sec:8.3f} s  {ratio}")
-
+        wall, cpu = common.timed(s.audio_reference, args.device)
+        print(f"  (of a reference step, HTSAT on {args.batch} clips: {wall:.3f} s wall, {cpu:.3f} s CPU)")
+    common.report(times, f"seconds per step (mean of {args.steps}; reference: {audio_note})")
 
 if __name__ == "__main__":
     main()

@@ -26,10 +26,16 @@ def common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_process(args: argparse.Namespace) -> None:
-    """Re-exec once with the malloc tunables (they only act at process start), then set threads."""
+    """Re-exec once with the malloc tunables (they only act at process start), then set threads.
+
+    OMP_WAIT_POLICY=PASSIVE goes with them: OpenMP threads that spin-wait become
+    pathologically slow when another process holds a core (notes/env.md §4); it costs a
+    few percent on a quiet machine.
+    """
     if (args.device == "cpu" and not args.no_malloc_tunables and sys.platform.startswith("linux")
             and "GLIBC_TUNABLES" not in os.environ):
         env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     import torch
 
@@ -48,7 +54,9 @@ def describe_machine(device: str) -> str:
         where = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     tun = "on" if "GLIBC_TUNABLES" in os.environ else "off"
-    return f"device={device} ({where}); torch {torch.__version__}; load avg {load:.2f}; malloc tunables {tun}"
+    wait = os.environ.get("OMP_WAIT_POLICY", "default")
+    return (f"device={device} ({where}); torch {torch.__version__}; load avg {load:.2f}; "
+            f"malloc tunables {tun}; OMP_WAIT_POLICY {wait}")
 
 
 def sync(device: str) -> None:
@@ -58,21 +66,23 @@ def sync(device: str) -> None:
         torch.cuda.synchronize(torch.device(device))
 
 
-def timed(fn: Callable[[], object], device: str) -> float:
+def timed(fn: Callable[[], object], device: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process). On a shared CPU, wall time includes
+    waiting for other processes; CPU time does not (with OMP_WAIT_POLICY=PASSIVE)."""
     sync(device)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     fn()
     sync(device)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def base_classes(k: int) -> list[str]:
-    """The first k base classes of ESC-50 (25 base classes in all)."""
+    """The first k ESC-50 classes in sorted order: its 25 base classes come first."""
     from septctl.data.registry import find_dataset
 
-    classes = find_dataset("esc50").base
+    classes = sorted(find_dataset("esc50").classes)
     if k > len(classes):
-        raise SystemExit(f"--classes {k}: ESC-50 has {len(classes)} base classes")
+        raise SystemExit(f"--classes {k}: ESC-50 has {len(classes)} classes")
     return classes[:k]
 
 
@@ -107,3 +117,14 @@ def text_side(device: str, seed: int = 0):
         for p in module.parameters():
             p.requires_grad_(False)
     return tower, head
+
+
+def report(times: dict[str, list[tuple[float, float]]], title: str) -> None:
+    """Mean wall and CPU seconds per path, and how many times faster than `reference`."""
+    mean = {k: (sum(w for w, _ in v) / len(v), sum(c for _, c in v) / len(v)) for k, v in times.items()}
+    base = mean.get("reference")
+    print(f"\n{title}")
+    print(f"  {'path':<22} {'wall s':>9} {'CPU s':>9}   speed-up wall / CPU")
+    for name, (wall, cpu) in mean.items():
+        ratio = f"{base[0] / wall:6.1f}x / {base[1] / cpu:4.1f}x" if base else ""
+        print(f"  {name:<22} {wall:9.3f} {cpu:9.3f}   {ratio}")

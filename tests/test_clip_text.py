@@ -130,3 +130,18 @@ def test_single_prompt_and_prefix_past_eot():
         assert (tower(x, eot, 1 + M) - tower.core(input_ids=ids).pooler_output).abs().max() <= TOL
         with pytest.raises(ValueError, match="shared_prefix"):
             tower(x, eot, shared_prefix=18)
+
+
+def test_tiny_backbone_encode_text_shared_prefix_is_exact():
+    from septctl.backbones import load_backbone
+
+    backbone = load_backbone("tiny")
+    ids, eot = _ids(LENGTHS)
+    x = backbone.token_embedding()(ids)
+    with torch.no_grad():
+        plain = backbone.encode_text(x, eot)
+        shared = backbone.encode_text(x, eot, shared_prefix=1 + M)
+        ref = backbone.projection(backbone.text_projection(reference_encode(backbone.text.core, x, eot)))
+    assert plain.shape == (len(LENGTHS), backbone.embed_dim)
+    assert (shared - ref).abs().max() <= TOL
+    assert (plain - ref).abs().max() <= TOL

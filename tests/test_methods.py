@@ -33,7 +33,7 @@ class PengiShaped(Backbone):
     def token_embedding(self):
         raise NotImplementedError
 
-    def encode_text(self, token_embeds, eot_index, shared_prefix=0):
+    def encode_text(self, token_embeds, eot_index, shared_prefix=0, prefix_groups=None):
         raise NotImplementedError
 
 

@@ -65,11 +65,14 @@ class Backbone(nn.Module, ABC):
         """The text tower's token-embedding table."""
 
     @abstractmethod
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0,
+                    prefix_groups: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, token_dim] embeddings, end-of-text row per prompt -> [B, embed_dim], unnormalised.
 
         Positions after `eot_index` are padding. `shared_prefix = P` promises that the
-        first P positions are identical in every row, so a backbone may compute them once.
+        first P positions are identical in every row (or in every row of one group, with
+        `prefix_groups` [B] of group ids), so a backbone may compute them once per group;
+        backbones that cannot share simply ignore both.
         """
 
     def encode_sentences(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
@@ -119,5 +122,6 @@ class ProjectedBackbone(Backbone):
     def token_embedding(self) -> nn.Embedding:
         return self.text.token_embedding
 
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
-        return self.projection(self.text_projection(self.text(token_embeds, eot_index, shared_prefix)))
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0,
+                    prefix_groups: torch.Tensor | None = None) -> torch.Tensor:
+        return self.projection(self.text_projection(self.text(token_embeds, eot_index, shared_prefix, prefix_groups)))

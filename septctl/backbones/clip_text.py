@@ -17,6 +17,8 @@ gradients; docs/speed.md has the timings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,11 +110,11 @@ class ClipTextTower(nn.Module):
             g = int(groups.max()) + 1
             first = torch.full((g,), b, device=x.device).scatter_reduce(0, groups, torch.arange(b, device=x.device), "amin")
             prefix = x.index_select(0, first)[:, :p]
-        ctx = _Layout(b, n, p, valid, rows, groups)
+        lay = _Layout(b, n, p, valid, rows, groups)
         layers = list(self.core.encoder.layers)
         for layer in layers[:-1]:
-            prefix, tokens = self._layer(layer, prefix, tokens, ctx)
-        pooled = self._last_layer(layers[-1], prefix, tokens, eot_rows, ctx)
+            prefix, tokens = self._layer(layer, prefix, tokens, lay)
+        pooled = self._last_layer(layers[-1], prefix, tokens, eot_rows, lay)
         return self.core.final_layer_norm(pooled)
 
     # -- internals ------------------------------------------------------------------
@@ -136,20 +138,20 @@ class ClipTextTower(nn.Module):
         bias = torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias])
         return F.linear(h, weight, bias)
 
-    def _pad(self, packed: torch.Tensor, ctx: "_Layout") -> torch.Tensor:
+    def _pad(self, packed: torch.Tensor, lay: _Layout) -> torch.Tensor:
         """Packed [T, C] -> padded [B, n, C] (zeros after each EOT; masked in attention)."""
-        out = packed.new_zeros(ctx.b * ctx.n, packed.shape[1]).index_copy(0, ctx.rows, packed)
-        return out.view(ctx.b, ctx.n, -1)
+        out = packed.new_zeros(lay.b * lay.n, packed.shape[1]).index_copy(0, lay.rows, packed)
+        return out.view(lay.b, lay.n, -1)
 
-    def _prefix_kv(self, kp: torch.Tensor, ctx: "_Layout") -> torch.Tensor:
+    def _prefix_kv(self, kp: torch.Tensor, lay: _Layout) -> torch.Tensor:
         """Prefix keys/values [G, H, P, d] for every row [B, H, P, d]."""
-        if ctx.groups is None:
-            return kp.expand(ctx.b, -1, -1, -1)
-        return kp.index_select(0, ctx.groups)
+        if lay.groups is None:
+            return kp.expand(lay.b, -1, -1, -1)
+        return kp.index_select(0, lay.groups)
 
-    def _layer(self, layer: nn.Module, prefix, tokens: torch.Tensor, ctx: "_Layout"):
+    def _layer(self, layer: nn.Module, prefix, tokens: torch.Tensor, lay: _Layout):
         attn, w = layer.self_attn, self.width
-        q, k, v = self._split(self._pad(self._qkv(attn, layer.layer_norm1(tokens)), ctx), 3)
+        q, k, v = self._split(self._pad(self._qkv(attn, layer.layer_norm1(tokens)), lay), 3)
         if prefix is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -157,38 +159,42 @@ class ClipTextTower(nn.Module):
             yp = F.scaled_dot_product_attention(pq, pk, pv, is_causal=True)
             prefix = prefix + attn.out_proj(self._merge(yp))
             prefix = prefix + layer.mlp(layer.layer_norm2(prefix))
-            k = torch.cat([self._prefix_kv(pk, ctx), k], dim=2)
-            v = torch.cat([self._prefix_kv(pv, ctx), v], dim=2)
+            k = torch.cat([self._prefix_kv(pk, lay), k], dim=2)
+            v = torch.cat([self._prefix_kv(pv, lay), v], dim=2)
             # Suffix token i sees every prefix token and suffix tokens <= i.
-            mask = torch.ones(ctx.n, ctx.p + ctx.n, dtype=torch.bool, device=q.device).tril(diagonal=ctx.p)
+            mask = torch.ones(lay.n, lay.p + lay.n, dtype=torch.bool, device=q.device).tril(diagonal=lay.p)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        y = self._merge(y).reshape(ctx.b * ctx.n, w).index_select(0, ctx.rows)
+        y = self._merge(y).reshape(lay.b * lay.n, w).index_select(0, lay.rows)
         tokens = tokens + attn.out_proj(y)
         tokens = tokens + layer.mlp(layer.layer_norm2(tokens))
         return prefix, tokens
 
-    def _last_layer(self, layer: nn.Module, prefix, tokens, eot_rows: torch.Tensor, ctx: "_Layout"):
+    def _last_layer(self, layer: nn.Module, prefix, tokens, eot_rows: torch.Tensor, lay: _Layout):
         """Only the EOT rows leave the tower, so only they get a query, attention output and MLP."""
         attn, w = layer.self_attn, self.width
         h = layer.layer_norm1(tokens)
         kv_w = torch.cat([attn.k_proj.weight, attn.v_proj.weight])
         kv_b = torch.cat([attn.k_proj.bias, attn.v_proj.bias])
-        k, v = self._split(self._pad(F.linear(h, kv_w, kv_b), ctx), 2)
+        k, v = self._split(self._pad(F.linear(h, kv_w, kv_b), lay), 2)
         q = self._heads(attn.q_proj(h.index_select(0, eot_rows))[:, None])  # [B, H, 1, d]
-        mask = ctx.valid[:, None, None, :]  # the EOT row sees its whole prompt
+        mask = lay.valid[:, None, None, :]  # the EOT row sees its whole prompt
         if prefix is not None:
             pk, pv = self._split(F.linear(layer.layer_norm1(prefix), kv_w, kv_b), 2)
-            k = torch.cat([self._prefix_kv(pk, ctx), k], dim=2)
-            v = torch.cat([self._prefix_kv(pv, ctx), v], dim=2)
-            mask = F.pad(mask, (ctx.p, 0), value=True)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).reshape(ctx.b, w)
+            k = torch.cat([self._prefix_kv(pk, lay), k], dim=2)
+            v = torch.cat([self._prefix_kv(pv, lay), v], dim=2)
+            mask = F.pad(mask, (lay.p, 0), value=True)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).reshape(lay.b, w)
         out = tokens.index_select(0, eot_rows) + attn.out_proj(y)
         return out + layer.mlp(layer.layer_norm2(out))
 
 
+@dataclass(frozen=True)
 class _Layout:
-    """Where each packed token sits in the padded [B, n] suffix grid."""
+    """Where each packed token sits in the padded [B, n] suffix grid, and the prefix's shape."""
 
-    def __init__(self, b: int, n: int, p: int, valid, rows, groups):
-        self.b, self.n, self.p = b, n, p
-        self.valid, self.rows, self.groups = valid, rows, groups
+    b: int  # prompts
+    n: int  # suffix positions per prompt (after the shared prefix, up to the longest EOT)
+    p: int  # shared prefix length (0: none)
+    valid: torch.Tensor  # [B, n] bool: position holds a real token (at or before the EOT)
+    rows: torch.Tensor  # [T] packed token -> index in the flattened [B*n] grid
+    groups: torch.Tensor | None  # [B] prefix group of each prompt; None: one prefix for all

@@ -50,7 +50,8 @@ class LaionClapBackbone(Backbone):
     def token_embedding(self) -> nn.Embedding:
         return self.model.text_model.embeddings.word_embeddings
 
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0,
+                    prefix_groups: torch.Tensor | None = None) -> torch.Tensor:
         length = int(eot_index.max()) + 1
         x = token_embeds[:, :length]
         mask = (torch.arange(length, device=x.device)[None] <= eot_index[:, None]).long()

@@ -74,7 +74,8 @@ class MsClapBackbone(ProjectedBackbone):
     def token_embedding(self) -> nn.Embedding:
         return self.text.wte
 
-    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0) -> torch.Tensor:
+    def encode_text(self, token_embeds: torch.Tensor, eot_index: torch.Tensor, shared_prefix: int = 0,
+                    prefix_groups: torch.Tensor | None = None) -> torch.Tensor:
         length = int(eot_index.max()) + 1  # causal: tokens after end-of-text never reach it
         hidden = self.text(inputs_embeds=token_embeds[:, :length]).last_hidden_state
         return self.projection(hidden[torch.arange(hidden.shape[0], device=hidden.device), eot_index])

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_text, write_yaml
 from septctl.backbones import load_backbone
-from septctl.data.layout import open_dataset
+from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.registry import base_new_split
 from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
@@ -52,10 +52,8 @@ class Setup:
     embeddings_card: dict
 
 
-def resolve(cfg: TrainConfig, progress: bool = True) -> Setup:
+def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, progress: bool = True) -> Setup:
     backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
-    dataset = open_dataset(cfg.dataset, cfg.data_root)
-    fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
     train_rows, _ = dataset.splits(fold)
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in ("base", "all"):
@@ -170,8 +168,9 @@ def train(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Train (or resume, or skip if finished) and return the run folder."""
-    setup = resolve(cfg, progress)
-    run_dir = Path(out) if out else default_run_dir(cfg, setup.dataset.name, setup.fold)
+    dataset = open_dataset(cfg.dataset, cfg.data_root)
+    fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
+    run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
     cfg_hash = _config_hash(cfg)
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
@@ -180,6 +179,7 @@ def train(
             echo(f"{run_dir}: already complete, nothing to do")
             return run_dir
         raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
+    setup = resolve(cfg, dataset, fold, progress)
 
     torch.manual_seed(cfg.seed)
     method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})

@@ -58,12 +58,14 @@ class CoCoOp(CoOp):
     def _encode_chunk(self, ctx: torch.Tensor, names: list[str]) -> torch.Tensor:
         """[C, M, W] contexts -> [C, n, D]: all C x n prompts in one tower call.
 
-        The prompts of different clips start differently, so the backbone's shared-prefix
-        path (one prefix for the whole call) is off; one call per chunk instead of one
+        Each clip's prompts share their start token and context, so that prefix is one
+        group of the backbone's shared-prefix path. One call per chunk instead of one
         per clip cut a Pengi-sized step on an H100 from 1.18 s to 0.08 s (docs/methods.md).
         """
         embs, eots = zip(*(self.prompts.embed(c, names) for c in ctx))
-        feats = self.backbone.encode_text(torch.cat(embs), torch.cat(eots), shared_prefix=0)
+        groups = torch.arange(len(ctx), device=ctx.device).repeat_interleave(len(names))  # one prefix per clip
+        feats = self.backbone.encode_text(torch.cat(embs), torch.cat(eots), shared_prefix=self.prompts.shared_prefix,
+                                          prefix_groups=groups)
         return feats.view(len(ctx), len(names), -1)
 
     def sept_embeddings(self, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, n: int):
