@@ -22,7 +22,7 @@ from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.registry import base_new_split
 from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
-from septctl.engine.config import TrainConfig
+from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
 
@@ -85,26 +85,34 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, progress
 class SeptTerm:
     """L_se on the class and neighbor prompts, encoded in one batched call with the classes."""
 
-    def __init__(self, setup: Setup):
+    def __init__(self, names: dict[str, list[str]], classes: list[str], margins: torch.Tensor, opts: SeptOptions,
+                 hashes: dict | None = None):
+        self.n = len(names[classes[0]])
+        self.names = [n for c in classes for n in names[c]]
+        self.margins = margins
+        self.opts = opts
+        self.hashes = hashes or {}
+        # lambda = 0 switches the term off: neighbor prompts are then not encoded at all, so
+        # the run is bit-identical to the method without SEPT (tests/test_sept_train.py).
+        self.active = opts.lam != 0
+
+    @classmethod
+    def from_files(cls, setup: Setup) -> "SeptTerm":
+        """Load and cross-check the run's neighbors and margins files."""
         from septctl.sept.margins import load_margins
         from septctl.sept.neighbors import load_neighbors
 
         opts = setup.cfg.sept
         neighbors = load_neighbors(opts.neighbors).for_classes(setup.classes)
-        self.names = [n for c in setup.classes for n in neighbors.names[c]]
-        self.n = neighbors.n
-        self.opts = opts
-        self.margins = load_margins(
+        margins = load_margins(
             opts.margins,
             classes=setup.classes,
             neighbors_sha256=neighbors.sha256,
             backbone_name=setup.backbone.name,
             weights_id=setup.backbone.weights_id(),
         ).to(setup.cfg.device)
-        self.hashes = {"neighbors_sha256": neighbors.sha256, "margins": opts.margins}
-        # lambda = 0 switches the term off: neighbor prompts are then not encoded at all, so
-        # the run is bit-identical to the method without SEPT (tests/test_sept_train.py).
-        self.active = opts.lam != 0
+        return cls(neighbors.names, setup.classes, margins, opts,
+                   {"neighbors_sha256": neighbors.sha256, "margins": opts.margins})
 
     def names_for_step(self, k: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
         """Neighbor names to encode this step, and which neighbor indices they are."""
@@ -123,6 +131,39 @@ class SeptTerm:
             F.normalize(z, dim=-1), F.normalize(p, dim=-1), self.margins[:, :, idx.to(self.margins.device)],
             intra=o.intra, inter=o.inter, intra_margin=o.intra_margin, inter_margin=o.inter_margin,
         )
+
+
+def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: list[str], opt: torch.optim.Optimizer,
+                gen: torch.Generator, batch_size: int, sept: SeptTerm | None = None) -> dict[str, float]:
+    """One pass over the few-shot rows in a seeded order; returns the mean of each loss term.
+
+    Per step, the class prompts (and with SEPT the neighbor prompts) are encoded in one
+    batched call with the learned context, then the method's loss plus lambda * L_se.
+    """
+    k, n = len(classes), len(labels)
+    perm = torch.randperm(n, generator=gen)
+    sums: dict[str, float] = {}
+    for b in range(0, n, batch_size):
+        idx = perm[b : b + batch_size].to(features.device)
+        audio, target = features[idx], labels[idx]
+        names = list(classes)
+        if sept:
+            extra, nidx = sept.names_for_step(k, gen)
+            names += extra
+        feats = method.encode_names(names, audio)
+        class_feats, rest = feats[..., :k, :], feats[..., k:, :]
+        loss, parts = method.loss(audio, target, class_feats)
+        if sept:
+            se = sept.loss(method, class_feats, rest, nidx)
+            loss = loss + sept.opts.lam * se
+            parts["se"] = se.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        parts["loss"] = loss.item()
+        for key, v in parts.items():
+            sums[key] = sums.get(key, 0.0) + v * len(idx)
+    return {key: v / n for key, v in sums.items()}
 
 
 def _config_hash(cfg: TrainConfig) -> str:
@@ -184,7 +225,7 @@ def train(
     torch.manual_seed(cfg.seed)
     method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})
     method.logit_scale = cfg.logit_scale
-    sept_files = SeptTerm(setup) if cfg.sept else None  # validated even when lambda = 0
+    sept_files = SeptTerm.from_files(setup) if cfg.sept else None  # validated even when lambda = 0
     sept = sept_files if sept_files and sept_files.active else None
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
     opt = method.make_optimizer(cfg)
@@ -200,36 +241,13 @@ def train(
     from septctl.cli.progress import progress_bar
 
     t0 = time.time()
-    k = len(setup.classes)
-    n = len(setup.labels)
     epoch = saved = start
     try:
         with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
             advance(start)
             for epoch in range(start, cfg.epochs):
-                perm = torch.randperm(n, generator=gen)
-                sums: dict[str, float] = {}
-                for b in range(0, n, cfg.batch_size):
-                    idx = perm[b : b + cfg.batch_size].to(setup.features.device)
-                    audio, labels = setup.features[idx], setup.labels[idx]
-                    names = list(setup.classes)
-                    if sept:
-                        extra, nidx = sept.names_for_step(k, gen)
-                        names += extra
-                    feats = method.encode_names(names, audio)
-                    class_feats, rest = feats[..., :k, :], feats[..., k:, :]
-                    loss, parts = method.loss(audio, labels, class_feats)
-                    if sept:
-                        se = sept.loss(method, class_feats, rest, nidx)
-                        loss = loss + sept.opts.lam * se
-                        parts["se"] = se.item()
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    parts["loss"] = loss.item()
-                    for key, v in parts.items():
-                        sums[key] = sums.get(key, 0.0) + v * len(idx)
-                log.append({"epoch": epoch + 1, **{key: round(v / n, 6) for key, v in sums.items()}})
+                means = train_epoch(method, setup.features, setup.labels, setup.classes, opt, gen, cfg.batch_size, sept)
+                log.append({"epoch": epoch + 1, **{key: round(v, 6) for key, v in means.items()}})
                 _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
                 saved = epoch + 1
                 advance(1)
