@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # Each module defines register(app). Order = order in `septctl --help`.
-COMMAND_MODULES = ("data", "backbones", "sept", "embed", "train", "evaluate", "report", "doctor")
+COMMAND_MODULES = ("data", "embed", "backbones", "sept", "train", "evaluate", "report", "doctor")
 
 
 def _version(value: bool) -> None:
@@ -38,8 +38,22 @@ def _root(
     pass
 
 
+# Help panels, in pipeline order: `septctl --help` groups the commands by stage.
+PANELS = {
+    "Data": ("data", "embed"),
+    "Backbones": ("backbones", "download"),
+    "SEPT files": ("neighbors", "prefixes", "margins"),
+    "Train and evaluate": ("train", "eval"),
+    "Results": ("report", "plot"),
+    "Experiment grids": ("grid", "grid-prep", "grid-eval"),
+    "Maintenance": ("doctor", "verify"),
+}
+
 for _name in COMMAND_MODULES:
     importlib.import_module(f"septctl.cli.{_name}").register(app)
+_panel = {command: panel for panel, commands in PANELS.items() for command in commands}
+for _info in [*app.registered_commands, *app.registered_groups]:
+    _info.rich_help_panel = _panel.get(_info.name or "")
 
 
 def run() -> None:

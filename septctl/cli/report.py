@@ -18,8 +18,11 @@ def report(
     shots: int = typer.Option(None, "--shots", help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
     out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
 ) -> None:
-    """The paper's tables from run folders: seeds and folds averaged, H from the averaged Base and New,
-    the per-seed spread of H, and a list of whatever the grid is missing."""
+    """The paper's tables from run folders (H from the averaged Base and New; lists what is missing).
+
+    Seeds and folds are averaged, the per-seed spread of H is shown, and whatever the
+    grid lacks (a fold, a seed, an evaluation) is listed, never silently dropped.
+    """
     from septctl.artifacts import write_text
     from septctl.report.paper_tables import build_tables, render_tables
     from septctl.report.tables import find_runs, load_record

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_text, write_yaml
 from septctl.backbones import load_backbone
-from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.layout import DatasetFolder, Row, open_dataset
 from septctl.data.registry import base_new_split
 from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
@@ -38,31 +38,39 @@ def default_run_dir(cfg: TrainConfig, dataset_name: str, fold: int | None) -> Pa
 
 @dataclass
 class Setup:
-    """Everything a run needs, resolved from its config."""
+    """Everything a run needs, resolved from its config; audio features come last (`embed`)."""
 
     cfg: TrainConfig
     backbone: object
-    dataset: object
+    dataset: DatasetFolder
     fold: int | None
     classes: list[str]
     all_classes: list[str]
-    features: torch.Tensor
-    labels: torch.Tensor
+    rows: list[Row]  # the few-shot training rows of the training classes
     few_shot: dict
-    embeddings_card: dict
+    features: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+    embeddings_card: dict | None = None
+
+    def embed(self, progress: bool = True) -> None:
+        """Select the few-shot rows' cached audio embeddings (computing the dataset's once)."""
+        emb, _ = embed_dataset(self.dataset, self.backbone, crop=self.cfg.crop, progress=progress)
+        index = {c: i for i, c in enumerate(self.classes)}
+        self.features = emb.select(self.rows).to(self.cfg.device)
+        self.labels = torch.tensor([index[r.classname] for r in self.rows], device=self.cfg.device)
+        self.embeddings_card = {"file": str(emb.path), **emb.card["key"]}
 
 
-def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, progress: bool = True) -> Setup:
+def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None) -> Setup:
+    """Backbone, classes and few-shot rows; cheap, so bad inputs are refused before any embedding."""
     backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
     train_rows, _ = dataset.splits(fold)
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in ("base", "all"):
         raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
     classes = base_new_split(all_classes)[0] if cfg.classes == "base" else all_classes
-    emb, _ = embed_dataset(dataset, backbone, crop=cfg.crop, progress=progress)
     few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
-    index = {c: i for i, c in enumerate(classes)}
-    rows = [r for r in few.rows if r.classname in index]
+    rows = [r for r in few.rows if r.classname in set(classes)]
     return Setup(
         cfg=cfg,
         backbone=backbone,
@@ -70,15 +78,13 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, progress
         fold=fold,
         classes=classes,
         all_classes=all_classes,
-        features=emb.select(rows).to(cfg.device),
-        labels=torch.tensor([index[r.classname] for r in rows], device=cfg.device),
+        rows=rows,
         few_shot={
             "seed": cfg.seed,
             "shots": cfg.shots,
-            "short_classes": {c: n for c, n in few.short_classes.items() if c in index},
+            "short_classes": {c: n for c, n in few.short_classes.items() if c in set(classes)},
             "rows": [[r.path, r.classname] for r in rows],
         },
-        embeddings_card={"file": str(emb.path), **emb.card["key"]},
     )
 
 
@@ -220,7 +226,7 @@ def train(
             echo(f"{run_dir}: already complete, nothing to do")
             return run_dir
         raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
-    setup = resolve(cfg, dataset, fold, progress)
+    setup = resolve(cfg, dataset, fold)
 
     torch.manual_seed(cfg.seed)
     method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})
@@ -235,7 +241,8 @@ def train(
     if state_path.is_file():
         start, log = _load_state(state_path, method, opt, gen, cfg_hash)
         echo(f"{run_dir}: resuming after epoch {start}/{cfg.epochs}")
-    echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.labels)} shots in all): "
+    setup.embed(progress)
+    echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.rows)} shots in all): "
          f"{method.num_trainable():,} trainable parameters")
 
     from septctl.cli.progress import progress_bar
