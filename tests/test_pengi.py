@@ -298,19 +298,17 @@ def test_backbones_command_lists_cache_state(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_embed_command_on_pengi_checkpoint(pengi, run_cli, tmp_path):
-    """`septctl embed DATASET --backbone pengi --weights CKPT` end to end on real SESA clips."""
+def test_embed_sesa_on_pengi_checkpoint(pengi, run_cli, tmp_path):
+    """`septctl embed sesa --backbone pengi --weights CKPT` end to end: all 585 real SESA clips."""
     if not SESA.is_dir():
         pytest.skip(f"{SESA} absent (needs ../shared/data beside the checkout)")
-    from septctl.data.layout import Row, write_layout
-
-    files = sorted((SESA / "train").glob("*.wav"))[::120][:4]
-    rows = [Row(f"audios/{f.name}", f.stem.rsplit("_", 1)[0]) for f in files]
-    write_layout(tmp_path / "mini", {r.path: f for r, f in zip(rows, files)},
-                 {"train.csv": rows, "test.csv": rows})
-    _, ckpt, loaded, _ = pengi
-    code, _, err = run_cli("embed", tmp_path / "mini", "--backbone", "pengi", "--weights", ckpt, "--batch-size", "2")
+    _, ckpt, _, _ = pengi
+    data = tmp_path / "data"
+    code, _, err = run_cli("data", "prepare", "sesa", "--source", SESA, "--out", data / "SESA", "--link")
     assert code == 0, err
-    assert "computed: 4 embeddings" in err and "(4, 1024)" in err
-    code, _, err = run_cli("embed", tmp_path / "mini", "--backbone", "pengi", "--weights", ckpt)
+    code, _, err = run_cli("embed", "sesa", "--data-root", data, "--backbone", "pengi", "--weights", ckpt,
+                           "--batch-size", "8")
+    assert code == 0, err
+    assert "computed: 585 embeddings of sesa" in err and "(585, 1024)" in err
+    code, _, err = run_cli("embed", "sesa", "--data-root", data, "--backbone", "pengi", "--weights", ckpt)
     assert code == 0 and "cache hit" in err
