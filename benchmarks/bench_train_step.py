@@ -21,7 +21,6 @@ Options that are not exact, each its own column: --bf16 (autocast), --neighbor-s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 

@@ -41,16 +41,22 @@ def synth_dataset(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture
-def run_cli(capsys, monkeypatch):
-    """Run `septctl ARGS` in-process; return (exit code, stdout, stderr)."""
+def invoke(monkeypatch, capsys, *args):
+    """Run `septctl ARGS` in-process; return (exit code, captured stdout and stderr)."""
     from septctl.cli.common import run_app
     from septctl.cli.main import app
 
+    monkeypatch.setattr(sys, "argv", ["septctl", *map(str, args)])
+    code = run_app(app)
+    return code, capsys.readouterr()
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run `septctl ARGS` in-process; return (exit code, stdout, stderr)."""
+
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["septctl", *map(str, args)])
-        code = run_app(app)
-        captured = capsys.readouterr()
+        code, captured = invoke(monkeypatch, capsys, *args)
         return code, captured.out, captured.err
 
     return run

@@ -8,6 +8,8 @@ import json
 import pytest
 import yaml
 
+from tests.conftest import invoke as run
+
 SESA = {
     "casual": ["chatter", "footsteps in a hall", "door closing", "people talking", "coughing", "keys jingling",
                "cup clinking", "chair scrape", "light laughter", "phone ringing"],
@@ -33,18 +35,6 @@ def banks(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(monkeypatch, capsys, *args):
-    import typer
-
-    from septctl.cli import sept
-    from septctl.cli.common import run_app
-
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    sept.register(app)
-    monkeypatch.setattr("sys.argv", ["septctl", *args])
-    code = run_app(app)
-    return code, capsys.readouterr()
 
 
 def test_builtin_neighbors_for_base_and_all(banks, monkeypatch, capsys):

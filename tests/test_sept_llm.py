@@ -14,6 +14,7 @@ from septctl.errors import SeptctlError
 from septctl.sept.llm import ChatClient, parse_json_reply
 from septctl.sept.neighbors import generate_neighbors
 from septctl.sept.prefixes import generate_prefixes
+from tests.conftest import invoke as _cli
 
 CLASSES = ["dog", "rain"]
 GOOD = {"dog": ["puppy yelp", "growl", "howl"], "rain": ["drizzle", "downpour", "raindrops on a roof"]}
@@ -177,18 +178,6 @@ def test_parse_json_reply_forms():
 SECRET = "sk-test-SECRET-0123456789"
 
 
-def _cli(monkeypatch, capsys, *args):
-    import typer
-
-    from septctl.cli import sept
-    from septctl.cli.common import run_app
-
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    sept.register(app)
-    monkeypatch.setattr("sys.argv", ["septctl", *args])
-    code = run_app(app)
-    return code, capsys.readouterr()
 
 
 def test_api_key_never_written_or_printed(chat, monkeypatch, capsys, tmp_path):

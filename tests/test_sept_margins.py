@@ -13,6 +13,7 @@ from septctl.artifacts import load_tensors
 from septctl.errors import SeptctlError
 from septctl.sept import margins as mg
 from septctl.sept.neighbors import load_neighbors
+from tests.conftest import invoke as _run
 
 CLASSES = ["dog", "rain", "siren"]
 NEIGHBORS = [["puppy bark", "howling"], ["drizzle", "downpour"], ["police alarm", "ambulance wail"]]
@@ -102,18 +103,6 @@ def test_load_neighbors_errors(tmp_path):
         ns.for_classes(["a", "c"])
 
 
-def _run(monkeypatch, capsys, *args):
-    import typer
-
-    from septctl.cli import sept
-    from septctl.cli.common import run_app
-
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    sept.register(app)
-    monkeypatch.setattr("sys.argv", ["septctl", *args])
-    code = run_app(app)
-    return code, capsys.readouterr()
 
 
 def test_margins_cli_writes_file_and_is_cached(tmp_path, monkeypatch, capsys, tiny):
