@@ -123,3 +123,40 @@ def test_ms_clap_missing_file_is_named(tmp_path):
 
     with pytest.raises(SeptctlError, match=r"nope\.pth: MS-CLAP checkpoint not found"):
         load_ms_clap(tmp_path / "nope.pth")
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+@pytest.mark.parametrize("which", ["laion-clap", "ms-clap"])
+def test_real_sesa_clips_and_padding(which, roberta_tokenizer, gpt2_tok):
+    """Real clips embed deterministically at the model's rate; padding after end-of-text changes nothing."""
+    from tests.conftest import needs_shared
+
+    from septctl.data.audio import load_clip
+
+    sesa = needs_shared("SESA")
+    torch.manual_seed(0)
+    if which == "laion-clap":
+        from transformers import ClapConfig, ClapModel
+
+        from septctl.backbones.laion_clap import LaionClapBackbone
+
+        model = LaionClapBackbone(ClapModel(ClapConfig()), roberta_tokenizer).freeze()
+    else:
+        from septctl.backbones.ms_clap import MsClapBackbone
+
+        model = MsClapBackbone(tokenizer=gpt2_tok).freeze()
+    files = sorted((sesa / "test").glob("*.wav"))[::50][:2]
+    wav = torch.stack([load_clip(f, model.audio_spec) for f in files])  # 16 kHz 8-bit files, resampled
+    ids, eot = model.tokenizer(TEXTS)
+    with torch.no_grad():
+        a, b = model.encode_audio(wav), model.encode_audio(wav)
+        x = model.token_embedding()(ids)
+        clean = model.encode_text(x, eot)
+        after = torch.arange(ids.shape[1])[None] > eot[:, None]
+        x[after] = torch.randn(int(after.sum()), model.token_dim)
+        noisy = model.encode_text(x, eot)
+    assert wav.shape == (2, model.audio_spec.clip_samples)
+    assert a.shape == (2, model.embed_dim) and torch.isfinite(a).all() and torch.equal(a, b)
+    assert (a[0] - a[1]).abs().max() > 1e-4
+    assert (noisy - clean).abs().max() <= 1e-5

@@ -312,3 +312,21 @@ def test_embed_sesa_on_pengi_checkpoint(pengi, run_cli, tmp_path):
     assert "computed: 585 embeddings of sesa" in err and "(585, 1024)" in err
     code, _, err = run_cli("embed", "sesa", "--data-root", data, "--backbone", "pengi", "--weights", ckpt)
     assert code == 0 and "cache hit" in err
+
+
+def test_fresh_htsat_front_end_is_a_real_stft_and_mel():
+    """Before any checkpoint, the STFT kernels compute torch.stft's power and melW is a filterbank.
+
+    (Once compared with msclap/torchlibrosa's freshly built front end: max difference 6e-8.)
+    """
+    from septctl.backbones.htsat import _LogMel, _Spectrogram, HTSATConfig
+
+    wav = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    ours = _Spectrogram(1024, 320)(wav)[:, 0]
+    spec = torch.stft(wav, 1024, 320, window=torch.hann_window(1024), center=True, pad_mode="reflect",
+                      return_complex=True)
+    ref = (spec.abs() ** 2).transpose(1, 2)
+    assert torch.allclose(ours, ref, rtol=1e-3, atol=1e-2)
+    mel = _LogMel(HTSATConfig()).melW
+    assert mel.shape == (513, 64) and (mel >= 0).all() and (mel.sum(0) > 0).all()
+    assert mel[mel.sum(1) > 0].shape[0] < 513  # fmax 14 kHz at 32 kHz: the top bins stay empty

@@ -17,6 +17,7 @@ backbones are frozen and stay in eval mode. The classification head (`tscam_conv
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,11 @@ class HTSATConfig:
     window: int = 8
     mlp_ratio: float = 4.0
     classes: int = 527
+    # The mel filterbank the reference builds (and stores as `melW`): made for 32 kHz
+    # although it is applied to 44.1 kHz STFT bins (notes/palm-pengi.md §1.4).
+    mel_sample_rate: int = 32000
+    fmin: float = 50.0
+    fmax: float = 14000.0
 
     @property
     def freq_ratio(self) -> int:
@@ -50,13 +56,24 @@ class HTSATConfig:
 
 
 class _Stft(nn.Module):
-    """Holds the checkpoint's `conv_real` / `conv_imag` DFT kernels (hann-windowed)."""
+    """The DFT as two fixed convolutions with hann-windowed kernels (`conv_real`, `conv_imag`).
+
+    Built as the reference builds them, so a random-weight HTSAT still hears its input;
+    a checkpoint's kernels replace them on loading.
+    """
 
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
         bins = n_fft // 2 + 1
         self.conv_real = nn.Conv1d(1, bins, n_fft, stride=hop, bias=False)
         self.conv_imag = nn.Conv1d(1, bins, n_fft, stride=hop, bias=False)
+        if self.conv_real.weight.is_meta:  # shapes only (pengi_expected_shapes)
+            return
+        angle = 2 * math.pi * torch.arange(bins, dtype=torch.float64)[:, None] * torch.arange(n_fft) / n_fft
+        window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+        with torch.no_grad():
+            self.conv_real.weight.copy_((torch.cos(angle) * window)[:, None].float())
+            self.conv_imag.weight.copy_((-torch.sin(angle) * window)[:, None].float())
 
 
 class _Spectrogram(nn.Module):
@@ -73,9 +90,16 @@ class _Spectrogram(nn.Module):
 
 
 class _LogMel(nn.Module):
-    def __init__(self, n_fft: int, mel_bins: int):
+    """Power -> log-mel with `melW`, initialised to the reference's Slaney filterbank."""
+
+    def __init__(self, cfg: HTSATConfig):
         super().__init__()
-        self.melW = nn.Parameter(torch.zeros(n_fft // 2 + 1, mel_bins), requires_grad=False)
+        import torchaudio.functional as AF
+
+        with torch.device("cpu"):  # also when the module is built on the meta device
+            fb = AF.melscale_fbanks(cfg.n_fft // 2 + 1, cfg.fmin, cfg.fmax, cfg.mel_bins, cfg.mel_sample_rate,
+                                    norm="slaney", mel_scale="slaney")
+        self.melW = nn.Parameter(fb.to(torch.empty(0).device), requires_grad=False)
 
     def forward(self, power: torch.Tensor) -> torch.Tensor:
         return 10.0 * torch.log10(torch.clamp(power @ self.melW, min=1e-10))
@@ -222,7 +246,7 @@ class HTSAT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.spectrogram_extractor = _Spectrogram(cfg.n_fft, cfg.hop)
-        self.logmel_extractor = _LogMel(cfg.n_fft, cfg.mel_bins)
+        self.logmel_extractor = _LogMel(cfg)
         self.bn0 = nn.BatchNorm2d(cfg.mel_bins)
         self.patch_embed = PatchEmbed(cfg)
         res = cfg.spec_size // cfg.patch
