@@ -57,10 +57,11 @@ def _select_classes(all_classes: list[str], which: str) -> list[str]:
 def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
     _, test_rows = dataset.splits(fold)
     names = _select_classes(sorted({r.classname for r in test_rows}), which)
-    rows = [r for r in test_rows if r.classname in set(names)]
+    index = {name: i for i, name in enumerate(names)}
+    rows = [r for r in test_rows if r.classname in index]
     emb, _ = embed_dataset(dataset, backbone, crop=crop)
     feats = emb.select(rows).to(backbone.device)
-    target = torch.tensor([names.index(r.classname) for r in rows])
+    target = torch.tensor([index[r.classname] for r in rows])
     preds = []
     with torch.no_grad():
         for i in range(0, len(rows), 256):

@@ -70,7 +70,8 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None) -> Setup
         raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
     classes = base_new_split(all_classes)[0] if cfg.classes == "base" else all_classes
     few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
-    rows = [r for r in few.rows if r.classname in set(classes)]
+    keep = set(classes)
+    rows = [r for r in few.rows if r.classname in keep]
     return Setup(
         cfg=cfg,
         backbone=backbone,
@@ -82,7 +83,7 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None) -> Setup
         few_shot={
             "seed": cfg.seed,
             "shots": cfg.shots,
-            "short_classes": {c: n for c, n in few.short_classes.items() if c in set(classes)},
+            "short_classes": {c: n for c, n in few.short_classes.items() if c in keep},
             "rows": [[r.path, r.classname] for r in rows],
         },
     )
