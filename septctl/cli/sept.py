@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -80,6 +80,14 @@ def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, no_cac
 
 _LLM_HELP = "'builtin' (the shipped bank, no network) or a chat model name, e.g. gpt-4o"
 
+# The LLM client's options, shared by `neighbors` and `prefixes`.
+BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (default: OpenAI).")]
+ApiKeyEnv = Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the key.")]
+MaxTries = Annotated[int, typer.Option("--max-tries", min=1, help="HTTP attempts per request (429, timeouts).")]
+Backoff = Annotated[float, typer.Option("--backoff", min=0.0, help="First retry wait in seconds; doubles each try.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one reply.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if this request is cached.")]
+
 
 @neighbors_app.command("generate")
 def neighbors_generate(
@@ -88,17 +96,17 @@ def neighbors_generate(
     llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
     n: int = typer.Option(10, "--n", min=1, help="Neighbors per class (paper: 10)."),
     split: str = typer.Option("base", "--split", help="base: the base-to-new training classes; all: every class."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: OpenAI)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
     exclude_names: Optional[Path] = typer.Option(
         None, "--exclude-names", help="Drop (and refill) neighbors containing any name in this file (Table 12)."
     ),
     out_path: Path = typer.Option(Path("neighbors.yaml"), "--out", help="Where to write the neighbors."),
-    max_tries: int = typer.Option(5, "--max-tries", min=1, help="HTTP attempts per request (429, timeouts)."),
-    backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First retry wait in seconds; doubles each try."),
-    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds to wait for one reply."),
+    max_tries: MaxTries = 5,
+    backoff: Backoff = 2.0,
+    timeout: Timeout = 120.0,
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up on short classes."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM even if this request is cached."),
+    no_cache: NoCache = False,
 ) -> None:
     """Generate N semantic neighbors per class and write neighbors.yaml."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -192,14 +200,14 @@ def neighbors_stats(
 def prefixes(
     llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
     n: int = typer.Option(100, "--n", min=1, help="Number of templates (paper: T = 100)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: OpenAI)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
     out_path: Path = typer.Option(Path("prefixes.yaml"), "--out", help="Where to write the templates."),
-    max_tries: int = typer.Option(5, "--max-tries", min=1, help="HTTP attempts per request (429, timeouts)."),
-    backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First retry wait in seconds; doubles each try."),
-    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds to wait for one reply."),
+    max_tries: MaxTries = 5,
+    backoff: Backoff = 2.0,
+    timeout: Timeout = 120.0,
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Ask the LLM even if this request is cached."),
+    no_cache: NoCache = False,
 ) -> None:
     """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -234,10 +242,9 @@ def margins(
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from septctl.artifacts import provenance, sha256_text
     from septctl.backbones import load_backbone
+    from septctl.cli.progress import progress_bar
     from septctl.sept import margins as mg
     from septctl.sept.neighbors import load_neighbors
     from septctl.sept.prefixes import load_prefixes, template_problem
@@ -260,11 +267,8 @@ def margins(
         return
     rows = ns.rows()
     texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
-    columns = (TextColumn("margins"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("encode", total=len(texts))
-        m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size,
-                               progress=lambda k: bar.advance(task, k))
+    with progress_bar("margins", total=len(texts)) as advance:
+        m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size, progress=advance)
     card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
                       single_template=single_template, sentences=len(texts))
     mg.save_margins(out_path, m, meta, card)
