@@ -12,7 +12,7 @@ import pytest
 
 from septctl.artifacts import write_yaml
 from septctl.report.paper_tables import build_tables, render_tables
-from septctl.report.tables import base_to_new, find_runs, harmonic, load_record, render
+from septctl.report.tables import find_runs, harmonic, load_record
 
 FULL = {"neighbors": "n.yaml", "margins": "m.safetensors", "lam": 3.0, "intra": True, "inter": True,
         "intra_margin": True, "inter_margin": True, "neighbor_subset": 0}
@@ -129,13 +129,6 @@ def test_formats(tmp_path):
                                "h_sd": None, "seeds": 1, "runs": 1}
     with pytest.raises(Exception, match="--format"):
         render_tables(tables, "xlsx")
-
-
-def test_lead_api_still_works(tmp_path):
-    make_run(tmp_path, "sesa", "coop", 0, None, {("sesa", "base"): 60.0, ("sesa", "new"): 40.0})
-    rows, missing = base_to_new(records(tmp_path))
-    assert rows[0]["h"] == 48.0 and missing == []
-    assert "48.00" in render(rows, missing, "md")
 
 
 def test_report_cli_writes_every_table(run_cli, tmp_path):
