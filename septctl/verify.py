@@ -79,24 +79,20 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> 
 
 def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
     """Config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
-    from septctl.backbones import load_backbone
     from septctl.data.layout import open_dataset
-    from septctl.data.sampling import sample_few_shot
     from septctl.embed import dataset_fingerprint
     from septctl.engine.config import TrainConfig
-    from septctl.engine.train import _config_hash
+    from septctl.engine.train import config_hash, resolve
 
     try:
         cfg = TrainConfig.from_dict(run["config"])
     except (KeyError, TypeError) as exc:
         raise SeptctlError(f"{run_dir / 'run.yaml'}: no usable training config ({exc}); cannot verify it") from None
-    checks = [Check("config sha256", str(run.get("config_sha256"))[:16], _config_hash(cfg)[:16],
-                    run.get("config_sha256") == _config_hash(cfg))]
+    checks = [Check("config sha256", str(run.get("config_sha256"))[:16], config_hash(cfg)[:16],
+                    run.get("config_sha256") == config_hash(cfg))]
     dataset = open_dataset(cfg.dataset, cfg.data_root)
-    train_rows, _ = dataset.splits(run.get("fold"))
-    classes = set(run.get("classes") or [])
-    few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
-    drawn = [[r.path, r.classname] for r in few.rows if r.classname in classes]
+    setup = resolve(cfg, dataset, run.get("fold"))  # the training's own class split and few-shot draw
+    drawn = setup.few_shot["rows"]
     recorded_rows = (run.get("few_shot") or {}).get("rows")
     checks.append(Check("few-shot rows", f"{len(recorded_rows or [])} rows", f"{len(drawn)} rows",
                         recorded_rows == drawn))
@@ -104,9 +100,8 @@ def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
     recorded_fp = (card.get("embeddings") or {}).get("dataset_fingerprint")
     now_fp = dataset_fingerprint(dataset, dataset.all_files())
     checks.append(Check("dataset fingerprint", str(recorded_fp)[:16], now_fp[:16], recorded_fp == now_fp))
-    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
-    checks.append(Check("weights id", str(card.get("weights_id")), backbone.weights_id(),
-                        card.get("weights_id") == backbone.weights_id()))
+    weights_id = setup.backbone.weights_id()
+    checks.append(Check("weights id", str(card.get("weights_id")), weights_id, card.get("weights_id") == weights_id))
     return checks
 
 

@@ -173,7 +173,7 @@ def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: l
     return {key: v / n for key, v in sums.items()}
 
 
-def _config_hash(cfg: TrainConfig) -> str:
+def config_hash(cfg: TrainConfig) -> str:
     d = cfg.as_dict()
     d.pop("device", None)
     return sha256_text(json.dumps(d, sort_keys=True, default=str))
@@ -219,7 +219,7 @@ def train(
     dataset = open_dataset(cfg.dataset, cfg.data_root)
     fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
     run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
-    cfg_hash = _config_hash(cfg)
+    cfg_hash = config_hash(cfg)
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         done = read_yaml(run_file, "run card")
