@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from septctl.data.layout import open_dataset
+from septctl.data.layout import open_dataset, read_csv
 
 
 @dataclass
@@ -33,8 +33,6 @@ def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
             report.unreadable.append((rel, str(exc).splitlines()[0]))
     report.n_files = len(info)
     for csv_path in folder.csv_files():
-        from septctl.data.layout import read_csv
-
         by_class: dict[str, list[str]] = {}
         for r in read_csv(csv_path, folder.root):
             by_class.setdefault(r.classname, []).append(r.path)
