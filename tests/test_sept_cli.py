@@ -35,8 +35,6 @@ def banks(tmp_path, monkeypatch):
     return tmp_path
 
 
-
-
 def test_builtin_neighbors_for_base_and_all(banks, monkeypatch, capsys):
     out = banks / "n.yaml"
     code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--out", str(out))
@@ -133,3 +131,12 @@ def test_registered_in_main_app():
         pytest.skip(f"another CLI module is not there yet: {exc}")
     names = {c.name for c in main.app.registered_commands} | {g.name for g in main.app.registered_groups}
     assert {"neighbors", "prefixes", "margins"} <= names
+
+
+def test_neighbors_of_a_dataset_folder_take_its_base_classes(tmp_path, synth_dataset, monkeypatch, capsys):
+    out = tmp_path / "folder.yaml"  # the shipped bank: synth's classes are ESC-50 names
+    code, cap = run(monkeypatch, capsys, "neighbors", str(synth_dataset), "--llm", "builtin", "--out", str(out))
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert sorted(data["neighbors"]) == ["chirping birds", "church bells", "clock alarm", "clock tick"]
+    assert data["card"]["classes_from"] == {"dataset": str(synth_dataset), "split": "base"}

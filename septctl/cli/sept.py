@@ -48,7 +48,8 @@ def _dataset(name: str):
     info = find_dataset(name)
     if info is None:
         raise SeptctlError(
-            f"unknown dataset {name!r}; choose one of {', '.join(d.name for d in DATASETS)} or pass --classes FILE"
+            f"unknown dataset {name!r}; pass one of {', '.join(d.name for d in DATASETS)}, "
+            "a prepared dataset folder, or --classes FILE"
         )
     return info
 
@@ -66,6 +67,15 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
         if not names or len(set(names)) != len(names):
             raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
         return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
+    from septctl.data.registry import base_new_split, find_dataset
+
+    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a prepared folder: classes from its training CSV
+        from septctl.data.layout import DatasetFolder
+
+        folder = DatasetFolder(Path(dataset))
+        every = sorted({r.classname for r in folder.rows("train", folder.default_fold())})
+        names = base_new_split(every)[0] if split == "base" else every
+        return names, {"dataset": str(folder.root), "split": split}, folder.info.name if folder.info else None
     info = _dataset(dataset)
     names = info.base if split == "base" else sorted(info.classes)
     return names, {"dataset": info.name, "split": split}, info.name
@@ -91,7 +101,9 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if t
 
 @neighbors_app.command("generate")
 def neighbors_generate(
-    dataset: Optional[str] = typer.Argument(None, help="Registered dataset name (see `septctl data list`)."),
+    dataset: Optional[str] = typer.Argument(
+        None, help="Registered dataset name (see `septctl data list`) or a prepared dataset folder."
+    ),
     classes: Optional[Path] = typer.Option(None, "--classes", help="Text file with one class name per line."),
     llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
     n: int = typer.Option(10, "--n", min=1, help="Neighbors per class (paper: 10)."),
