@@ -170,7 +170,7 @@ def _largest_shots(records: list[RunRecord]) -> int:
 
 
 def base_to_new_table(records: list[RunRecord], shots: int | None = None) -> Table:
-    """Table 1: Base / New / H per dataset and method, then the average over datasets."""
+    """Table 1: Base / New / H per dataset and method, then the average over datasets (when several)."""
     shots = shots or _largest_shots(records)
     table = Table("b2n", f"Base-to-new generalization ({shots}-shot)", ["Method"], ["base", "new", "h"],
                   "dataset")
@@ -183,7 +183,7 @@ def base_to_new_table(records: list[RunRecord], shots: int | None = None) -> Tab
         for dataset in datasets:
             if (label, dataset, dataset) in cells:
                 table.cells.append({"row": [label], "group": dataset, **cells[(label, dataset, dataset)]})
-    for label in labels:
+    for label in labels if len(datasets) > 1 else []:  # one dataset: its own columns say it all
         got = [cells[(label, d, d)] for d in datasets if (label, d, d) in cells]
         if got:
             table.cells.append({"row": [label], "group": f"Average ({len(got)})", **_average(got)})
