@@ -1,7 +1,7 @@
 """A small random-weight backbone with exactly Pengi's interface.
 
 For tests and the offline demo: built on the fly from a fixed seed (so every machine
-gets the same weights), a log-mel CNN for audio, a 2-layer CLIP text tower with the
+gets the same weights), log-mel band statistics for audio, a 2-layer CLIP text tower with the
 real CLIP tokenizer, and Pengi-style projection heads. Its numbers show the plumbing,
 not the method.
 """
@@ -18,6 +18,12 @@ from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
 
 SEED = 0
+# Query/key init gain. At HF's default init the attention is near uniform, so the pooled
+# end-of-text feature is mostly the average of the 16 learned context vectors and a class
+# name is ~2 of ~22 tokens: after CoOp training every class feature had cos > 0.99 with
+# every other, and no prompt method could learn the demo. A gain of 3 makes attention
+# content-dependent, as in trained towers (docs/methods.md has the measurements).
+ATTENTION_GAIN = 3.0
 
 
 class TinyAudio(nn.Module):
@@ -55,6 +61,9 @@ class TinyBackbone(ProjectedBackbone):
             core = build_clip_text_model(
                 hidden_size=token_dim, intermediate_size=4 * token_dim, num_hidden_layers=2, num_attention_heads=2
             )
+            for layer in core.encoder.layers:
+                layer.self_attn.q_proj.weight.data *= ATTENTION_GAIN
+                layer.self_attn.k_proj.weight.data *= ATTENTION_GAIN
             self.text = ClipTextTower(core)
             self.text_projection = nn.Linear(token_dim, token_dim, bias=False)
             self.projection = Projection(token_dim, embed_dim)
