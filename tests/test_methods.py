@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -237,6 +239,18 @@ def test_every_method_trains_and_evaluates_from_the_cli(workspace, monkeypatch, 
         assert code == 0, cap.err
         result = yaml.safe_load(cap.out)
         assert result["classes"] == classes and len(result["class_names"]) == 4 and 0 <= result["accuracy"] <= 100
+
+
+def test_every_method_is_its_own_report_row(workspace, monkeypatch, capsys):
+    for method in METHODS:
+        for sept in (False, True):
+            if not (workspace / "runs" / f"{method}-{sept}" / "metrics.yaml").is_file():
+                test_every_method_trains_and_evaluates_from_the_cli(workspace, monkeypatch, capsys, method, sept)
+    code, cap = cli(monkeypatch, capsys, "report", str(workspace / "runs"), "--format", "json")
+    assert code == 0, cap.err
+    rows = {r["method"]: r for r in json.loads(cap.out)["rows"]}
+    assert set(rows) == {m + s for m in METHODS for s in ("", " + SEPT")}
+    assert all(r["base"] is not None and r["new"] is not None for r in rows.values())
 
 
 def test_dept_fusion_and_kg_templates_reach_the_run(workspace, monkeypatch, capsys):
