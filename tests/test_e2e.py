@@ -11,7 +11,7 @@ def test_whole_flow(run_cli, tmp_path):
     data = tmp_path / "synth"
     synthesize_dataset(data, train_per_class=6, test_per_class=4, seconds=1.0)
     assert run_cli("embed", data)[0] == 0
-    code, _, err = run_cli("embed", data)
+    code, _, err = run_cli("embed", data, "-q")
     assert code == 0 and "cache hit" in err
     for classes in ("base", "new"):
         code, _, err = run_cli("eval", "--zeroshot", data, "--classes", classes, "--out", tmp_path / "runs" / "zs")

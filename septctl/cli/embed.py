@@ -18,6 +18,7 @@ def embed(
     batch_size: int = typer.Option(16, "--batch-size", help="Clips per forward pass."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     out: Path = typer.Option(None, "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Embed every file of DATASET once; splits and folds later only select rows. A rerun is a cache hit."""
     set_threads()
@@ -27,7 +28,7 @@ def embed(
 
     folder = open_dataset(dataset, data_root)
     model = load_backbone(backbone, weights, device)
-    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out)
+    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=not quiet)
     state = "cache hit" if hit else "computed"
     err.print(f"{state}: {len(emb.files)} embeddings of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
 
