@@ -67,18 +67,17 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
         if not names or len(set(names)) != len(names):
             raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
         return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
-    from septctl.data.registry import base_new_split, find_dataset
+    from septctl.data.registry import find_dataset, select_classes
 
     if find_dataset(dataset) is None and Path(dataset).is_dir():  # a prepared folder: classes from its training CSV
         from septctl.data.layout import DatasetFolder
 
         folder = DatasetFolder(Path(dataset))
-        every = sorted({r.classname for r in folder.rows("train", folder.default_fold())})
-        names = base_new_split(every)[0] if split == "base" else every
-        return names, {"dataset": str(folder.root), "split": split}, folder.info.name if folder.info else None
+        every = {r.classname for r in folder.rows("train", folder.default_fold())}
+        registry_name = folder.info.name if folder.info else None
+        return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name
     info = _dataset(dataset)
-    names = info.base if split == "base" else sorted(info.classes)
-    return names, {"dataset": info.name, "split": split}, info.name
+    return select_classes(info.classes, split), {"dataset": info.name, "split": split}, info.name
 
 
 def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, no_cache):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from septctl.errors import SeptctlError
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -49,6 +51,19 @@ def base_new_split(classes) -> tuple[list[str], list[str]]:
     ordered = sorted(classes)
     m = math.ceil(len(ordered) / 2)
     return ordered[:m], ordered[m:]
+
+
+CLASS_SETS = ("base", "new", "all")
+
+
+def select_classes(classes, which: str) -> list[str]:
+    """The base, new or all classes of a class set, sorted (every command splits the same way)."""
+    if which not in CLASS_SETS:
+        raise SeptctlError(f"--classes {which!r}: choose base, new or all")
+    if which == "all":
+        return sorted(classes)
+    base, new = base_new_split(classes)
+    return base if which == "base" else new
 
 
 _ESC50 = (

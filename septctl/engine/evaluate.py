@@ -14,7 +14,7 @@ import torch
 from septctl.artifacts import file_lock, load_tensors, provenance, read_yaml, write_yaml
 from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
-from septctl.data.registry import base_new_split
+from septctl.data.registry import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.config import TrainConfig
 from septctl.engine.train import PROMPT_FILE, RUN_FILE
@@ -23,7 +23,6 @@ from septctl.methods import build_method
 from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
 
 METRICS_FILE = "metrics.yaml"
-CLASS_SETS = ("base", "new", "all")
 
 
 def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
@@ -45,18 +44,9 @@ def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list
     }
 
 
-def _select_classes(all_classes: list[str], which: str) -> list[str]:
-    if which not in CLASS_SETS:
-        raise SeptctlError(f"--classes {which!r}: choose base, new or all")
-    if which == "all":
-        return list(all_classes)
-    base, new = base_new_split(all_classes)
-    return base if which == "base" else new
-
-
 def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
     _, test_rows = dataset.splits(fold)
-    names = _select_classes(sorted({r.classname for r in test_rows}), which)
+    names = select_classes({r.classname for r in test_rows}, which)
     index = {name: i for i, name in enumerate(names)}
     rows = [r for r in test_rows if r.classname in index]
     emb, _ = embed_dataset(dataset, backbone, crop=crop)

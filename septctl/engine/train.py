@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_text, write_yaml
 from septctl.backbones import load_backbone
 from septctl.data.layout import DatasetFolder, Row, open_dataset
-from septctl.data.registry import base_new_split
+from septctl.data.registry import select_classes
 from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
@@ -68,7 +68,7 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None) -> Setup
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in ("base", "all"):
         raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
-    classes = base_new_split(all_classes)[0] if cfg.classes == "base" else all_classes
+    classes = select_classes(all_classes, cfg.classes)
     few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
     keep = set(classes)
     rows = [r for r in few.rows if r.classname in keep]

@@ -128,16 +128,14 @@ def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class:
 def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str = "new",
                 perplexity: float = 10.0) -> list[Path]:
     """Figure 4: t-SNE of class prompts (diamonds) and their neighbors (circles), one colour per class."""
-    from septctl.data.registry import base_new_split
+    from septctl.data.registry import select_classes
     from septctl.report.tsne import tsne
     from septctl.sept.neighbors import load_neighbors
 
     ns = load_neighbors(neighbors_file)
     encoders = _encoders(runs)
     every = encoders[1].run.get("all_classes") or ns.classes
-    chosen = {"all": sorted(every), "base": base_new_split(every)[0], "new": base_new_split(every)[1]}.get(classes)
-    if chosen is None:
-        raise SeptctlError(f"--classes {classes!r}: choose new, base or all")
+    chosen = select_classes(every, classes)
     absent = [c for c in chosen if c not in ns.names]
     if absent:
         raise SeptctlError(f"{neighbors_file}: no neighbors for {absent[0]!r}; make the file with "
