@@ -185,6 +185,12 @@ def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
     return Job("runs", [step], out, {}, [_key(dataset, fold, "base"), _key(dataset, fold, "new")])
 
 
+def _method_runs(knobs: Knobs, dataset: str, fold: int | None, shots: int = 16) -> list[Job]:
+    """Each method with and without SEPT on base classes, every seed."""
+    return [_train_job(knobs, dataset, method, fold, seed, shots=shots, sept=sept)
+            for method in knobs.methods for sept in (None, ()) for seed in knobs.seeds]
+
+
 def base2new(knobs: Knobs, datasets: list[str]) -> list[Job]:
     """Table 1: zero-shot, then each method with and without SEPT on base classes, every fold and seed."""
     jobs = []
@@ -193,9 +199,7 @@ def base2new(knobs: Knobs, datasets: list[str]) -> list[Job]:
         jobs.append(_prep(knobs, dataset, "base"))
         for fold in _folds(dataset, knobs):
             jobs.append(_zeroshot_job(knobs, dataset, fold))
-            for method in knobs.methods:
-                for sept in (None, ()):
-                    jobs += [_train_job(knobs, dataset, method, fold, seed, sept=sept) for seed in knobs.seeds]
+            jobs += _method_runs(knobs, dataset, fold)
     return jobs
 
 
@@ -207,10 +211,7 @@ def shots(knobs: Knobs, datasets: list[str]) -> list[Job]:
         jobs.append(_prep(knobs, dataset, "base"))
         for fold in _folds(dataset, knobs):
             for n in knobs.shots:
-                for method in knobs.methods:
-                    for sept in (None, ()):
-                        jobs += [_train_job(knobs, dataset, method, fold, seed, shots=n, sept=sept)
-                                 for seed in knobs.seeds]
+                jobs += _method_runs(knobs, dataset, fold, shots=n)
     return jobs
 
 
