@@ -162,6 +162,15 @@ def test_release_metadata_without_columns_is_refused(tmp_path, refused):
     refused(["data", "prepare", "esc50", "--source", src, "--out", tmp_path / "prepared"], "esc50.csv", "category")
 
 
+def test_release_metadata_with_a_stray_fold_is_refused(tmp_path, refused):
+    src = _esc50_release(tmp_path / "ESC-50-master")
+    meta = src / "meta" / "esc50.csv"
+    meta.write_text(meta.read_text().replace(",2,rain", ",x,rain", 1))
+    refused(["data", "prepare", "esc50", "--source", src, "--out", tmp_path / "prepared"], "esc50.csv:", "'x'",
+            fix="re-download the metadata")
+    assert not (tmp_path / "prepared").exists()
+
+
 def test_prepare_into_existing_out_is_refused(tmp_path, refused):
     src = _esc50_release(tmp_path / "ESC-50-master")
     (tmp_path / "prepared").mkdir()

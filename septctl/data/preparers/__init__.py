@@ -8,6 +8,7 @@ PALM's published copies (train.csv / csv_files/ at the top) go through `palm`.
 
 from __future__ import annotations
 
+import csv
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,28 @@ class Plan:
         for rel in bad:
             self.files.pop(rel, None)
         self.splits = {k: [r for r in rows if r.path not in bad] for k, rows in self.splits.items()}
+
+
+def read_metadata(meta: Path, columns: tuple[str, ...], release: str, source_hint: str) -> list[dict[str, str]]:
+    """The rows of a release's metadata CSV, refused with the fix when the file or a column is missing."""
+    if not meta.is_file():
+        raise SeptctlError(f"{meta}: not found; --source must be {source_hint}")
+    with open(meta, newline="", encoding="utf-8") as f:
+        records = list(csv.DictReader(f))
+    if not records or not set(columns) <= set(records[0]):
+        raise SeptctlError(f"{meta}: expected columns {', '.join(columns)}; is this {release}'s metadata?")
+    return records
+
+
+def parse_fold(value: str, folds: int, where: str) -> int:
+    """A metadata row's fold number, refused unless it is one of 1..folds (a stray fold would leak into training)."""
+    try:
+        fold = int(value)
+    except ValueError:
+        fold = 0
+    if not 1 <= fold <= folds:
+        raise SeptctlError(f"{where}: fold {value!r} is not 1..{folds}; re-download the metadata")
+    return fold
 
 
 def cv_splits(labelled: list[tuple[Row, int]], folds: int) -> dict[str, list[Row]]:

@@ -8,35 +8,23 @@ PALM's copy ("air conditioner").
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from septctl.data.layout import Row
-from septctl.errors import SeptctlError
 
-COLUMNS = {"slice_file_name", "fold", "class"}
 FOLDS = 10
 
 
 def plan(source: Path, name: str = "urbansound8k"):
-    from septctl.data.preparers import Plan, cv_splits
+    from septctl.data.preparers import Plan, cv_splits, parse_fold, read_metadata
 
     meta = source / "metadata" / "UrbanSound8K.csv"
-    if not meta.is_file():
-        raise SeptctlError(f"{meta}: not found; --source must be the unpacked UrbanSound8K folder")
-    with open(meta, newline="", encoding="utf-8") as f:
-        records = list(csv.DictReader(f))
-    if not records or not COLUMNS <= set(records[0]):
-        raise SeptctlError(f"{meta}: expected columns slice_file_name, fold, class; is this UrbanSound8K's metadata?")
+    records = read_metadata(meta, ("slice_file_name", "fold", "class"), "UrbanSound8K",
+                            "the unpacked UrbanSound8K folder")
     result = Plan(source_meta="metadata/UrbanSound8K.csv")
     labelled: list[tuple[Row, int]] = []
     for line, rec in enumerate(records, start=2):
-        try:
-            fold = int(rec["fold"])
-        except ValueError:
-            fold = 0
-        if not 1 <= fold <= FOLDS:
-            raise SeptctlError(f"{meta}:{line}: fold {rec['fold']!r} is not 1..{FOLDS}; re-download the metadata")
+        fold = parse_fold(rec["fold"], FOLDS, f"{meta}:{line}")
         listed = f"fold{fold}/{rec['slice_file_name']}"
         src = source / "audio" / listed
         if not src.is_file():
