@@ -122,7 +122,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _package_version(name: str) -> str | None:
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
     from importlib import metadata
 
     try:
@@ -140,8 +141,8 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),
-        "torchaudio_version": _package_version("torchaudio"),  # its resampler shapes every embedding
-        "numpy_version": _package_version("numpy"),
+        "torchaudio_version": package_version("torchaudio"),  # its resampler shapes every embedding
+        "numpy_version": package_version("numpy"),
         "python_version": platform.python_version(),
     }
     card.update(extra)

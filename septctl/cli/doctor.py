@@ -27,15 +27,6 @@ _ENV_NAMES = ("XDG_CACHE_HOME", "NO_COLOR", "OMP_NUM_THREADS")
 _ALWAYS_SHOWN = ("OPENAI_API_KEY", "HF_TOKEN")
 
 
-def _version(package: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _release(version: str | None) -> tuple[str, ...]:
     """The release a version belongs to: major.minor (torch and torchaudio ship in lockstep)."""
     return tuple(re.split(r"[.+]", version or "")[:2])
@@ -63,10 +54,11 @@ def _folder_summary(path: Path) -> str:
 
 def collect_report() -> dict:
     """Everything `doctor` shows, as plain data."""
+    from septctl.artifacts import package_version
     from septctl.backbones.weights import BACKBONE_INFO, cached_weights
     from septctl.paths import cache_dir
 
-    versions = {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}}
+    versions = {"python": platform.python_version(), **{p: package_version(p) for p in PACKAGES}}
     problems = [f"{p} is not installed; pip install {p}" for p in REQUIRED if versions[p] is None]
     if versions["torch"] and versions["torchaudio"] and _release(versions["torch"]) != _release(versions["torchaudio"]):
         problems.append(f"torch {versions['torch']} and torchaudio {versions['torchaudio']} are different releases; "

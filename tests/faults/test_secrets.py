@@ -95,10 +95,10 @@ def test_doctor_reports_versions_paths_devices_and_gaps(cli, monkeypatch, tmp_pa
 
 
 def test_doctor_warns_on_mismatched_torch_and_torchaudio(cli, monkeypatch):
-    from septctl.cli import doctor
+    from septctl import artifacts
 
-    real = doctor._version
-    monkeypatch.setattr(doctor, "_version", lambda p: "2.1.0" if p == "torchaudio" else real(p))
+    real = artifacts.package_version
+    monkeypatch.setattr(artifacts, "package_version", lambda p: "2.1.0" if p == "torchaudio" else real(p))
     result = cli("doctor", "--json")
     problems = json.loads(result.out)["problems"]
     assert any("different releases" in p and "torchaudio 2.1.0" in p for p in problems)
