@@ -24,6 +24,7 @@ from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
+from septctl.backbones.weights import rename_prefix
 from septctl.errors import SeptctlError
 
 REPO, FILENAME = "microsoft/msclap", "CLAP_weights_2023.pth"
@@ -38,17 +39,17 @@ TOLERATED = (".position_ids", ".attn.bias", ".attn.masked_bias")
 
 
 def ms_clap_key_map(key: str) -> str | None:
-    for src, dst in PREFIX_MAP:
-        if key.startswith(src):
-            return dst + key[len(src) :]
-    return key if key.startswith(("audio_encoder.", "caption_encoder.")) else None
+    renamed = rename_prefix(key, PREFIX_MAP)
+    if renamed is None and key.startswith(("audio_encoder.", "caption_encoder.")):
+        return key  # kept, so that the loader reports it as unexpected
+    return renamed
 
 
 def to_ms_clap_key(key: str) -> str:
-    for src, dst in PREFIX_MAP:
-        if key.startswith(dst):
-            return src + key[len(dst) :]
-    raise KeyError(key)
+    renamed = rename_prefix(key, tuple((dst, src) for src, dst in PREFIX_MAP))
+    if renamed is None:
+        raise KeyError(key)
+    return renamed
 
 
 def gpt2_tokenizer(load=hub_tokenizer("gpt2")) -> BpeTokenizer:

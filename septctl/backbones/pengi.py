@@ -26,6 +26,7 @@ from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
+from septctl.backbones.weights import rename_prefix
 
 PREFIX_MAP = (
     ("audio_encoder.base.htsat.", "audio."),
@@ -39,18 +40,18 @@ _ENCODERS = ("audio_encoder.", "caption_encoder.")
 
 def pengi_key_map(key: str) -> str | None:
     """Checkpoint key -> our key; None for parts we skip (decoder); unknown encoder keys pass through unchanged."""
-    for src, dst in PREFIX_MAP:
-        if key.startswith(src):
-            return dst + key[len(src) :]
-    return key if key.startswith(_ENCODERS) else None
+    renamed = rename_prefix(key, PREFIX_MAP)
+    if renamed is None and key.startswith(_ENCODERS):
+        return key  # kept, so that the loader reports it as unexpected
+    return renamed
 
 
 def to_pengi_key(key: str) -> str:
     """Our key -> Pengi's checkpoint key (the inverse of `pengi_key_map`)."""
-    for src, dst in PREFIX_MAP:
-        if key.startswith(dst):
-            return src + key[len(dst) :]
-    raise KeyError(key)
+    renamed = rename_prefix(key, tuple((dst, src) for src, dst in PREFIX_MAP))
+    if renamed is None:
+        raise KeyError(key)
+    return renamed
 
 
 class PengiBackbone(ProjectedBackbone):

@@ -163,6 +163,14 @@ def _state_dict_of(obj: Any, path: Path) -> Mapping[str, Any]:
     raise SeptctlError(f"{path}: not a checkpoint (no state dict inside); pass the released .pth file")
 
 
+def rename_prefix(key: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
+    """`key` with the first matching (old, new) prefix replaced; None when none matches."""
+    for old, new in pairs:
+        if key.startswith(old):
+            return new + key[len(old) :]
+    return None
+
+
 def select_state(
     raw: Mapping[str, Any],
     key_map: Callable[[str], str | None],
