@@ -41,27 +41,44 @@ def cell(table, row, group):
     return next(c for c in table.cells if c["row"] == row and c["group"] == group)
 
 
-def test_h_is_taken_from_averaged_base_and_new(tmp_path):
-    make_run(tmp_path, "sesa", "coop", 0, None, {("sesa", "base"): 90.0, ("sesa", "new"): 10.0})
-    make_run(tmp_path, "sesa", "coop", 1, None, {("sesa", "base"): 50.0, ("sesa", "new"): 50.0})
+def test_h_is_the_mean_of_per_seed_h_or_with_h_of_means_h_of_the_means(tmp_path):
+    for seed, (b, n) in enumerate([(90.0, 10.0), (50.0, 50.0), (70.0, 40.0)]):  # three seeds of SESA, one fold
+        make_run(tmp_path, "sesa", "coop", seed, None, {("sesa", "base"): b, ("sesa", "new"): n})
+    per_seed_h = [harmonic(90, 10), harmonic(50, 50), harmonic(70, 40)]  # 18, 50, 50.91
     (b2n,) = build_tables(records(tmp_path), "b2n")
     c = cell(b2n, ["coop"], "sesa")
-    assert (c["base"], c["new"]) == (70.0, 30.0)
-    assert c["h"] == pytest.approx(harmonic(70.0, 30.0)) == pytest.approx(42.0)
-    assert c["h"] != pytest.approx((harmonic(90, 10) + harmonic(50, 50)) / 2)  # not the mean of per-run H
-    assert c["sd"] == pytest.approx(np.std([harmonic(90, 10), 50.0]))  # per-seed spread
-    assert b2n.missing == []
+    assert (c["base"], c["new"]) == (70.0, pytest.approx(100 / 3))
+    assert c["h"] == pytest.approx(np.mean(per_seed_h)) == pytest.approx(39.636, abs=1e-3)  # the paper's reading
+    assert c["sd"] == pytest.approx(np.std(per_seed_h))  # per-seed spread
+    (cocoop,) = build_tables(records(tmp_path), "b2n", h_of_means=True)
+    assert cell(cocoop, ["coop"], "sesa")["h"] == pytest.approx(harmonic(70, 100 / 3)) == pytest.approx(45.161,
+                                                                                                     abs=1e-3)
+    assert b2n.missing == [] and "SEPT paper" in b2n.notes[0] and "CoCoOp" in cocoop.notes[0]
 
 
-def test_folds_average_within_seed_and_dataset_average_takes_h_last(tmp_path):
-    for fold, (b, n) in {1: (80.0, 20.0), 2: (60.0, 40.0)}.items():
-        make_run(tmp_path, "beijing-opera", "coop", 0, fold, {("beijing-opera", "base"): b, ("beijing-opera", "new"): n})
-    make_run(tmp_path, "sesa", "coop", 0, None, {("sesa", "base"): 30.0, ("sesa", "new"): 90.0})
+def test_folds_average_within_seed_before_h_and_the_average_row_is_the_mean_of_per_dataset_h(tmp_path):
+    folds = {0: {1: (80.0, 20.0), 2: (60.0, 40.0)}, 1: {1: (90.0, 90.0), 2: (50.0, 10.0)}}
+    for seed, per_fold in folds.items():
+        for fold, (b, n) in per_fold.items():
+            make_run(tmp_path, "beijing-opera", "coop", seed, fold,
+                     {("beijing-opera", "base"): b, ("beijing-opera", "new"): n})
+    for seed in (0, 1):
+        make_run(tmp_path, "sesa", "coop", seed, None, {("sesa", "base"): 30.0, ("sesa", "new"): 90.0})
     (b2n,) = build_tables(records(tmp_path), "b2n")
-    assert cell(b2n, ["coop"], "beijing-opera")["base"] == 70.0
+    opera = cell(b2n, ["coop"], "beijing-opera")
+    assert (opera["base"], opera["new"]) == (70.0, 40.0)
+    # per seed, folds first: seed 0 has B 70 N 30, seed 1 has B 70 N 50; not the mean of per-run H
+    assert opera["h"] == pytest.approx((harmonic(70, 30) + harmonic(70, 50)) / 2) == pytest.approx(50.167, abs=1e-3)
+    assert opera["h"] != pytest.approx(np.mean([harmonic(80, 20), harmonic(60, 40), harmonic(90, 90),
+                                                harmonic(50, 10)]))
     avg = cell(b2n, ["coop"], "Average (2)")
-    assert (avg["base"], avg["new"]) == (50.0, 60.0) and avg["h"] == pytest.approx(harmonic(50, 60))
-    assert any("folds" in m or "fold(s) 3, 4, 5" in m for m in b2n.missing)  # beijing-opera has 5 folds
+    assert (avg["base"], avg["new"]) == (50.0, 65.0)
+    assert avg["h"] == pytest.approx((opera["h"] + harmonic(30, 90)) / 2)  # mean of the per-dataset H
+    assert avg["sd"] == pytest.approx(np.std([(harmonic(70, 30) + 45) / 2, (harmonic(70, 50) + 45) / 2]))
+    (cocoop,) = build_tables(records(tmp_path), "b2n", h_of_means=True)
+    assert cell(cocoop, ["coop"], "beijing-opera")["h"] == pytest.approx(harmonic(70, 40))
+    assert cell(cocoop, ["coop"], "Average (2)")["h"] == pytest.approx(harmonic(50, 65))
+    assert any("fold(s) 3, 4, 5" in m for m in b2n.missing)  # beijing-opera has 5 folds
 
 
 def test_missing_seed_is_flagged(tmp_path):
@@ -107,7 +124,7 @@ def test_shots_and_ablation_tables(tmp_path):
                  sept={**FULL, "inter": False})
     b2n, shots, ablation = build_tables(records(tmp_path), "all")[0], *build_tables(records(tmp_path), "all")[2:]
     assert {c["group"] for c in shots.cells} == {"2-shot", "16-shot"}
-    assert cell(shots, ["coop"], "2-shot")["h"] == pytest.approx(harmonic(40, 20))
+    assert cell(shots, ["coop"], "2-shot")["h"] == pytest.approx(harmonic(40, 20))  # both datasets alike
     assert "coop + SEPT on crema-d (2-shot): no runs" in shots.missing
     rows = [c["row"] for c in ablation.cells]
     assert rows == [["1", False, False, False, False], ["3", True, True, False, False], ["7", True, True, True, True]]
@@ -126,7 +143,8 @@ def test_formats(tmp_path):
     assert {(r["row"], r["metric"], r["value"]) for r in rows} >= {("coop", "h", "48.0000")}
     data = json.loads(render_tables(tables, "json"))
     assert data["rows"][0] == {"method": "zeroshot", "dataset": "sesa", "base": 50.0, "new": 50.0, "h": 50.0,
-                               "h_sd": None, "seeds": 1, "runs": 1}
+                               "h_sd": None, "seeds": 1, "runs": 1, "short_classes": False}
+    assert "SEPT paper" in data["notes"][0]
     with pytest.raises(Exception, match="--format"):
         render_tables(tables, "xlsx")
 

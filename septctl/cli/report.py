@@ -17,18 +17,23 @@ def report(
                               help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
     shots: int = typer.Option(None, "--shots", help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
     out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
+    h_of_means: bool = typer.Option(False, "--h-of-means",
+                                    help="H of the averaged Base and New (CoCoOp convention) instead of the "
+                                         "SEPT paper's mean of per-seed H."),
 ) -> None:
-    """The paper's tables from run folders (H from the averaged Base and New; lists what is missing).
+    """The paper's tables from run folders (H as the SEPT paper takes it; lists what is missing).
 
-    Seeds and folds are averaged, the per-seed spread of H is shown, and whatever the
-    grid lacks (a fold, a seed, an evaluation) is listed, never silently dropped.
+    Per seed, H of the fold-averaged Base and New; a cell's H is the mean over seeds, an
+    average row's the mean over datasets; the per-seed spread of H is shown. Runs that differ
+    in a setting get rows of their own; whatever the grid lacks (a fold, a seed, an
+    evaluation) is listed, never silently dropped.
     """
     from septctl.artifacts import write_text
     from septctl.report.paper_tables import build_tables, render_tables
     from septctl.report.tables import find_runs, load_record
 
     records = [load_record(p) for p in find_runs(runs)]
-    tables = build_tables(records, table, shots)
+    tables = build_tables(records, table, shots, h_of_means)
     out.print(render_tables(tables, fmt), markup=False, highlight=False, end="")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]

@@ -1,11 +1,14 @@
 """The paper's result tables from run folders: Table 1 (base-to-new), 2 (cross-dataset),
 3 (SEPT ablation) and 6 (shots).
 
-Every cell follows one rule: accuracies are averaged over folds within a seed, then over
-seeds; H = 2BN/(B+N) of those averages (never a mean of per-run H); a row's average over
-datasets averages B and N first, then takes H. The spread is the standard deviation over
-seeds of the per-seed H (or accuracy). Whatever a complete grid would hold and the runs do
-not (a fold, a seed, an evaluation, a whole cell) is listed in `missing`.
+Every cell and average follows one rule, the SEPT paper's (checked on all 9 rows of its
+Table 1): per seed, Base and New are averaged over folds and H = 2BN/(B+N) of those; a
+cell's H is the mean of its per-seed H; an average over datasets is the mean of the
+per-dataset H (Base and New are plain means throughout). `h_of_means=True` gives the
+CoCoOp convention instead: H of the seed-averaged (and dataset-averaged) Base and New.
+The spread is the standard deviation over seeds of the per-seed H (or accuracy).
+Whatever a complete grid would hold and the runs do not (a fold, a seed, an evaluation,
+a whole cell) is listed in `missing`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Table:
     group_key: str  # what a column group is, in JSON: dataset, shots, pair
     cells: list[dict] = field(default_factory=list)  # {"row": [...], "group": str, metric: value, "sd": ..., ...}
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how H was taken; classes with fewer files than shots (*)
 
     def groups(self) -> list[str]:
         return list(dict.fromkeys(c["group"] for c in self.cells))
@@ -54,18 +58,26 @@ def _seed_means(values: list[tuple[int, float]]) -> dict[int, float]:
     return {s: mean(v) for s, v in sorted(by_seed.items())}
 
 
-def _b2n_cell(recs: list[RunRecord]) -> dict | None:
+def combined_h(pairs: list[tuple[float, float]], hs: list[float], h_of_means: bool) -> float:
+    """H over several seeds or datasets: the mean of their H (SEPT paper), or H of the mean B and N (CoCoOp)."""
+    if h_of_means:
+        return harmonic(mean(b for b, _ in pairs), mean(n for _, n in pairs))
+    return mean(hs)
+
+
+def _b2n_cell(recs: list[RunRecord], h_of_means: bool) -> dict | None:
     """Base, New, H of one (row, dataset) cell from its runs; None if no run has both evaluations."""
     done = [r for r in recs if {"base", "new"} <= r.accuracy.keys()]
     if not done:
         return None
     base = _seed_means([(r.seed, r.accuracy["base"]) for r in done])
     new = _seed_means([(r.seed, r.accuracy["new"]) for r in done])
-    b, n = mean(base.values()), mean(new.values())
-    per_seed_h = [harmonic(base[s], new[s]) for s in base]
-    return {"base": b, "new": n, "h": harmonic(b, n),
+    per_seed = {s: (base[s], new[s]) for s in base}
+    per_seed_h = [harmonic(b, n) for b, n in per_seed.values()]
+    return {"base": mean(base.values()), "new": mean(new.values()),
+            "h": combined_h(list(per_seed.values()), per_seed_h, h_of_means),
             "sd": pstdev(per_seed_h) if len(per_seed_h) > 1 else None,
-            "seeds": len(base), "runs": len(done)}
+            "seeds": len(base), "runs": len(done), "per_seed": per_seed}
 
 
 def _expected_folds(dataset: str, seen: set[int]) -> set[int]:
@@ -117,7 +129,81 @@ def _full_sept(rec: RunRecord) -> bool:
     return not sept or all(sept.get(k, True) for k in SWITCHES)
 
 
-def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cross: bool) -> dict:
+# ---- settings: what tells two runs' results apart ---------------------------------------------------------------
+
+NOT_A_SETTING = {"seed", "fold", "device", "data_root", "dataset", "sept.neighbors", "sept.margins"}
+PER_DATASET = ("neighbors_sha256", "margins_sha256")  # card hashes of the SEPT files: they differ by dataset
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def setting(rec: RunRecord) -> dict:
+    """Everything in run.yaml's config that changes a result (defaults filled in), plus the SEPT files' hashes."""
+    from septctl.engine.config import SeptOptions, TrainConfig
+
+    config = dict(rec.config)
+    if rec.method != "zeroshot":
+        config = {**TrainConfig(dataset="").as_dict(), **config}
+        if config.get("sept"):
+            config["sept"] = {**SeptOptions(neighbors="", margins="").__dict__, **config["sept"]}
+    flat = {k: v for k, v in _flat(config).items() if k not in NOT_A_SETTING}
+    flat.update({k: rec.card[k] for k in PER_DATASET if rec.card.get(k)})
+    return flat
+
+
+def _show(key: str, value) -> str:
+    name = key.removeprefix("sept.")
+    return f"{name}={str(value)[:8] if key in PER_DATASET else value}"
+
+
+def labeller(pool: list[RunRecord], base_row, column=lambda r: None):
+    """rec -> its row label: `base_row` plus, where runs of one row and column differ in a
+    setting, that setting ("coop (epochs=5)" vs "coop (epochs=50)").
+
+    Refuses two runs of one (setting, dataset, seed, fold), naming both.
+    """
+    settings = {id(r): setting(r) for r in pool}
+    seen: dict[tuple, RunRecord] = {}
+    for r in pool:
+        key = (r.dataset, r.seed, r.fold, tuple(sorted((k, repr(v)) for k, v in settings[id(r)].items())))
+        if key in seen:
+            raise SeptctlError(f"{seen[key].path} and {r.path}: two runs of one setting, seed {r.seed} and fold "
+                               f"{r.fold}; remove one from the report's inputs")
+        seen[key] = r
+    buckets: dict[tuple, list[dict]] = {}
+    for r in pool:
+        buckets.setdefault((base_row(r), column(r)), []).append(settings[id(r)])
+        buckets.setdefault((base_row(r), column(r), r.dataset), []).append(settings[id(r)])
+    differing: dict[str, set[str]] = {}
+    for where, group in buckets.items():
+        for k in set().union(*group):
+            if (k in PER_DATASET) == (len(where) == 3) and len({repr(s.get(k)) for s in group}) > 1:
+                differing.setdefault(where[0], set()).add(k)
+
+    def label(r: RunRecord) -> str:
+        base = base_row(r)
+        shown = [_show(k, settings[id(r)].get(k)) for k in sorted(differing.get(base, ()))]
+        return f"{base} ({', '.join(shown)})" if shown else base
+
+    return label
+
+
+def _short_notes(what: str, recs: list[RunRecord]) -> list[str]:
+    """'coop on sesa, seed 0: class "x" has 9 files' for every class that had fewer files than --shots."""
+    return [f"{what}, seed {r.seed}{f', fold {r.fold}' if r.fold else ''}: class {c!r} had {n} file(s) "
+            f"for {r.shots} shots" for r in recs for c, n in sorted(r.short_classes.items())]
+
+
+def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cross: bool,
+               h_of_means: bool) -> dict:
     """(row, group, dataset) -> cell over base-class runs; gaps go to table.missing.
 
     Expected cells: every row x every (group, dataset) pair seen, or with `full_cross`
@@ -143,18 +229,30 @@ def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cr
                 table.missing.append(f"{what}: no runs")
                 continue
             folds = _expected_folds(dataset, folds_seen[dataset])
-            table.missing += _grid_gaps(what, recs, {0} if row == "zeroshot" else seeds, folds)
+            zeroshot = all(r.method == "zeroshot" for r in recs)
+            table.missing += _grid_gaps(what, recs, {0} if zeroshot else seeds, folds)
             table.missing += _eval_gaps(recs, ("base", "new"))
-            cell = _b2n_cell(recs)
+            cell = _b2n_cell(recs, h_of_means)
             if cell:
-                out[(row, group, dataset)] = cell
+                table.notes += (short := _short_notes(what, recs))
+                out[(row, group, dataset)] = {**cell, "short": bool(short)}
     return out
 
 
-def _average(cells: list[dict]) -> dict:
-    b, n = mean(c["base"] for c in cells), mean(c["new"] for c in cells)
-    return {"base": b, "new": n, "h": harmonic(b, n), "sd": None, "datasets": len(cells),
-            "runs": sum(c["runs"] for c in cells)}
+def average_cell(cells: list[dict], h_of_means: bool = False) -> dict:
+    """A row's average over datasets, by the same rule as a cell's average over seeds.
+
+    Its spread is over seeds of the per-seed average, when every dataset has the same seeds.
+    """
+    pairs = [(c["base"], c["new"]) for c in cells]
+    avg = {"base": mean(b for b, _ in pairs), "new": mean(n for _, n in pairs),
+           "h": combined_h(pairs, [c["h"] for c in cells], h_of_means), "sd": None, "datasets": len(cells),
+           "runs": sum(c.get("runs", 0) for c in cells), "short": any(c.get("short") for c in cells)}
+    seed_sets = {tuple(c.get("per_seed", {})) for c in cells}
+    if len(seed_sets) == 1 and len(seeds := next(iter(seed_sets))) > 1:
+        per_seed = [[c["per_seed"][s] for c in cells] for s in seeds]
+        avg["sd"] = pstdev(combined_h(p, [harmonic(b, n) for b, n in p], h_of_means) for p in per_seed)
+    return avg
 
 
 def _trained_seeds(records: list[RunRecord]) -> set[int]:
@@ -169,14 +267,36 @@ def _largest_shots(records: list[RunRecord]) -> int:
     return max(counts) if counts else 16
 
 
-def base_to_new_table(records: list[RunRecord], shots: int | None = None) -> Table:
+H_RULES = {False: "H: per seed, of the fold-averaged Base and New; then the mean over seeds, and over datasets "
+                  "for an average (the SEPT paper's reading)",
+           True: "H: of the seed-averaged Base and New, and of the dataset-averaged ones for an average "
+                 "(the CoCoOp convention, --h-of-means)"}
+
+
+def _shots_text(pool: list[RunRecord]) -> str:
+    """The shot counts the runs used, e.g. "16-shot"; a * where some class had fewer files."""
+    counts = sorted({r.shots for r in pool if r.method != "zeroshot" and r.shots})
+    short = "*" if any(r.short_classes for r in pool) else ""
+    return "/".join(map(str, counts)) + f"-shot{short}" if counts else "zero-shot"
+
+
+def _start(table: Table, pool: list[RunRecord], h_of_means: bool | None) -> None:
+    """Notes every table carries: how H was taken (tables with H) and which classes were short."""
+    if h_of_means is not None:
+        table.notes.append(H_RULES[h_of_means])
+    if any(r.short_classes for r in pool):
+        table.notes.append("* fewer files than shots:")
+
+
+def base_to_new_table(records: list[RunRecord], shots: int | None = None, h_of_means: bool = False) -> Table:
     """Table 1: Base / New / H per dataset and method, then the average over datasets (when several)."""
     shots = shots or _largest_shots(records)
-    table = Table("b2n", f"Base-to-new generalization ({shots}-shot)", ["Method"], ["base", "new", "h"],
-                  "dataset")
     pool = [r for r in records if r.method == "zeroshot" or
             (r.train_classes == "base" and r.shots == shots and _full_sept(r))]
-    cells = _b2n_cells(pool, row_label, lambda r: r.dataset, table, full_cross=False)
+    table = Table("b2n", f"Base-to-new generalization ({_shots_text(pool)})", ["Method"], ["base", "new", "h"],
+                  "dataset")
+    _start(table, pool, h_of_means)
+    cells = _b2n_cells(pool, labeller(pool, row_label), lambda r: r.dataset, table, False, h_of_means)
     labels = sorted({k[0] for k in cells}, key=_row_sort_key)
     datasets = sorted({k[2] for k in cells})
     for label in labels:
@@ -186,15 +306,17 @@ def base_to_new_table(records: list[RunRecord], shots: int | None = None) -> Tab
     for label in labels if len(datasets) > 1 else []:  # one dataset: its own columns say it all
         got = [cells[(label, d, d)] for d in datasets if (label, d, d) in cells]
         if got:
-            table.cells.append({"row": [label], "group": f"Average ({len(got)})", **_average(got)})
+            table.cells.append({"row": [label], "group": f"Average ({len(got)})", **average_cell(got, h_of_means)})
     return table
 
 
-def shots_table(records: list[RunRecord]) -> Table:
+def shots_table(records: list[RunRecord], h_of_means: bool = False) -> Table:
     """Table 6: Base / New / H averaged over datasets, per shot count and method."""
-    table = Table("shots", "Shots per class (averaged over datasets)", ["Method"], ["base", "new", "h"], "shots")
     pool = [r for r in records if r.train_classes == "base" and r.shots and _full_sept(r)]
-    cells = _b2n_cells(pool, row_label, lambda r: f"{r.shots}-shot", table, full_cross=True)
+    table = Table("shots", "Shots per class (averaged over datasets)", ["Method"], ["base", "new", "h"], "shots")
+    _start(table, pool, h_of_means)
+    group = lambda r: f"{r.shots}-shot"  # noqa: E731
+    cells = _b2n_cells(pool, labeller(pool, row_label, group), group, table, True, h_of_means)
     labels = sorted({k[0] for k in cells}, key=_row_sort_key)
     groups = sorted({k[1] for k in cells}, key=lambda g: int(g.split("-")[0]))
     datasets = sorted({k[2] for k in cells})
@@ -202,7 +324,7 @@ def shots_table(records: list[RunRecord]) -> Table:
         for group in groups:
             got = [cells[(label, group, d)] for d in datasets if (label, group, d) in cells]
             if got:
-                table.cells.append({"row": [label], "group": group, **_average(got)})
+                table.cells.append({"row": [label], "group": group, **average_cell(got, h_of_means)})
     return table
 
 
@@ -220,22 +342,28 @@ ABLATION_ORDER = [(False, False, False, False), (True, False, False, False), (Tr
                   (True, True, True, True)]
 
 
-def ablation_table(records: list[RunRecord], method: str = "coop", shots: int | None = None) -> Table:
-    """Table 3: which SEPT terms and margins are on, Base / New / H averaged over datasets."""
+def ablation_table(records: list[RunRecord], method: str = "coop", shots: int | None = None,
+                   h_of_means: bool = False) -> Table:
+    """Table 3: which SEPT terms and margins are on, Base / New / H averaged over datasets.
+
+    Runs that differ in another setting (e.g. epochs) get their own column group, "coop (epochs=5)".
+    """
     shots = shots or _largest_shots(records)
-    table = Table("ablation", f"SEPT ablation on {method} (averaged over datasets)",
-                  ["#", "L_intra", "m_intra", "L_inter", "m_inter"], ["base", "new", "h"], "datasets")
     pool = [r for r in records if r.method == method and r.train_classes == "base" and r.shots == shots
             and float((r.sept or {}).get("lam", 3.0)) == 3.0]
-    cells = _b2n_cells(pool, lambda r: method, _switch_key, table, full_cross=True)
+    table = Table("ablation", f"SEPT ablation on {method} ({_shots_text(pool)}, averaged over datasets)",
+                  ["#", "L_intra", "m_intra", "L_inter", "m_inter"], ["base", "new", "h"], "datasets")
+    _start(table, pool, h_of_means)
+    cells = _b2n_cells(pool, labeller(pool, lambda r: method, _switch_key), _switch_key, table, True, h_of_means)
     keys = sorted({k[1] for k in cells}, key=lambda g: _ablation_rank(g))
     datasets = sorted({k[2] for k in cells})
-    for key in keys:
-        got = [c for (label, g, d), c in cells.items() if g == key]
-        if got:
-            flags = list(_key_flags(key))
-            table.cells.append({"row": [str(_ablation_rank(key) + 1), *flags], "group": f"Average ({len(datasets)})",
-                                **_average(got)})
+    for label in sorted({k[0] for k in cells}):
+        for key in keys:
+            got = [c for (lab, g, d), c in cells.items() if g == key and lab == label]
+            if got:
+                group = f"Average ({len(datasets)})" if label == method else f"{label} Average ({len(datasets)})"
+                table.cells.append({"row": [str(_ablation_rank(key) + 1), *_key_flags(key)], "group": group,
+                                    **average_cell(got, h_of_means)})
     return table
 
 
@@ -259,8 +387,11 @@ def _ablation_rank(key: str) -> int:
 
 def cross_dataset_table(records: list[RunRecord]) -> Table:
     """Table 2: accuracy on the source's test split and on each target, for runs trained on all source classes."""
-    table = Table("cross", "Cross-dataset transfer (accuracy)", ["Method"], ["source", "target"], "pair")
     pool = [r for r in records if r.train_classes == "all" and _full_sept(r)]
+    table = Table("cross", f"Cross-dataset transfer (accuracy, {_shots_text(pool)})", ["Method"],
+                  ["source", "target"], "pair")
+    _start(table, pool, None)
+    row_of = labeller(pool, row_label)
     seeds = _trained_seeds(pool)
     pairs: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
     for r in pool:
@@ -271,7 +402,7 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
             table.missing.append(f"{r.path}: no target evaluation "
                                  f"(run `septctl eval {r.path} --dataset TARGET --classes all`)")
         for t in targets or {"?"}:
-            pairs.setdefault((r.dataset, t), {}).setdefault(row_label(r), []).append(r)
+            pairs.setdefault((r.dataset, t), {}).setdefault(row_of(r), []).append(r)
     labels = sorted({lab for per in pairs.values() for lab in per}, key=_row_sort_key)
     for (source, target), per_label in sorted(pairs.items()):
         if target == "?":
@@ -289,18 +420,23 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
                                if e["dataset"] == target and e["classes"] == "all"])
             if not src or not tgt:
                 continue
+            table.notes += (short := _short_notes(f"{label} on {source}", recs))
             table.cells.append({"row": [label], "group": group, "source": mean(src.values()),
                                 "target": mean(tgt.values()),
                                 "sd": pstdev(tgt.values()) if len(tgt) > 1 else None,
-                                "seeds": len(tgt), "runs": len(recs)})
+                                "seeds": len(tgt), "runs": len(recs), "short": bool(short)})
     return table
 
 
-def build_tables(records: list[RunRecord], which: str = "all", shots: int | None = None) -> list[Table]:
+def build_tables(records: list[RunRecord], which: str = "all", shots: int | None = None,
+                 h_of_means: bool = False) -> list[Table]:
+    """The tables named by `which`; `h_of_means` switches H to the CoCoOp convention (module docstring)."""
     if which not in (*TABLES, "all"):
         raise SeptctlError(f"--table {which!r}: choose one of {', '.join(TABLES)} or all")
-    makers = {"b2n": lambda: base_to_new_table(records, shots), "cross": lambda: cross_dataset_table(records),
-              "shots": lambda: shots_table(records), "ablation": lambda: ablation_table(records, shots=shots)}
+    makers = {"b2n": lambda: base_to_new_table(records, shots, h_of_means),
+              "cross": lambda: cross_dataset_table(records),
+              "shots": lambda: shots_table(records, h_of_means),
+              "ablation": lambda: ablation_table(records, shots=shots, h_of_means=h_of_means)}
     return [makers[name]() for name in (TABLES if which == "all" else (which,))]
 
 
@@ -316,6 +452,8 @@ def _fmt(cell: dict | None, metric: str, latex: bool) -> str:
     text = f"{cell[metric]:.2f}"
     if metric in SPREAD_METRIC and cell.get("sd") is not None:
         text += f" $\\pm$ {cell['sd']:.2f}" if latex else f" ±{cell['sd']:.2f}"
+    if metric in SPREAD_METRIC and cell.get("short"):
+        text += "*"  # some class had fewer files than shots: see the table's notes
     return text
 
 
@@ -345,6 +483,8 @@ def _markdown(table: Table, per_block: int) -> str:
     for block in _chunks(table.groups(), per_block):
         headers, body = _wide(table, block, latex=False)
         parts.append(tabulate(body, headers, tablefmt="github", disable_numparse=True))
+    if table.notes:
+        parts.append("\n".join(f"- {n}" for n in table.notes))
     if table.missing:
         parts.append(f"Missing ({len(table.missing)}):\n" + "\n".join(f"- {m}" for m in table.missing))
     return "\n\n".join(parts) + "\n"
@@ -363,6 +503,8 @@ def _latex(table: Table, per_block: int) -> str:
         lines += [" & ".join(r) + " \\\\" for r in body]
         lines += ["\\bottomrule", "\\end{tabular}"]
         parts.append("\n".join(lines))
+    if table.notes:
+        parts.append("\n".join(f"% {n}" for n in table.notes))
     if table.missing:
         parts.append("\n".join(f"% missing: {m}" for m in table.missing))
     return "\n\n".join(parts) + "\n"
@@ -371,13 +513,13 @@ def _latex(table: Table, per_block: int) -> str:
 def _csv(tables: list[Table]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["table", "row", "group", "metric", "value", "sd", "seeds", "runs"])
+    w.writerow(["table", "row", "group", "metric", "value", "sd", "seeds", "runs", "short_classes"])
     for t in tables:
         for c in t.cells:
             for m in t.metrics:
                 w.writerow([t.name, " | ".join(_row_text(v, False) or "-" for v in c["row"]), c["group"], m,
                             f"{c[m]:.4f}", "" if c.get("sd") is None or m not in SPREAD_METRIC else f"{c['sd']:.4f}",
-                            c.get("seeds", ""), c.get("runs", "")])
+                            c.get("seeds", ""), c.get("runs", ""), int(bool(c.get("short")))])
     return buf.getvalue()
 
 
@@ -395,6 +537,7 @@ def json_rows(table: Table) -> list[dict]:
         row.update({m: round(c[m], 2) for m in table.metrics})
         row[f"{spread}_sd"] = None if c.get("sd") is None else round(c["sd"], 2)
         row.update({k: c[k] for k in ("seeds", "datasets", "runs") if k in c})
+        row["short_classes"] = bool(c.get("short"))
         rows.append(row)
     return rows
 
@@ -403,7 +546,8 @@ def render_tables(tables: list[Table], fmt: str, per_block: int = 4) -> str:
     if fmt not in FORMATS:
         raise SeptctlError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "json":
-        blocks = {t.name: {"title": t.title, "rows": json_rows(t), "missing": t.missing} for t in tables}
+        blocks = {t.name: {"title": t.title, "rows": json_rows(t), "notes": t.notes, "missing": t.missing}
+                  for t in tables}
         return json.dumps(next(iter(blocks.values())) if len(blocks) == 1 else blocks, indent=2,
                           ensure_ascii=False) + "\n"
     if fmt == "csv":

@@ -24,6 +24,8 @@ class RunRecord:
     accuracy: dict[str, float] = field(default_factory=dict)  # classes -> accuracy on the run's own dataset
     config: dict = field(default_factory=dict)  # run.yaml's config (method, shots, classes, sept switches...)
     evaluations: list[dict] = field(default_factory=list)  # every metrics.yaml entry: dataset, fold, classes, accuracy
+    card: dict = field(default_factory=dict)  # run.yaml's card (provenance, the SEPT files' hashes)
+    short_classes: dict[str, int] = field(default_factory=dict)  # class -> files, where fewer than shots
 
     @property
     def method(self) -> str:
@@ -62,7 +64,8 @@ def load_record(run_dir: Path) -> RunRecord:
         raise SeptctlError(f"{run_dir / 'run.yaml'}: not a septctl run card; remove it from the report's inputs")
     config = run.get("config") or {}
     rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed", 0)),
-                    int(run.get("fold") or 0), config=config)
+                    int(run.get("fold") or 0), config=config, card=run.get("card") or {},
+                    short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
     metrics = run_dir / "metrics.yaml"
     if metrics.is_file():
         for result in (read_yaml(metrics, "metrics file") or {}).get("evaluations", {}).values():
