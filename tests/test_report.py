@@ -19,14 +19,18 @@ FULL = {"neighbors": "n.yaml", "margins": "m.safetensors", "lam": 3.0, "intra": 
 
 
 def make_run(root: Path, dataset: str, method: str, seed: int, fold: int | None, accs: dict, *, sept: dict | None = None,
-             shots: int = 16, classes: str = "base", name: str | None = None) -> Path:
-    """A run folder as train + eval write it; accs maps (dataset, classes) -> accuracy."""
+             shots: int = 16, classes: str = "base", name: str | None = None, config: dict | None = None,
+             short: dict | None = None, card: dict | None = None) -> Path:
+    """A run folder as train + eval write it; accs maps (dataset, classes) -> accuracy.
+
+    `config` overrides run.yaml's config, `short` is few_shot.short_classes, `card` the card.
+    """
     run = root / (name or f"{dataset}-{method}{'-sept' if sept else ''}-{classes}-{shots}-f{fold}-s{seed}")
     label = "zeroshot" if method == "zeroshot" else method + (" + SEPT" if sept else "")
     config = {"method": method, "seed": seed, "shots": shots, "classes": classes, "fold": fold, "sept": sept,
-              "dataset": dataset}
+              "dataset": dataset, **(config or {})}
     write_yaml(run / "run.yaml", {"status": "complete", "label": label, "config": config, "dataset": dataset,
-                                  "fold": fold})
+                                  "fold": fold, "few_shot": {"short_classes": short or {}}, "card": card or {}})
     evals = {f"{d}/fold{fold or 0}/{c}": {"accuracy": a, "dataset": d, "fold": fold, "classes": c}
              for (d, c), a in accs.items()}
     write_yaml(run / "metrics.yaml", {"evaluations": evals})
