@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from septctl.errors import SeptctlError
@@ -75,3 +77,23 @@ def test_short_classes_are_flagged_and_the_title_states_the_shots(tmp_path):
     md = render_tables([b2n], "md")
     assert "48.00 ±0.00*" in md and "* fewer files than shots:" in md
     assert '"short_classes": true' in render_tables([b2n], "json")
+
+
+def test_cli_h_of_means_and_the_cross_table_follows_the_same_grouping(run_cli, tmp_path):
+    runs = tmp_path / "runs"
+    for seed, (b, n) in enumerate([(90.0, 10.0), (50.0, 50.0)]):
+        make_run(runs, "sesa", "coop", seed, None, _b2n("sesa", b, n))
+    for shots in (4, 16):
+        make_run(runs, "ravdess", "coop", 0, None, {("ravdess", "all"): 40.0 + shots, ("crema-d", "all"): 20.0},
+                 classes="all", shots=shots, short={"calm": 3} if shots == 16 else None)
+    code, out, err = run_cli("report", runs, "--format", "json", "--table", "all")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["b2n"]["rows"][0]["h"] == 34.0  # mean of H(90, 10) = 18 and H(50, 50) = 50
+    cross = {r["method"]: r for r in data["cross"]["rows"]}
+    assert set(cross) == {"coop (shots=4)", "coop (shots=16)"}
+    assert cross["coop (shots=16)"]["source"] == 56.0 and cross["coop (shots=16)"]["short_classes"] is True
+    assert data["cross"]["title"] == "Cross-dataset transfer (accuracy, 4/16-shot*)"
+    code, out, err = run_cli("report", runs, "--format", "json", "--h-of-means")
+    assert code == 0, err
+    assert json.loads(out)["rows"][0]["h"] == 42.0  # H(70, 30)
