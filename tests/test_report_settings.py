@@ -73,9 +73,9 @@ def test_short_classes_are_flagged_and_the_title_states_the_shots(tmp_path):
     (b2n,) = build_tables(records(tmp_path), "b2n")
     assert b2n.title == "Base-to-new generalization (8-shot*)"
     assert cell(b2n, ["coop"], "sesa")["short"] is True
-    assert "coop on sesa, seed 0: class 'gunshot' had 5 file(s) for 8 shots" in b2n.notes
+    assert "* coop on sesa, seed 0: class 'gunshot' had 5 file(s) for 8 shots" in b2n.notes
     md = render_tables([b2n], "md")
-    assert "48.00 ±0.00*" in md and "* fewer files than shots:" in md
+    assert "48.00 ±0.00*" in md and "- * coop on sesa, seed 0: class 'gunshot'" in md
     assert '"short_classes": true' in render_tables([b2n], "json")
 
 

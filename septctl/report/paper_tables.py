@@ -197,8 +197,8 @@ def labeller(pool: list[RunRecord], base_row, column=lambda r: None):
 
 
 def _short_notes(what: str, recs: list[RunRecord]) -> list[str]:
-    """'coop on sesa, seed 0: class "x" has 9 files' for every class that had fewer files than --shots."""
-    return [f"{what}, seed {r.seed}{f', fold {r.fold}' if r.fold else ''}: class {c!r} had {n} file(s) "
+    """'* coop on sesa, seed 0: class 'x' had 9 file(s) for 16 shots' for every class short of --shots."""
+    return [f"* {what}, seed {r.seed}{f', fold {r.fold}' if r.fold else ''}: class {c!r} had {n} file(s) "
             f"for {r.shots} shots" for r in recs for c, n in sorted(r.short_classes.items())]
 
 
@@ -280,13 +280,6 @@ def _shots_text(pool: list[RunRecord]) -> str:
     return "/".join(map(str, counts)) + f"-shot{short}" if counts else "zero-shot"
 
 
-def _start(table: Table, pool: list[RunRecord], h_of_means: bool | None) -> None:
-    """Notes every table carries: how H was taken (tables with H) and which classes were short."""
-    if h_of_means is not None:
-        table.notes.append(H_RULES[h_of_means])
-    if any(r.short_classes for r in pool):
-        table.notes.append("* fewer files than shots:")
-
 
 def base_to_new_table(records: list[RunRecord], shots: int | None = None, h_of_means: bool = False) -> Table:
     """Table 1: Base / New / H per dataset and method, then the average over datasets (when several)."""
@@ -295,7 +288,7 @@ def base_to_new_table(records: list[RunRecord], shots: int | None = None, h_of_m
             (r.train_classes == "base" and r.shots == shots and _full_sept(r))]
     table = Table("b2n", f"Base-to-new generalization ({_shots_text(pool)})", ["Method"], ["base", "new", "h"],
                   "dataset")
-    _start(table, pool, h_of_means)
+    table.notes.append(H_RULES[h_of_means])
     cells = _b2n_cells(pool, labeller(pool, row_label), lambda r: r.dataset, table, False, h_of_means)
     labels = sorted({k[0] for k in cells}, key=_row_sort_key)
     datasets = sorted({k[2] for k in cells})
@@ -314,7 +307,7 @@ def shots_table(records: list[RunRecord], h_of_means: bool = False) -> Table:
     """Table 6: Base / New / H averaged over datasets, per shot count and method."""
     pool = [r for r in records if r.train_classes == "base" and r.shots and _full_sept(r)]
     table = Table("shots", "Shots per class (averaged over datasets)", ["Method"], ["base", "new", "h"], "shots")
-    _start(table, pool, h_of_means)
+    table.notes.append(H_RULES[h_of_means])
     group = lambda r: f"{r.shots}-shot"  # noqa: E731
     cells = _b2n_cells(pool, labeller(pool, row_label, group), group, table, True, h_of_means)
     labels = sorted({k[0] for k in cells}, key=_row_sort_key)
@@ -353,7 +346,7 @@ def ablation_table(records: list[RunRecord], method: str = "coop", shots: int | 
             and float((r.sept or {}).get("lam", 3.0)) == 3.0]
     table = Table("ablation", f"SEPT ablation on {method} ({_shots_text(pool)}, averaged over datasets)",
                   ["#", "L_intra", "m_intra", "L_inter", "m_inter"], ["base", "new", "h"], "datasets")
-    _start(table, pool, h_of_means)
+    table.notes.append(H_RULES[h_of_means])
     cells = _b2n_cells(pool, labeller(pool, lambda r: method, _switch_key), _switch_key, table, True, h_of_means)
     keys = sorted({k[1] for k in cells}, key=lambda g: _ablation_rank(g))
     datasets = sorted({k[2] for k in cells})
@@ -390,7 +383,6 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
     pool = [r for r in records if r.train_classes == "all" and _full_sept(r)]
     table = Table("cross", f"Cross-dataset transfer (accuracy, {_shots_text(pool)})", ["Method"],
                   ["source", "target"], "pair")
-    _start(table, pool, None)
     row_of = labeller(pool, row_label)
     seeds = _trained_seeds(pool)
     pairs: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
