@@ -147,13 +147,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 def setting(rec: RunRecord) -> dict:
     """Everything in run.yaml's config that changes a result (defaults filled in), plus the SEPT files' hashes."""
+    from dataclasses import asdict
+
     from septctl.engine.config import SeptOptions, TrainConfig
 
     config = dict(rec.config)
     if rec.method != "zeroshot":
         config = {**TrainConfig(dataset="").as_dict(), **config}
         if config.get("sept"):
-            config["sept"] = {**SeptOptions(neighbors="", margins="").__dict__, **config["sept"]}
+            config["sept"] = {**asdict(SeptOptions(neighbors="", margins="")), **config["sept"]}
     flat = {k: v for k, v in _flat(config).items() if k not in NOT_A_SETTING}
     flat.update({k: rec.card[k] for k in PER_DATASET if rec.card.get(k)})
     return flat
@@ -182,8 +184,8 @@ def labeller(pool: list[RunRecord], base_row, column=lambda r: None):
     for r in pool:
         buckets.setdefault((base_row(r), column(r)), []).append(settings[id(r)])
         buckets.setdefault((base_row(r), column(r), r.dataset), []).append(settings[id(r)])
-    differing: dict[str, set[str]] = {}
-    for where, group in buckets.items():
+    differing: dict[str, set[str]] = {}  # base row -> the settings its runs differ in
+    for where, group in buckets.items():  # SEPT file hashes compare within a dataset, the rest across datasets
         for k in set().union(*group):
             if (k in PER_DATASET) == (len(where) == 3) and len({repr(s.get(k)) for s in group}) > 1:
                 differing.setdefault(where[0], set()).add(k)
