@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from statistics import mean, pstdev
 
 from septctl.data.registry import find_dataset
@@ -147,8 +147,6 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 def setting(rec: RunRecord) -> dict:
     """Everything in run.yaml's config that changes a result (defaults filled in), plus the SEPT files' hashes."""
-    from dataclasses import asdict
-
     from septctl.engine.config import SeptOptions, TrainConfig
 
     config = dict(rec.config)
