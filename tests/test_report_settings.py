@@ -73,9 +73,9 @@ def test_short_classes_are_flagged_and_the_title_states_the_shots(tmp_path):
     (b2n,) = build_tables(records(tmp_path), "b2n")
     assert b2n.title == "Base-to-new generalization (8-shot*)"
     assert cell(b2n, ["coop"], "sesa")["short"] is True
-    assert "* coop on sesa, seed 0: class 'gunshot' had 5 file(s) for 8 shots" in b2n.notes
+    assert "* coop on sesa: fewer files than 8 shots: 'gunshot' 5" in b2n.notes
     md = render_tables([b2n], "md")
-    assert "48.00 ±0.00*" in md and "- * coop on sesa, seed 0: class 'gunshot'" in md
+    assert "48.00 ±0.00*" in md and "- * coop on sesa: fewer files than 8 shots: 'gunshot' 5\n" in md
     assert '"short_classes": true' in render_tables([b2n], "json")
 
 
@@ -97,3 +97,11 @@ def test_cli_h_of_means_and_the_cross_table_follows_the_same_grouping(run_cli, t
     code, out, err = run_cli("report", runs, "--format", "json", "--h-of-means")
     assert code == 0, err
     assert json.loads(out)["rows"][0]["h"] == 42.0  # H(70, 30)
+
+
+def test_short_classes_of_a_multi_fold_dataset_name_their_fold(tmp_path):
+    for seed in (0, 1):
+        make_run(tmp_path, "beijing-opera", "coop", seed, 2, _b2n("beijing-opera", 60.0, 40.0),
+                 short={"bangu": 7})
+    (b2n,) = build_tables(records(tmp_path), "b2n")
+    assert b2n.notes[1:] == ["* coop on beijing-opera: fewer files than 16 shots: 'bangu' 7 (fold 2)"]

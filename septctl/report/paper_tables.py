@@ -197,9 +197,14 @@ def labeller(pool: list[RunRecord], base_row, column=lambda r: None):
 
 
 def _short_notes(what: str, recs: list[RunRecord]) -> list[str]:
-    """'* coop on sesa, seed 0: class 'x' had 9 file(s) for 16 shots' for every class short of --shots."""
-    return [f"* {what}, seed {r.seed}{f', fold {r.fold}' if r.fold else ''}: class {c!r} had {n} file(s) "
-            f"for {r.shots} shots" for r in recs for c, n in sorted(r.short_classes.items())]
+    """One line per cell whose runs had classes short of --shots (the * on its cells), e.g.
+    "* coop on sesa: fewer files than 16 shots: 'gunshot' 9 (fold 1)"."""
+    short = sorted({(r.fold, c, n, r.shots) for r in recs for c, n in r.short_classes.items()})
+    if not short:
+        return []
+    shots = "/".join(sorted({str(s) for *_, s in short}, key=int))
+    return [f"* {what}: fewer files than {shots} shots: "
+            + ", ".join(f"{c!r} {n}" + (f" (fold {f})" if f else "") for f, c, n, _ in short)]
 
 
 def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cross: bool,
