@@ -112,19 +112,29 @@ def nonfinite(tensors: dict) -> list[str]:
     return [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
-def load_prompt(run_dir: str | Path, run: dict) -> tuple[dict, dict]:
-    """prompt.safetensors, refused when its sha256 is not the one the card recorded or it is not finite."""
+def check_prompt_sha256(run_dir: str | Path, run: dict) -> None:
+    """Refuse a prompt.safetensors whose bytes are not the ones the card recorded (older cards record none)."""
+    path = Path(run_dir) / PROMPT_FILE
+    recorded = run.get("prompt_sha256")
+    if recorded and sha256_file(path) != recorded:
+        raise SeptctlError(f"{path}: sha256 differs from the one in {RUN_FILE} (the file was changed or replaced); "
+                           f"retrain the run")
+
+
+def load_prompt(run_dir: str | Path, run: dict, check_sha256: bool = True) -> tuple[dict, dict]:
+    """prompt.safetensors, refused when it is not finite or (unless the caller checks it later) its sha256 differs.
+
+    `eval` checks the sha256 after its own, more specific, checks of the tensors' metadata and shapes.
+    """
     from septctl.artifacts import load_tensors
 
     path = Path(run_dir) / PROMPT_FILE
-    recorded = run.get("prompt_sha256")
-    if recorded and path.is_file() and sha256_file(path) != recorded:
-        raise SeptctlError(f"{path}: sha256 differs from the one in {RUN_FILE} (the file was changed or replaced); "
-                           f"retrain the run")
     tensors, meta = load_tensors(path, "prompt file")
     bad = nonfinite(tensors)
     if bad:
         raise SeptctlError(f"{path}: tensor {bad[0]!r} holds NaN or inf (the run diverged); retrain with a lower --lr")
+    if check_sha256:
+        check_prompt_sha256(run_dir, run)
     return tensors, meta
 
 

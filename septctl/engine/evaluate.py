@@ -20,8 +20,8 @@ from septctl.engine.train import require_finite_features
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
 from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
-from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, load_prompt, metrics_key, open_run_dataset, read_run,
-                          run_config, write_card, zeroshot_run_dir)
+from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
+                          open_run_dataset, read_run, run_config, write_card, zeroshot_run_dir)
 
 
 def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
@@ -77,7 +77,7 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
     run = read_run(run_dir)
     cfg = run_config(run_dir, run)
     backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
-    tensors, meta = load_prompt(run_dir, run)
+    tensors, meta = load_prompt(run_dir, run, check_sha256=False)
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
     try:
@@ -88,6 +88,7 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
     shapes = {k: tuple(v.shape) for k, v in method.prompt_state().items()}
     if {k: tuple(v.shape) for k, v in tensors.items()} != shapes:
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: does not hold the {cfg.method} prompt tensors {shapes}; retrain the run")
+    check_prompt_sha256(run_dir, run)
     method.load_prompt_state(tensors)
     method.logit_scale = cfg.logit_scale
     method.eval()
