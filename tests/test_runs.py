@@ -127,18 +127,15 @@ def test_prompt_sha256_mismatch_refused_on_load(synth_dataset, tmp_path):
     assert [c.what for c in verify_run(run) if not c.ok] == ["prompt sha256"]
 
 
-def test_non_finite_features_are_refused_naming_the_audio_file(synth_dataset, tmp_path, monkeypatch):
-    from septctl.backbones import load_backbone
-    from septctl.data.layout import DatasetFolder
-    from septctl.embed import embed_dataset
+def test_audio_with_huge_samples_is_refused_naming_the_file(synth_dataset, tmp_path):
+    import numpy as np
+    import soundfile as sf
 
-    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
-    dataset = DatasetFolder(synth_dataset)
-    emb, _ = embed_dataset(dataset, load_backbone("tiny"), progress=False)
-    tensors, meta = load_tensors(emb.path)
-    tensors["features"][:] = float("inf")  # what an audio file with huge samples gave
-    save_tensors(emb.path, tensors, meta)
-    with pytest.raises(SeptctlError, match="not finite") as exc:
-        train(TrainConfig(dataset=str(synth_dataset), shots=2, epochs=1), tmp_path / "run", **QUIET)
-    assert str(synth_dataset) in str(exc.value) and str(emb.path) in str(exc.value)
+    data = tmp_path / "synth"
+    shutil.copytree(synth_dataset, data)
+    loud = data / "audios" / "chirping_birds_train_000.wav"  # a base-class training clip (6 shots: all are drawn)
+    sf.write(loud, np.full(16000, 3e38, dtype=np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(SeptctlError, match="is not finite") as exc:
+        train(TrainConfig(dataset=str(data), shots=6, epochs=1), tmp_path / "run", **QUIET)
+    assert str(exc.value).startswith(f"{loud}: its embedding in ")
     assert not (tmp_path / "run" / RUN_FILE).exists()
