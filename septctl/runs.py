@@ -1,7 +1,8 @@
 """Run folders: where a run goes, what its files are called, and how its card and prompt are read back.
 
-Every stage that touches a run folder (train, eval, verify, report, plot, the grid) goes
-through here, so the layout, the file names and the metrics key are spelled out once.
+Train, eval, verify, plot and the grid read and write run folders through here, so the
+layout, the file names and the metrics key are spelled out once (report/tables.py still
+reads run.yaml and metrics.yaml by name).
 
 The default folder tells every configuration apart: readable parts for what one browses by
 (dataset, backbone, method, classes, shots, fold, seed) and the first 8 hex digits of the
