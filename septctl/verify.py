@@ -17,6 +17,7 @@ from pathlib import Path
 
 from septctl.artifacts import read_yaml
 from septctl.errors import SeptctlError
+from septctl.runs import METRICS_FILE, PROMPT_FILE, config_hash, open_run_dataset, read_run, run_config
 
 METRIC_KEYS = ("accuracy", "macro_f1")
 
@@ -52,7 +53,7 @@ def compare_metrics(key: str, recorded: dict, now: dict, tolerance: float) -> li
 
 
 def _entries(run_dir: Path) -> dict[str, dict]:
-    path = run_dir / "metrics.yaml"
+    path = run_dir / METRICS_FILE
     if not path.is_file():
         raise SeptctlError(f"{path}: no evaluations to verify; run `septctl eval {run_dir}` first")
     data = read_yaml(path, "metrics file")
@@ -78,19 +79,24 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> 
 
 
 def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
-    """Config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
-    from septctl.data.layout import open_dataset
+    """Prompt sha256 and finiteness, config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
+    from septctl.artifacts import load_tensors, sha256_file
     from septctl.embed import dataset_fingerprint
-    from septctl.engine.config import TrainConfig
-    from septctl.engine.train import config_hash, resolve
+    from septctl.engine.train import resolve
+    from septctl.runs import nonfinite
 
-    try:
-        cfg = TrainConfig.from_dict(run["config"])
-    except (KeyError, TypeError) as exc:
-        raise SeptctlError(f"{run_dir / 'run.yaml'}: no usable training config ({exc}); cannot verify it") from None
-    checks = [Check("config sha256", str(run.get("config_sha256"))[:16], config_hash(cfg)[:16],
-                    run.get("config_sha256") == config_hash(cfg))]
-    dataset = open_dataset(cfg.dataset, cfg.data_root)
+    cfg = run_config(run_dir, run)
+    prompt = run_dir / PROMPT_FILE
+    recorded_sha = run.get("prompt_sha256")
+    now_sha = sha256_file(prompt) if prompt.is_file() else "missing"
+    checks = [Check("prompt sha256", str(recorded_sha)[:16], now_sha[:16], recorded_sha in (None, now_sha))]
+    bad = nonfinite(load_tensors(prompt, "prompt file")[0]) if prompt.is_file() else ["(missing)"]
+    checks.append(Check("prompt finite", "finite", f"NaN/inf in {bad[0]}" if bad else "finite", not bad))
+    if not all(c.ok for c in checks):
+        return checks  # scoring this prompt again would only be refused
+    checks.append(Check("config sha256", str(run.get("config_sha256"))[:16], config_hash(cfg)[:16],
+                        run.get("config_sha256") == config_hash(cfg)))
+    dataset = open_run_dataset(run, cfg)
     setup = resolve(cfg, dataset, run.get("fold"))  # the training's own class split and few-shot draw
     drawn = setup.few_shot["rows"]
     recorded_rows = (run.get("few_shot") or {}).get("rows")
@@ -110,12 +116,11 @@ def _retrain_check(run_dir: Path, run: dict) -> Check:
     import torch
 
     from septctl.artifacts import load_tensors
-    from septctl.engine.config import TrainConfig
-    from septctl.engine.train import PROMPT_FILE, train
+    from septctl.engine.train import train
 
     recorded, _ = load_tensors(run_dir / PROMPT_FILE, "prompt file")
     with tempfile.TemporaryDirectory(prefix="septctl-verify-") as tmp:
-        out = train(TrainConfig.from_dict(run["config"]), Path(tmp) / "run", progress=False, echo=lambda _: None)
+        out = train(run_config(run_dir, run), Path(tmp) / "run", progress=False, echo=lambda _: None)
         again, _ = load_tensors(out / PROMPT_FILE, "prompt file")
     same = set(recorded) == set(again) and all(torch.equal(recorded[k], again[k]) for k in recorded)
     diff = "bit-identical" if same else "differs"
@@ -126,15 +131,15 @@ def verify_run(run_dir: str | Path, *, tolerance: float = 0.0, retrain: bool = F
                data_root: str | None = None) -> list[Check]:
     """Every check of one run folder; raises SeptctlError when the folder cannot be read at all."""
     run_dir = Path(run_dir)
-    run = read_yaml(run_dir / "run.yaml", "run card")
-    if not isinstance(run, dict) or run.get("status") != "complete" or not isinstance(run.get("config"), dict):
-        raise SeptctlError(f"{run_dir / 'run.yaml'}: not a complete run; finish it with `septctl train` first")
+    run = read_run(run_dir)
     entries = _entries(run_dir)
     trained = run["config"].get("method") != "zeroshot"
     checks = _trained_checks(run_dir, run) if trained else []
+    if not all(c.ok for c in checks if c.what.startswith("prompt")):
+        return checks
     for key, entry in sorted(entries.items()):
         if "classes" not in entry:
-            raise SeptctlError(f"{run_dir / 'metrics.yaml'}: entry {key} has no `classes`; rerun `septctl eval`")
+            raise SeptctlError(f"{run_dir / METRICS_FILE}: entry {key} has no `classes`; rerun `septctl eval`")
         checks += compare_metrics(key, entry, _recompute(run_dir, run, entry, data_root), tolerance)
     if retrain:
         if not trained:

@@ -157,25 +157,24 @@ def grid_eval(
 ) -> None:
     """`septctl eval` for grids: evaluates only what metrics.yaml lacks, so a rerun does nothing."""
     set_threads()
-    from septctl.artifacts import read_yaml
     from septctl.data.layout import open_dataset
     from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
+    from septctl.runs import metrics_key, read_metrics, read_run, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
     if zeroshot:
         ds = open_dataset(target, root)
-        where = out_dir or Path("runs") / ds.name / backbone / "zeroshot" / f"fold{fold or 0}"
+        where = out_dir or zeroshot_run_dir(ds.name, backbone, fold)
         name, at = ds.name, ds.default_fold() if fold is None else fold
     else:
         where = Path(target)
-        run = read_yaml(where / "run.yaml", "run card") or {}
-        ds = open_dataset(dataset, root or (run.get("config") or {}).get("data_root")) if dataset else None
+        run = read_run(where)
+        ds = open_dataset(dataset, root or run["config"].get("data_root")) if dataset else None
         name = ds.name if ds else run.get("dataset")
         at = fold if fold is not None else (ds.default_fold() if ds else run.get("fold"))
-    metrics = where / "metrics.yaml"
-    have = (read_yaml(metrics, "metrics file") or {}).get("evaluations", {}) if metrics.is_file() else {}
+    have = read_metrics(where)
     for which in classes:
-        key = f"{name}/fold{at or 0}/{which}"
+        key = metrics_key(name, at, which)
         if key in have:
             err.print(f"{where}: {key} already evaluated")
             continue

@@ -43,7 +43,7 @@ def train(
                                            help="Keep the text projection dropout on while training, as PALM did."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
-    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/FOLD/SEED)."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.

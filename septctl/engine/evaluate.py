@@ -11,18 +11,17 @@ from pathlib import Path
 
 import torch
 
-from septctl.artifacts import file_lock, load_tensors, provenance, read_yaml, write_yaml
+from septctl.artifacts import file_lock, provenance, read_yaml, write_yaml
 from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
 from septctl.data.registry import select_classes
 from septctl.embed import embed_dataset
-from septctl.engine.config import TrainConfig
-from septctl.engine.train import PROMPT_FILE, RUN_FILE
+from septctl.engine.train import require_finite_features
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
 from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
-
-METRICS_FILE = "metrics.yaml"
+from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
+                          open_run_dataset, read_run, run_config, write_card, zeroshot_run_dir)
 
 
 def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
@@ -51,6 +50,7 @@ def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
     rows = [r for r in test_rows if r.classname in index]
     emb, _ = embed_dataset(dataset, backbone, crop=crop)
     feats = emb.select(rows).to(backbone.device)
+    require_finite_features(feats, rows, emb.path, dataset)
     target = torch.tensor([index[r.classname] for r in rows])
     preds = []
     with torch.no_grad():
@@ -66,7 +66,7 @@ def _record(run_dir: Path, result: dict) -> None:
     path = run_dir / METRICS_FILE
     with file_lock(path):
         data = read_yaml(path, "metrics file") if path.is_file() else {"evaluations": {}}
-        key = f"{result['dataset']}/fold{result['fold'] or 0}/{result['classes']}"
+        key = metrics_key(result["dataset"], result["fold"], result["classes"])
         data["evaluations"][key] = {**result, "card": provenance()}
         write_yaml(path, data)
 
@@ -74,15 +74,10 @@ def _record(run_dir: Path, result: dict) -> None:
 def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
                  data_root: str | None = None, record: bool = True) -> dict:
     run_dir = Path(run_dir)
-    run = read_yaml(run_dir / RUN_FILE, "run card")
-    if not isinstance(run, dict) or run.get("status") != "complete":
-        raise SeptctlError(f"{run_dir / RUN_FILE}: the run is not complete; rerun `septctl train` to finish it")
-    try:
-        cfg = TrainConfig.from_dict(run["config"])
-    except (KeyError, TypeError) as exc:
-        raise SeptctlError(f"{run_dir / RUN_FILE}: no usable training config ({exc}); rerun `septctl train`") from None
+    run = read_run(run_dir)
+    cfg = run_config(run_dir, run)
     backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
-    tensors, meta = load_tensors(run_dir / PROMPT_FILE, "prompt file")
+    tensors, meta = load_prompt(run_dir, run, check_sha256=False)
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
     try:
@@ -93,11 +88,12 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
     shapes = {k: tuple(v.shape) for k, v in method.prompt_state().items()}
     if {k: tuple(v.shape) for k, v in tensors.items()} != shapes:
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: does not hold the {cfg.method} prompt tensors {shapes}; retrain the run")
+    check_prompt_sha256(run_dir, run)
     method.load_prompt_state(tensors)
     method.logit_scale = cfg.logit_scale
     method.eval()
     if dataset is None:
-        target = open_dataset(cfg.dataset, cfg.data_root)
+        target = open_run_dataset(run, cfg)
         fold = run["fold"] if fold is None else fold
     else:
         target = open_dataset(dataset, data_root or cfg.data_root)
@@ -117,12 +113,12 @@ def evaluate_zeroshot(dataset: str, backbone_name: str = "tiny", template: str =
     fold = target.default_fold() if fold is None else fold
     method = ZeroShot(backbone, [], template)
     result = _score(method, backbone, target, fold, classes, crop)
-    run_dir = Path(out) if out else Path("runs") / target.name / backbone_name / "zeroshot" / f"fold{fold or 0}"
+    run_dir = Path(out) if out else zeroshot_run_dir(target.name, backbone_name, fold)
     if not record:
         return result, run_dir
     run_file = run_dir / RUN_FILE
     if not run_file.is_file():
-        write_yaml(run_file, {"status": "complete", "label": "zeroshot", "dataset": target.name, "fold": fold,
+        write_card(run_dir, {"status": "complete", "label": "zeroshot", "dataset": target.name, "fold": fold,
                               "config": {"method": "zeroshot", "backbone": backbone_name, "template": template,
                                          "seed": 0, "dataset": dataset},
                               "card": provenance(weights_id=backbone.weights_id())})

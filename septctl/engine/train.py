@@ -8,6 +8,7 @@ the same command after Ctrl-C or a kill resumes and ends bit-identical on the CP
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_text, write_yaml
+from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
 from septctl.data.layout import DatasetFolder, Row, open_dataset
 from septctl.data.registry import select_classes
@@ -25,15 +26,16 @@ from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
-
-RUN_FILE = "run.yaml"
-PROMPT_FILE = "prompt.safetensors"
-STATE_FILE = "state.safetensors"
+from septctl.runs import PROMPT_FILE, RUN_FILE, STATE_FILE, config_hash, default_run_dir, nonfinite, run_lock, write_card
 
 
-def default_run_dir(cfg: TrainConfig, dataset_name: str, fold: int | None) -> Path:
-    method = cfg.method + ("-sept" if cfg.sept else "")
-    return Path("runs") / dataset_name / cfg.backbone / method / cfg.classes / f"fold{fold or 0}" / f"seed{cfg.seed}"
+def require_finite_features(features: torch.Tensor, rows: list[Row], emb_path: Path, dataset: DatasetFolder) -> None:
+    """Refuse NaN or inf audio features (e.g. a file with huge samples), naming the first such file."""
+    bad = (~torch.isfinite(features)).any(-1).nonzero()
+    if len(bad):
+        row = rows[int(bad[0])]
+        raise SeptctlError(f"{dataset.root / row.path}: its embedding in {emb_path} is not finite (NaN or inf); "
+                           f"fix or drop the audio file, then delete the embedding cache file")
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Setup:
         emb, _ = embed_dataset(self.dataset, self.backbone, crop=self.cfg.crop, progress=progress)
         index = {c: i for i, c in enumerate(self.classes)}
         self.features = emb.select(self.rows).to(self.cfg.device)
+        require_finite_features(self.features, self.rows, emb.path, self.dataset)
         self.labels = torch.tensor([index[r.classname] for r in self.rows], device=self.cfg.device)
         self.embeddings_card = {"file": str(emb.path), **emb.card["key"]}
 
@@ -141,8 +144,10 @@ class SeptTerm:
 
 
 def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: list[str], opt: torch.optim.Optimizer,
-                gen: torch.Generator, batch_size: int, sept: SeptTerm | None = None) -> dict[str, float]:
+                gen: torch.Generator, batch_size: int, sept: SeptTerm | None = None, epoch: int = 1) -> dict[str, float]:
     """One pass over the few-shot rows in a seeded order; returns the mean of each loss term.
+
+    A non-finite loss term stops the run before the step is taken (a diverged run is never saved).
 
     Per step, the class prompts (and with SEPT the neighbor prompts) are encoded in one
     batched call with the learned context, then the method's loss plus lambda * L_se.
@@ -164,19 +169,17 @@ def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: l
             se = sept.loss(method, class_feats, rest, nidx)
             loss = loss + sept.opts.lam * se
             parts["se"] = se.item()
+        parts["loss"] = loss.item()
+        for key, v in parts.items():
+            if not math.isfinite(v):
+                raise SeptctlError(f"epoch {epoch}: loss term {key!r} is not finite ({v}); lower --lr "
+                                   f"or check the features and margins")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        parts["loss"] = loss.item()
         for key, v in parts.items():
             sums[key] = sums.get(key, 0.0) + v * len(idx)
     return {key: v / n for key, v in sums.items()}
-
-
-def config_hash(cfg: TrainConfig) -> str:
-    d = cfg.as_dict()
-    d.pop("device", None)
-    return sha256_text(json.dumps(d, sort_keys=True, default=str))
 
 
 def _save_state(path: Path, method, opt, epoch: int, gen: torch.Generator, log: list, cfg_hash: str) -> None:
@@ -215,17 +218,24 @@ def train(
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> Path:
-    """Train (or resume, or skip if finished) and return the run folder."""
+    """Train (or resume, or skip if finished) and return the run folder, held locked throughout."""
     dataset = open_dataset(cfg.dataset, cfg.data_root)
     fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
     run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
+    with run_lock(run_dir, echo):
+        _train_locked(cfg, dataset, fold, run_dir, progress, echo)
+    return run_dir
+
+
+def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
+                  echo: Callable[[str], None]) -> None:
     cfg_hash = config_hash(cfg)
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         done = read_yaml(run_file, "run card")
         if isinstance(done, dict) and done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
             echo(f"{run_dir}: already complete, nothing to do")
-            return run_dir
+            return
         raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
     setup = resolve(cfg, dataset, fold)
 
@@ -254,7 +264,8 @@ def train(
         with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
             advance(start)
             for epoch in range(start, cfg.epochs):
-                means = train_epoch(method, setup.features, setup.labels, setup.classes, opt, gen, cfg.batch_size, sept)
+                means = train_epoch(method, setup.features, setup.labels, setup.classes, opt, gen, cfg.batch_size, sept,
+                                    epoch=epoch + 1)
                 log.append({"epoch": epoch + 1, **{key: round(v, 6) for key, v in means.items()}})
                 _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
                 saved = epoch + 1
@@ -263,18 +274,24 @@ def train(
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise
 
+    prompt = method.prompt_state()
+    bad = nonfinite(prompt)
+    if bad:
+        raise SeptctlError(f"epoch {cfg.epochs}: prompt tensor {bad[0]!r} is not finite; lower --lr")
     card = provenance(
         backbone=cfg.backbone, weights_id=setup.backbone.weights_id(), device=str(setup.backbone.device),
         embeddings=setup.embeddings_card, **(sept_files.hashes if sept_files else {}),
     )
-    save_tensors(run_dir / PROMPT_FILE, method.prompt_state(),
+    save_tensors(run_dir / PROMPT_FILE, prompt,
                  {"method": cfg.method, "classes": json.dumps(setup.classes), "weights_id": setup.backbone.weights_id()})
-    write_yaml(run_file, {
+    write_card(run_dir, {
         "status": "complete",
         "label": cfg.label,
         "config": cfg.as_dict(),
         "config_sha256": cfg_hash,
         "dataset": setup.dataset.name,
+        "dataset_path": str(setup.dataset.root.resolve()),
+        "dataset_fingerprint": (setup.embeddings_card or {}).get("dataset_fingerprint"),
         "fold": setup.fold,
         "classes": setup.classes,
         "all_classes": setup.all_classes,
@@ -282,7 +299,7 @@ def train(
         "few_shot": setup.few_shot,
         "losses": log,
         "train_seconds": round(time.time() - t0, 2),
+        "prompt_sha256": sha256_file(run_dir / PROMPT_FILE),
         "card": card,
     })
     state_path.unlink(missing_ok=True)
-    return run_dir

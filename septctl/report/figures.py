@@ -53,7 +53,6 @@ class PromptEncoder:
     def __init__(self, run_dir: Path | None, backbone=None, template: str = TEMPLATE):
         import torch
 
-        from septctl.artifacts import load_tensors, read_yaml
         from septctl.methods.zeroshot import ZeroShot
 
         self.torch = torch
@@ -62,16 +61,14 @@ class PromptEncoder:
             self.run = {}
             return
         from septctl.backbones import load_backbone
-        from septctl.engine.config import TrainConfig
         from septctl.methods import build_method
+        from septctl.runs import load_prompt, read_run, run_config
 
         run_dir = Path(run_dir)
-        self.run = read_yaml(run_dir / "run.yaml", "run card") or {}
-        if self.run.get("status") != "complete" or "config" not in self.run:
-            raise SeptctlError(f"{run_dir / 'run.yaml'}: not a complete run; finish it with `septctl train` first")
-        cfg = TrainConfig.from_dict(self.run["config"])
+        self.run = read_run(run_dir)
+        cfg = run_config(run_dir, self.run)
         model = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
-        tensors, meta = load_tensors(run_dir / "prompt.safetensors", "prompt file")
+        tensors, meta = load_prompt(run_dir, self.run)
         self.method = build_method(cfg.method, model, json.loads(meta["classes"]), {"n_ctx": cfg.n_ctx,
                                                                                      **cfg.method_options})
         self.method.load_prompt_state(tensors)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from septctl.data.registry import find_dataset
 from septctl.errors import SeptctlError
+from septctl.runs import metrics_key, zeroshot_run_dir
 
 EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper")
 METHODS = ("coop", "cocoop", "kgcoop", "dept")
@@ -70,19 +71,20 @@ class Job:
         if self.run_dir is None:
             return False
         from septctl.artifacts import read_yaml
+        from septctl.runs import RUN_FILE, read_metrics
 
         if self.stage == "prep":
             stamp = self.run_dir / self.eval_keys[0]
             return stamp.is_file() and (read_yaml(stamp, "prep stamp") or {}).get("made") == self.expect
 
-        run_file, metrics = self.run_dir / "run.yaml", self.run_dir / "metrics.yaml"
-        if not run_file.is_file() or not metrics.is_file():
+        run_file = self.run_dir / RUN_FILE
+        if not run_file.is_file():
             return False
         run = read_yaml(run_file, "run card") or {}
         config = run.get("config") or {}
         if run.get("status") != "complete" or any(config.get(k) != v for k, v in self.expect.items()):
             return False
-        have = (read_yaml(metrics, "metrics file") or {}).get("evaluations", {})
+        have = read_metrics(self.run_dir)
         return all(k in have for k in self.eval_keys)
 
 
@@ -137,12 +139,9 @@ def _prep(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...] = ())
                [prep_stamp(knobs, classes)])
 
 
-def _key(dataset: str, fold: int | None, classes: str) -> str:
-    return f"{dataset}/fold{fold or 0}/{classes}"
-
-
 def _run_dir(knobs: Knobs, dataset: str, method: str, classes: str, shots: int, fold: int | None, seed: int) -> Path:
-    """The default layout of `septctl train`; other shot counts get their own CLASSES folder."""
+    """The grid's own layout, passed to `train --out`: each job's config is fixed by the grid's knobs, and
+    Job.done / train refuse a folder holding another config, so readable parts suffice (no hash)."""
     part = classes if shots == 16 else f"{classes}-{shots}shot"
     return Path(knobs.runs) / dataset / knobs.backbone / method / part / f"fold{fold or 0}" / f"seed{seed}"
 
@@ -162,10 +161,10 @@ def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: 
     which = ("base", "new") if classes == "base" else ("all",)
     evaluate = ["grid-eval", str(run_dir), *[a for c in which for a in ("--classes", c)], *knobs.common()]
     steps = [train, evaluate]
-    keys = [_key(dataset, fold, c) for c in which]
+    keys = [metrics_key(dataset, fold, c) for c in which]
     for target in targets:
         steps.append(["grid-eval", str(run_dir), "--dataset", target, "--classes", "all", *knobs.common()])
-        keys.append(_key(target, _default_fold(target, knobs), "all"))
+        keys.append(metrics_key(target, _default_fold(target, knobs), "all"))
     expect = {"method": method, "seed": seed, "shots": shots, "epochs": knobs.epochs, "classes": classes,
               "backbone": knobs.backbone}
     return Job("runs", steps, run_dir, expect, keys)
@@ -178,11 +177,11 @@ def _default_fold(dataset: str, knobs: Knobs) -> int | None:
 
 
 def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
-    out = Path(knobs.runs) / dataset / knobs.backbone / "zeroshot" / f"fold{fold or 0}"
+    out = zeroshot_run_dir(dataset, knobs.backbone, fold, knobs.runs)
     step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone, "--classes", "base", "--classes", "new",
             "--out", str(out), *knobs.common()]
     step += ["--fold", str(fold)] if fold is not None else []
-    return Job("runs", [step], out, {}, [_key(dataset, fold, "base"), _key(dataset, fold, "new")])
+    return Job("runs", [step], out, {}, [metrics_key(dataset, fold, "base"), metrics_key(dataset, fold, "new")])
 
 
 def _method_runs(knobs: Knobs, dataset: str, fold: int | None, shots: int = 16) -> list[Job]:

@@ -120,6 +120,8 @@ def load_margins(
         have = None
     if m is None or m.dim() != 3 or not isinstance(have, list) or m.shape[:2] != (len(have), len(have)):
         raise SeptctlError(f"{path}: not a margins file (no [K, K, N] `margins` with its classes); {fix}")
+    if not bool(torch.isfinite(m).all()):
+        raise SeptctlError(f"{path}: margins hold NaN or inf; {fix}")
     if sorted(have) != sorted(classes):
         raise SeptctlError(f"{path}: margins are for other classes than the {len(classes)} training classes; {fix}")
     if meta.get("neighbors_sha256") != neighbors_sha256:
