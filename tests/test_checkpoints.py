@@ -11,6 +11,8 @@ import torch
 from septctl.backbones.weights import TRUST_ENV, _torch_load
 from septctl.errors import SeptctlError
 
+from .test_clap_backbones import gpt2_tok  # noqa: F401  (fixture)
+
 
 def _metadata() -> dict:
     """What MS-CLAP's and Pengi's training code saves beside the weights."""
@@ -47,24 +49,37 @@ def test_unknown_global_is_refused_by_name_until_trusted(tmp_path, monkeypatch):
         _torch_load(other)
 
 
+def _embed_both(state: dict, backbone: str, tmp_path: Path, run_cli, data: Path) -> None:
+    """Embed `data` through the CLI from `state` saved plain and with metadata; they must be equal."""
+    from septctl.artifacts import load_tensors
+
+    outs = []
+    for name, extra in (("plain", {}), ("meta", _metadata())):
+        ckpt, out = tmp_path / f"{name}.pth", tmp_path / f"{name}.safetensors"
+        torch.save({"model": state, **extra}, ckpt)
+        code, _, err = run_cli("embed", data, "--backbone", backbone, "--weights", ckpt, "--out", out, "-q")
+        assert code == 0, err
+        outs.append(load_tensors(out if out.is_file() else next(out.rglob("*.safetensors")), "embeddings")[0])
+    a, b = outs
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.mark.slow
-def test_pengi_checkpoint_with_metadata_embeds_like_plain(tmp_path, run_cli, synth_dataset, monkeypatch):
+def test_pengi_checkpoint_with_metadata_embeds_like_plain(tmp_path, run_cli, synth_dataset):
     from septctl.backbones.pengi import PengiBackbone
 
     from .test_pengi import _pengi_state
 
     torch.manual_seed(0)
-    state = _pengi_state(PengiBackbone())
-    plain, meta = tmp_path / "plain.pth", tmp_path / "meta.pth"
-    torch.save({"model": state}, plain)
-    torch.save({"model": state, **_metadata()}, meta)
-    outs = []
-    for ckpt in (plain, meta):
-        out = tmp_path / f"{ckpt.stem}.safetensors"
-        code, _, err = run_cli("embed", synth_dataset, "--backbone", "pengi", "--weights", ckpt, "--out", out, "-q")
-        assert code == 0, err
-        outs.append(out)
-    from septctl.artifacts import load_tensors
+    _embed_both(_pengi_state(PengiBackbone()), "pengi", tmp_path, run_cli, synth_dataset)
 
-    a, b = (load_tensors(p if p.is_file() else next(Path(p).rglob("*.safetensors")), "embeddings")[0] for p in outs)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+@pytest.mark.slow
+def test_ms_clap_checkpoint_with_metadata_embeds_like_plain(tmp_path, run_cli, synth_dataset, gpt2_tok, monkeypatch):
+    import septctl.backbones.ms_clap as ms_clap
+
+    monkeypatch.setattr(ms_clap, "gpt2_tokenizer", lambda: gpt2_tok)  # no hub access in tests
+    torch.manual_seed(0)
+    sd = ms_clap.MsClapBackbone(tokenizer=gpt2_tok).state_dict()
+    state = {f"module.{ms_clap.to_ms_clap_key(k)}": sd[k] for k in ms_clap.ms_clap_expected_shapes()}
+    _embed_both(state, "ms-clap", tmp_path, run_cli, synth_dataset)
