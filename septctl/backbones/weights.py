@@ -3,7 +3,9 @@
 - `download_pengi` fetches Pengi's `base.pth` into cache_dir("weights") with a progress
   bar and HTTP Range resume, and records its sha256 in a card beside it (`pengi.yaml`).
   The release publishes no hash, so the first download records one; `--sha256` pins it.
-- `load_checkpoint_state` reads a `.pth` once with `torch.load(weights_only=True)`, keeps
+- `load_checkpoint_state` reads a `.pth` once with `torch.load(weights_only=True)` (plus the
+  harmless metadata types of `_safe_globals`; anything else only for a file whose sha256
+  the user names in SEPTCTL_TRUST_CHECKPOINT), keeps
   only the backbone's weights (renamed to septctl's module names, strictly checked) and
   caches them as safetensors keyed by the file's path, size and mtime: later loads are a
   memory map, with no pickle and no 2 GB read.
@@ -218,6 +220,46 @@ def _cache_path(path: Path, name: str) -> Path:
     return cache_dir("weights", "converted") / f"{name}-{key}.safetensors"
 
 
+TRUST_ENV = "SEPTCTL_TRUST_CHECKPOINT"
+
+
+def _safe_globals() -> list:
+    """Harmless non-tensor types released checkpoints hold beside the weights.
+
+    MS-CLAP's CLAP_weights_2023.pth (and Pengi, same training code) store their training
+    arguments as an argparse.Namespace, with numpy scalars and dtypes; optimizer state is
+    plain dicts and tensors, which weights_only already reads.
+    """
+    import argparse
+
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
+    dtypes = [type(np.dtype(t)) for t in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "?")]
+    return [argparse.Namespace, np.dtype, *dtypes, scalar, (scalar, "numpy.core.multiarray.scalar")]
+
+
+def _refuse_or_trust(path: Path) -> bool:
+    """True when the user trusts this exact file (TRUST_ENV holds its sha256); else refuse by name."""
+    import torch
+
+    digest = sha256_file(path)
+    if os.environ.get(TRUST_ENV, "").strip().lower() == digest:
+        return True
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # legacy (non-zip) files cannot be listed
+        names = []
+    what = ", ".join(sorted(names)) if names else "objects other than tensors"
+    raise SeptctlError(
+        f"{path}: holds {what}, which septctl will not unpickle; if you trust this file, "
+        f"set {TRUST_ENV}={digest} (that file only) and rerun"
+    )
+
+
 def _torch_load(path: Path) -> Any:
     import pickle
     import zipfile
@@ -228,20 +270,27 @@ def _torch_load(path: Path) -> Any:
         legacy = fh.read(1) == b"\x80"  # pre-1.6 torch.save: a bare pickle stream
     if not (legacy or zipfile.is_zipfile(path)):
         raise SeptctlError(f"{path}: not a PyTorch checkpoint (neither zip nor pickle); download it again")
-    try:
+
+    def load(weights_only: bool) -> Any:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
         except RuntimeError as exc:  # legacy (non-zip) format cannot be memory-mapped
             if "mmap" not in str(exc):
                 raise
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+    try:
+        try:
+            with torch.serialization.safe_globals(_safe_globals()):
+                return load(weights_only=True)
+        except pickle.UnpicklingError as exc:
+            if "Weights only load failed" not in str(exc):
+                raise
+            _refuse_or_trust(path)
+        return load(weights_only=False)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" in str(exc):
-            raise SeptctlError(
-                f"{path}: holds objects other than tensors, which septctl will not unpickle; pass the released weights file"
-            ) from None
         raise SeptctlError(f"{path}: not a readable PyTorch checkpoint ({exc}); download it again") from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except (RuntimeError, EOFError, OSError, AttributeError, ModuleNotFoundError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SeptctlError(f"{path}: not a readable PyTorch checkpoint ({first}); download it again") from None
 

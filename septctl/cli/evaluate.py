@@ -19,6 +19,7 @@ def evaluate(
     template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
     backbone: str = typer.Option("tiny", "--backbone", "-b", help="Backbone for --zeroshot."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint for --zeroshot."),
+    crop: str = typer.Option(None, "--crop", help="Zero-shot: seeded (default), center or start; a run uses its own."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
@@ -32,8 +33,11 @@ def evaluate(
         if "{}" not in template:
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
         result, run_dir = evaluate_zeroshot(target, backbone, template, classes, fold, out_dir,
-                                            str(weights) if weights else None, str(data_root) if data_root else None)
+                                            str(weights) if weights else None, str(data_root) if data_root else None,
+                                            crop or "seeded")
     else:
+        if crop is not None:
+            raise SeptctlError(f"--crop applies to --zeroshot only; {target} is scored with the crop it was trained with")
         run_dir = Path(target)
         result = evaluate_run(run_dir, classes, dataset, fold, str(data_root) if data_root else None)
     if as_json:

@@ -41,6 +41,7 @@ def train(
                                      help="DePT: fuse head and cosine logits on base classes (paper: off)."),
     reference_dropout: bool = typer.Option(False, "--reference-dropout",
                                            help="Keep the text projection dropout on while training, as PALM did."),
+    crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8)."),
@@ -67,7 +68,7 @@ def train(
         method_options=method_options(baseline, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
                                                  "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
         classes=classes, fold=fold, shots=shots, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size,
-        n_ctx=n_ctx, reference_dropout=reference_dropout, device=device,
+        n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop, device=device,
         data_root=str(data_root) if data_root else None, sept=sept_opts,
     )
     run_dir = run_train(cfg, out, progress=not quiet, echo=err.print)

@@ -1,14 +1,16 @@
 """Reading audio and shaping it the way a backbone expects.
 
 soundfile reads wav/flac/ogg/mp3 in any sample format (SESA is 8-bit unsigned) into
-float32 in [-1, 1]; torchaudio's resampler (the one Pengi used, default settings)
-changes the rate; clips are tiled when short and cropped when long.
+float32 in [-1, 1]; `torchaudio.transforms.Resample` with its default settings (the
+transform Pengi's and msclap's loaders build) changes the rate; clips are tiled when
+short and cropped when long.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +38,24 @@ def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.ascontiguousarray(data.T)), int(sr)
 
 
+@lru_cache(maxsize=16)
+def _resampler(sr: int, target: int) -> torch.nn.Module:
+    """The transform Pengi builds, once per rate pair (its sinc kernel is the costly part)."""
+    import torchaudio.transforms as AT
+
+    return AT.Resample(sr, target)
+
+
 def resample(wave: torch.Tensor, sr: int, target: int) -> torch.Tensor:
-    """torchaudio.functional.resample with its defaults, as Pengi's Resample transform."""
+    """`torchaudio.transforms.Resample(sr, target)` with its defaults, exactly as Pengi and msclap.
+
+    Not `torchaudio.functional.resample`: its kernel is built differently and the output
+    differs by up to ~7e-6 (see tests/test_audio.py).
+    """
     if sr == target:
         return wave
-    import torchaudio.functional as AF
-
-    return AF.resample(wave, sr, target)
+    with torch.no_grad():
+        return _resampler(sr, target)(wave)
 
 
 def _crop_start(n: int, length: int, crop: str, key: str) -> int:
