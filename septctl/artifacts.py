@@ -25,9 +25,39 @@ from septctl import __version__
 from septctl.errors import SeptctlError
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows.
+
+    /proc/self/status reports it read-only, so no other thread can see a changed
+    umask; elsewhere the os.umask set-and-restore pair is used, which briefly sets
+    the umask to 0o022 for the whole process (not thread-safe, but only an instant).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def shared_mode(dir: bool = False) -> int:
+    """The mode a plain open()/mkdir() would give: 0o666 (0o777 for a folder) less the umask.
+
+    mkstemp and mkdtemp make private 0600/0700 entries; septctl widens them to this
+    before the rename, so a group-shared cache or results folder stays shared.
+    """
+    return (0o777 if dir else 0o666) & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` on success."""
+    """Yield a temporary path beside `path`; rename it onto `path` on success.
+
+    The file gets the umask's mode (as open() would), not mkstemp's private 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -35,6 +65,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, shared_mode())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -151,12 +182,22 @@ def provenance(**extra: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """An exclusive inter-process lock (flock) held for the duration of the block."""
+    """An exclusive inter-process lock (flock) held for the duration of the block.
+
+    flock needs only a read-only descriptor, so a lock file another user created
+    (and that this user may not write) still works.
+    """
     lock = Path(f"{path}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
+    except PermissionError:
+        fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from septctl.artifacts import shared_mode
 from septctl.data.registry import DatasetInfo, find_dataset
 from septctl.errors import SeptctlError
 
@@ -172,6 +173,7 @@ def write_layout(
                 w = csv.writer(f)
                 w.writerow(COLUMNS)
                 w.writerows((r.path, r.classname) for r in rows)
+        os.chmod(tmp, shared_mode(dir=True))  # mkdtemp makes it 0700
         os.replace(tmp, out)
     finally:
         if tmp.exists():
