@@ -16,7 +16,7 @@ import torch
 
 from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors, sha256_file, sha256_text, write_yaml
 from septctl.backbones.base import Backbone
-from septctl.data.audio import load_clip
+from septctl.data.audio import RESAMPLER, load_clip
 from septctl.data.layout import DatasetFolder, Row
 from septctl.errors import SeptctlError
 from septctl.paths import cache_dir
@@ -54,7 +54,7 @@ def _key(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str
         "backbone": backbone.name,
         "weights_id": backbone.weights_id(),
         "audio": {"sample_rate": backbone.audio_spec.sample_rate, "clip_seconds": backbone.audio_spec.clip_seconds,
-                  "channels": backbone.audio_spec.channels},
+                  "channels": backbone.audio_spec.channels, "resampler": RESAMPLER},
         "crop": crop,
         "crop_seed": seed,
     }

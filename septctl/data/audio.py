@@ -20,6 +20,7 @@ from septctl.backbones.base import AudioSpec
 from septctl.errors import SeptctlError
 
 CROPS = ("seeded", "center", "start")
+RESAMPLER = "torchaudio.transforms.Resample"  # recorded in embedding cache keys: a change of resampler changes every embedding
 
 
 def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
