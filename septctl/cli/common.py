@@ -42,6 +42,8 @@ def set_threads() -> None:
     """Respect an explicit thread count (SEPTCTL_THREADS) for torch on shared machines."""
     n = os.environ.get("SEPTCTL_THREADS")
     if n:
+        if not n.strip().isdigit() or int(n) < 1:
+            raise SeptctlError(f"SEPTCTL_THREADS={n!r}: give a whole number of threads >= 1, or unset it")
         import torch
 
         torch.set_num_threads(int(n))

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+
+from septctl.errors import SeptctlError
+
+# option -> (smallest allowed value, whether the bound itself is allowed); every value must be finite
+_BOUNDS = {"shots": (1, True), "epochs": (1, True), "n_ctx": (1, True), "batch_size": (1, True), "lr": (0, False),
+           "momentum": (0, True), "weight_decay": (0, True), "logit_scale": (0, False)}
+_SEPT_BOUNDS = {"lam": (0, True), "neighbor_subset": (0, True)}
+
+
+def _check(option: str, value: float, low: float, inclusive: bool) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and (value >= low if inclusive else value > low)
+    if not ok:
+        bound = f">= {low}" if inclusive else f"> {low}"
+        raise SeptctlError(f"--{option.replace('_', '-')} {value!r}: must be a finite number {bound}")
 
 
 @dataclass
@@ -50,6 +65,14 @@ class TrainConfig:
         if d.get("sept"):
             d["sept"] = SeptOptions(**d["sept"])
         return cls(**d)
+
+    def validate(self) -> None:
+        """Refuse out-of-range settings before any work (a zero-epoch run would be marked complete)."""
+        for name, (low, inclusive) in _BOUNDS.items():
+            _check(name, getattr(self, name), low, inclusive)
+        if self.sept:
+            for name, (low, inclusive) in _SEPT_BOUNDS.items():
+                _check("lambda" if name == "lam" else name, getattr(self.sept, name), low, inclusive)
 
     @property
     def label(self) -> str:

@@ -219,6 +219,7 @@ def train(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Train (or resume, or skip if finished) and return the run folder, held locked throughout."""
+    cfg.validate()
     dataset = open_dataset(cfg.dataset, cfg.data_root)
     fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
     run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
