@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from septctl.artifacts import read_yaml
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
 from septctl.runs import METRICS_FILE, PROMPT_FILE, config_hash, open_run_dataset, read_run, run_config
 
@@ -71,7 +72,7 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> 
     own = entry.get("dataset") == run.get("dataset")
     where = entry.get("dataset_path") or (cfg.get("dataset") if own else entry.get("dataset"))
     if cfg.get("method") == "zeroshot":
-        result, _ = evaluate_zeroshot(where, cfg.get("backbone", "tiny"),
+        result, _ = evaluate_zeroshot(where, cfg.get("backbone", DEFAULT_BACKBONE),
                                       cfg.get("template"), entry["classes"], entry.get("fold"),
                                       weights=cfg.get("weights"), data_root=data_root, record=False)
         return result

@@ -81,10 +81,10 @@ def test_crop_reaches_train_and_eval(run_cli, synth_dataset, tmp_path):
     import yaml
 
     run = tmp_path / "r"
-    code, _, err = run_cli("train", synth_dataset, "--epochs", "1", "--shots", "2", "--crop", "center", "--out", run, "-q")
+    code, _, err = run_cli("train", "--backbone", "tiny", synth_dataset, "--epochs", "1", "--shots", "2", "--crop", "center", "--out", run, "-q")
     assert code == 0, err
     assert yaml.safe_load((run / "run.yaml").read_text())["config"]["crop"] == "center"
     code, _, err = run_cli("eval", run, "--crop", "start")
     assert code == 2 and "--crop applies to --zeroshot only" in err
-    code, _, err = run_cli("eval", synth_dataset, "--zeroshot", "--crop", "start", "--out", tmp_path / "z")
+    code, _, err = run_cli("eval", synth_dataset, "--zeroshot", "--backbone", "tiny", "--crop", "start", "--out", tmp_path / "z")
     assert code == 0, err

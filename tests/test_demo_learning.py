@@ -31,9 +31,9 @@ def _accuracy(run_cli, *args) -> float:
 @pytest.mark.parametrize("seed", ["0", "1", "2"])
 @pytest.mark.parametrize("method", METHODS)
 def test_baseline_learns_the_demo(run_cli, tmp_path, demo, method, seed):
-    zero_shot = _accuracy(run_cli, "--zeroshot", demo, "--classes", "base", "--out", tmp_path / "zs")
+    zero_shot = _accuracy(run_cli, "--zeroshot", "--backbone", "tiny", demo, "--classes", "base", "--out", tmp_path / "zs")
     run = tmp_path / method
-    code, _, err = run_cli("train", demo, "--baseline", method, "--epochs", "50", "--seed", seed, "--out", run, "-q")
+    code, _, err = run_cli("train", "--backbone", "tiny", demo, "--baseline", method, "--epochs", "50", "--seed", seed, "--out", run, "-q")
     assert code == 0, err
     losses = [e["loss"] for e in yaml.safe_load((run / "run.yaml").read_text())["losses"]]
     assert len(losses) == 50 and losses[-1] < 0.9 * losses[0]

@@ -158,7 +158,7 @@ def test_dept_loss_and_learning_rates(tiny):
     assert loss.item() == pytest.approx((0.3 * itm + 0.7 * head).item(), rel=1e-5)
     loss.backward()
     assert m.ctx.grad.abs().sum() > 0 and m.film_text.scale.grad.abs().sum() > 0
-    groups = m.make_optimizer(TrainConfig(dataset="x", lr=0.0125)).param_groups
+    groups = m.make_optimizer(TrainConfig(backbone="tiny", dataset="x", lr=0.0125)).param_groups
     assert [g["lr"] for g in groups] == [0.0125, pytest.approx(0.0125 * 6.5)]
     assert sum(p.numel() for g in groups for p in g["params"]) == m.num_trainable()
 
@@ -210,7 +210,7 @@ def test_sept_inputs_from_the_commands(workspace, monkeypatch, capsys):
     monkeypatch.setenv("SEPTCTL_CACHE", str(workspace / "cache"))
     code, cap = cli(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--n", "5", "--out", str(workspace / "px.yaml"))
     assert code == 0, cap.err
-    code, cap = cli(monkeypatch, capsys, "margins", "--neighbors", str(workspace / "neighbors.yaml"), "--prefixes",
+    code, cap = cli(monkeypatch, capsys, "margins", "--backbone", "tiny", "--neighbors", str(workspace / "neighbors.yaml"), "--prefixes",
                     str(workspace / "px.yaml"), "--backbone", "tiny", "--out", str(workspace / "margins.safetensors"))
     assert code == 0, cap.err
 
@@ -223,7 +223,7 @@ def test_every_method_trains_and_evaluates_from_the_cli(workspace, monkeypatch, 
     if sept and not margins.is_file():
         test_sept_inputs_from_the_commands(workspace, monkeypatch, capsys)
     run_dir = workspace / "runs" / f"{method}-{sept}"
-    args = ["train", str(workspace / "synth"), "--baseline", method, "--epochs", "6", "--out", str(run_dir), "-q"]
+    args = ["train", "--backbone", "tiny", str(workspace / "synth"), "--baseline", method, "--epochs", "6", "--out", str(run_dir), "-q"]
     if sept:
         args += ["--sept", "--neighbors", str(workspace / "neighbors.yaml"), "--margins", str(margins)]
     code, cap = cli(monkeypatch, capsys, *args)
@@ -257,7 +257,7 @@ def test_dept_fusion_and_kg_templates_reach_the_run(workspace, monkeypatch, caps
     monkeypatch.setenv("SEPTCTL_CACHE", str(workspace / "cache"))
     pool = workspace / "pool.yaml"
     pool.write_text(yaml.safe_dump({"prefixes": ["the noise of {}", "{} in the distance"]}))
-    common = ["train", str(workspace / "synth"), "--epochs", "1", "-q"]
+    common = ["train", "--backbone", "tiny", str(workspace / "synth"), "--epochs", "1", "-q"]
     code, cap = cli(monkeypatch, capsys, *common, "--baseline", "kgcoop", "--kg-templates", str(pool),
                     "--kg-weight", "2", "--out", str(workspace / "runs" / "kg-pool"))
     assert code == 0, cap.err

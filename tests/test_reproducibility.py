@@ -21,7 +21,7 @@ def trained(tmp_path_factory, synth_dataset):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEPTCTL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         root = tmp_path_factory.mktemp("repro")
-        run = train(TrainConfig(dataset=str(synth_dataset), epochs=2, shots=2, seed=3), root / "run", progress=False,
+        run = train(TrainConfig(backbone="tiny", dataset=str(synth_dataset), epochs=2, shots=2, seed=3), root / "run", progress=False,
                     echo=lambda _: None)
         for classes in ("base", "new"):
             evaluate_run(run, classes)
@@ -29,7 +29,7 @@ def trained(tmp_path_factory, synth_dataset):
 
 
 def test_same_seed_gives_bit_identical_prompt(run_cli, tmp_path, synth_dataset):
-    args = ["train", synth_dataset, "--epochs", "2", "--shots", "2", "--seed", "7", "-q", "--out"]
+    args = ["train", "--backbone", "tiny", synth_dataset, "--epochs", "2", "--shots", "2", "--seed", "7", "-q", "--out"]
     for name in ("a", "b", "other-seed"):
         seed_args = ["--seed", "8"] if name == "other-seed" else []
         code, _, err = run_cli(*args, tmp_path / name, *seed_args)
@@ -97,7 +97,7 @@ def test_verify_flags_a_changed_dataset(run_cli, trained, tmp_path):
 
 def test_verify_checks_a_zeroshot_result(run_cli, tmp_path, synth_dataset):
     out_dir = tmp_path / "zs"
-    assert run_cli("eval", "--zeroshot", synth_dataset, "--classes", "all", "--out", out_dir)[0] == 0
+    assert run_cli("eval", "--zeroshot", "--backbone", "tiny", synth_dataset, "--classes", "all", "--out", out_dir)[0] == 0
     code, out, err = run_cli("verify", out_dir)
     assert code == 0, err
     assert "all checks match" in err

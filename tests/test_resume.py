@@ -20,7 +20,7 @@ import pytest
 from septctl.artifacts import sha256_file
 
 EPOCHS = 14
-ARGS = ["--classes", "all", "--shots", "4", "--epochs", str(EPOCHS), "--seed", "5", "-q"]
+ARGS = ["--backbone", "tiny", "--classes", "all", "--shots", "4", "--epochs", str(EPOCHS), "--seed", "5", "-q"]
 
 
 def _env(cache: Path) -> dict:
@@ -65,7 +65,7 @@ def reference(tmp_path_factory, synth_dataset) -> Path:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEPTCTL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        cfg = TrainConfig(dataset=str(synth_dataset), classes="all", shots=4, epochs=EPOCHS, seed=5)
+        cfg = TrainConfig(backbone="tiny", dataset=str(synth_dataset), classes="all", shots=4, epochs=EPOCHS, seed=5)
         return train(cfg, tmp_path_factory.mktemp("reference") / "run", progress=False, echo=lambda _: None)
 
 

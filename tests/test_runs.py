@@ -27,7 +27,7 @@ QUIET = {"progress": False, "echo": lambda s: None}
 def test_default_folder_tells_shots_apart_and_eval_works_from_root(synth_dataset, tmp_path, monkeypatch):
     shutil.copytree(synth_dataset, tmp_path / "synth")
     monkeypatch.chdir(tmp_path)
-    runs = [train(TrainConfig(dataset="synth", shots=k, epochs=2), **QUIET).resolve() for k in (2, 4)]
+    runs = [train(TrainConfig(backbone="tiny", dataset="synth", shots=k, epochs=2), **QUIET).resolve() for k in (2, 4)]
     assert runs[0] != runs[1]
     assert [read_run(r)["config"]["shots"] for r in runs] == [2, 4]
     assert runs[0].relative_to(tmp_path).parts[:6] == ("runs", "synth", "tiny", "coop", "base", "shots2")
@@ -42,7 +42,7 @@ def test_default_folder_tells_shots_apart_and_eval_works_from_root(synth_dataset
 
 
 def _train_cmd(dataset: Path, out: Path, shots: int) -> list[str]:
-    return [sys.executable, "-m", "septctl", "train", str(dataset), "--shots", str(shots), "--epochs", "30",
+    return [sys.executable, "-m", "septctl", "train", str(dataset), "--backbone", "tiny", "--shots", str(shots), "--epochs", "30",
             "--out", str(out), "--quiet"]
 
 
@@ -75,7 +75,7 @@ def test_two_trains_with_one_config_both_report_complete(synth_dataset, tmp_path
 def test_diverging_run_stops_with_epoch_and_term(synth_dataset, tmp_path, run_cli):
     out = tmp_path / "run"
     # on tiny, --lr 1e12 stays finite (loss about 7); 1e30 overflows in the second epoch
-    code, _, err = run_cli("train", synth_dataset, "--shots", "4", "--epochs", "5", "--lr", "1e30", "--out", out,
+    code, _, err = run_cli("train", "--backbone", "tiny", synth_dataset, "--shots", "4", "--epochs", "5", "--lr", "1e30", "--out", out,
                            "--quiet")
     assert code == 2, err
     line = err.strip().splitlines()[-1]
@@ -97,7 +97,7 @@ def test_nan_margins_refused_on_load(tmp_path):
 
 
 def _trained(synth_dataset, tmp_path) -> Path:
-    run = train(TrainConfig(dataset=str(synth_dataset), shots=2, epochs=2), tmp_path / "run", **QUIET)
+    run = train(TrainConfig(backbone="tiny", dataset=str(synth_dataset), shots=2, epochs=2), tmp_path / "run", **QUIET)
     evaluate_run(run, "new")
     return run
 
@@ -136,6 +136,6 @@ def test_audio_with_huge_samples_is_refused_naming_the_file(synth_dataset, tmp_p
     loud = data / "audios" / "chirping_birds_train_000.wav"  # a base-class training clip (6 shots: all are drawn)
     sf.write(loud, np.full(16000, 3e38, dtype=np.float32), 16000, subtype="FLOAT")
     with pytest.raises(SeptctlError, match="is not finite") as exc:
-        train(TrainConfig(dataset=str(data), shots=6, epochs=1), tmp_path / "run", **QUIET)
+        train(TrainConfig(backbone="tiny", dataset=str(data), shots=6, epochs=1), tmp_path / "run", **QUIET)
     assert str(exc.value).startswith(f"{loud}: its embedding in ")
     assert not (tmp_path / "run" / RUN_FILE).exists()

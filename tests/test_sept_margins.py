@@ -123,12 +123,12 @@ def test_margins_cli_writes_file_and_is_cached(tmp_path, monkeypatch, capsys, ti
     assert code == 0 and "up to date" in cap.err
 
     single = tmp_path / "single.safetensors"
-    code, cap = _run(monkeypatch, capsys, "margins", "--neighbors", str(nf), "--single-template",
+    code, cap = _run(monkeypatch, capsys, "margins", "--backbone", "tiny", "--neighbors", str(nf), "--single-template",
                      "This is a sound of {}.", "--backbone", "tiny", "--out", str(single))
     assert code == 0, cap.err
     t1, meta1 = load_tensors(single)
     assert meta1["T"] == "1" and not torch.allclose(t1["margins"], m)
 
-    code, cap = _run(monkeypatch, capsys, "margins", "--neighbors", str(nf), "--single-template", "no slot",
+    code, cap = _run(monkeypatch, capsys, "margins", "--backbone", "tiny", "--neighbors", str(nf), "--single-template", "no slot",
                      "--backbone", "tiny", "--out", str(single))
     assert code == 2 and "exactly one {}" in cap.err

@@ -21,7 +21,7 @@ def test_embed_once_then_cache_hit(synth_dataset):
 
 
 def _cfg(root, **kw):
-    return TrainConfig(dataset=str(root), shots=4, epochs=kw.pop("epochs", 8), **kw)
+    return TrainConfig(backbone="tiny", dataset=str(root), shots=4, epochs=kw.pop("epochs", 8), **kw)
 
 
 def test_coop_lowers_loss_and_records_run(synth_dataset, tmp_path):

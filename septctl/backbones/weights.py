@@ -56,7 +56,8 @@ def resolve_pengi(weights: str | os.PathLike | None) -> Path:
     card = pengi_card()
     if card and Path(card["path"]).is_file():
         return Path(card["path"])
-    raise SeptctlError(f"Pengi weights are not in {weights_dir()}; {_hint('pengi')} (base.pth from {PENGI_URL})")
+    raise SeptctlError(f"Pengi (the default backbone) has no weights in {weights_dir()}; {_hint('pengi')} "
+                      f"(base.pth from {PENGI_URL}), or try septctl with --backbone tiny (random weights)")
 
 
 def _open(url: str, start: int):

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out, set_threads
+from septctl.defaults import DEFAULT_BACKBONE
 
 
 def evaluate(
@@ -17,7 +18,7 @@ def evaluate(
     fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset (default: the run's)."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
     template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
-    backbone: str = typer.Option("tiny", "--backbone", "-b", help="Backbone for --zeroshot."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint for --zeroshot."),
     crop: str = typer.Option(None, "--crop", help="Zero-shot: seeded (default), center or start; a run uses its own."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),

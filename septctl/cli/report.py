@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out, set_threads
+from septctl.defaults import DEFAULT_BACKBONE
 
 
 def report(
@@ -57,7 +58,7 @@ def _csv_ints(text: str, what: str) -> tuple[int, ...]:
 def grid(
     experiment: str = typer.Argument(..., help="base2new, cross, shots, ablation or paper (all four)."),
     datasets: list[str] = typer.Argument(None, help="Registry dataset names (cross uses --pairs instead)."),
-    backbone: str = typer.Option("pengi", "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
     epochs: int = typer.Option(50, "--epochs", envvar="EPOCHS", help="Paper: 50."),
     seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
     folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
@@ -112,7 +113,7 @@ def grid(
 def grid_prep(
     dataset: str = typer.Argument(..., help="Registry dataset name."),
     classes: str = typer.Option("base", "--classes", help="Training classes: base (base-to-new) or all (cross)."),
-    backbone: str = typer.Option("pengi", "--backbone", "-b"),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
     embed: list[str] = typer.Option([], "--embed", help="Also embed this dataset (a cross-dataset target)."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
@@ -150,7 +151,7 @@ def grid_eval(
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
     fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: the hand-written template."),
-    backbone: str = typer.Option("tiny", "--backbone", "-b", help="Backbone for --zeroshot."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder."),
     device: str = typer.Option("cpu", "--device", help="Ignored for runs (they use their own device)."),
@@ -223,7 +224,7 @@ def plot_tsne(
 @plot_app.command("similarity")
 def plot_similarity(
     neighbors: list[Path] = typer.Argument(..., help="neighbors.yaml files (one per dataset)."),
-    backbone: str = typer.Option("pengi", "--backbone", "-b"),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
     weights: Path = typer.Option(None, "--weights"),
     out_path: Path = typer.Option(Path("figures/similarity"), "--out", help="Writes OUT.png and OUT.pdf."),
 ) -> None:

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from septctl.cli.common import err, out, set_threads
 from septctl.errors import SeptctlError
+from septctl.defaults import DEFAULT_BACKBONE
 
 SPLITS = ("base", "all")
 
@@ -147,7 +148,7 @@ def neighbors_generate(
 @neighbors_app.command("stats")
 def neighbors_stats(
     sources: list[str] = typer.Argument(..., help="neighbors.yaml files, dataset names (built-in bank), or 'all'."),
-    backbone: str = typer.Option("pengi", "--backbone", help="Text encoder used for the similarities."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Text encoder used for the similarities."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
     split: str = typer.Option("base", "--split", help="Classes of a dataset name: base or all."),
     dataset: Optional[str] = typer.Option(
@@ -244,7 +245,7 @@ def margins(
     single_template: Optional[str] = typer.Option(
         None, "--single-template", help="Use this one template instead of --prefixes (SEPT-, Table 7)."
     ),
-    backbone: str = typer.Option("pengi", "--backbone", help="Backbone whose text encoder measures the margins."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Backbone whose text encoder measures the margins."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
     out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
 
 # option -> (smallest allowed value, whether the bound itself is allowed); every value must be finite
@@ -35,7 +36,7 @@ class SeptOptions:
 @dataclass
 class TrainConfig:
     dataset: str
-    backbone: str = "tiny"
+    backbone: str = DEFAULT_BACKBONE
     weights: str | None = None
     method: str = "coop"
     method_options: dict = field(default_factory=dict)

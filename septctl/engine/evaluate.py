@@ -17,6 +17,7 @@ from septctl.data.layout import open_dataset
 from septctl.data.registry import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.train import require_finite_features
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
 from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
@@ -104,7 +105,7 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
     return result
 
 
-def evaluate_zeroshot(dataset: str, backbone_name: str = "tiny", template: str = DEFAULT_TEMPLATE,
+def evaluate_zeroshot(dataset: str, backbone_name: str = DEFAULT_BACKBONE, template: str = DEFAULT_TEMPLATE,
                       classes: str = "all", fold: int | None = None, out: Path | None = None,
                       weights: str | None = None, data_root: str | None = None, crop: str = "seeded",
                       record: bool = True) -> tuple[dict, Path]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from septctl.data.registry import find_dataset
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
 from septctl.runs import metrics_key, zeroshot_run_dir
 
@@ -38,7 +39,7 @@ STAGES = ("prep", "runs", "all")
 class Knobs:
     """What every experiment shares; defaults follow the paper."""
 
-    backbone: str = "pengi"
+    backbone: str = DEFAULT_BACKBONE
     epochs: int = 50
     seeds: tuple[int, ...] = (0, 1, 2)
     folds: str = "all"  # all, or a comma list like "1" or "1,2"

@@ -55,7 +55,7 @@ def world(tmp_path_factory) -> World:
         base = base_new_split(classes)[0]
         backbone = load_backbone("tiny")
         embed_dataset(DatasetFolder(data), backbone, progress=False)
-        run = train(TrainConfig(dataset=str(data), epochs=1, shots=1, seed=0), root / "run", progress=False,
+        run = train(TrainConfig(backbone="tiny", dataset=str(data), epochs=1, shots=1, seed=0), root / "run", progress=False,
                     echo=lambda _: None)
         neighbors = root / "neighbors.yaml"
         write_yaml(neighbors, {"neighbors": {c: [f"{c} far away", f"loud {c}"] for c in base}})

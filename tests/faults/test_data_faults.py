@@ -57,7 +57,7 @@ def test_bad_audio_is_refused_by_embed(world, tmp_path, refused, damage, fix):
     data = world.copy_data(tmp_path / "ds")
     wav, rel = _first_train_file(data)
     damage(wav)
-    refused(["embed", data], rel, fix=fix)
+    refused(["embed", "--backbone", "tiny", data], rel, fix=fix)
 
 
 # --- split CSVs ---------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _header_only(rows):
 def test_bad_csv_is_refused(world, tmp_path, refused, edit, detail):
     data = world.copy_data(tmp_path / "ds")
     _rewrite_csv(data / "train.csv", edit)
-    refused(["embed", data], "train.csv", detail)
+    refused(["embed", "--backbone", "tiny", data], "train.csv", detail)
 
 
 def test_non_utf8_csv_is_refused(world, tmp_path, refused):
@@ -99,7 +99,7 @@ def test_non_utf8_csv_is_refused(world, tmp_path, refused):
     text = (data / "test.csv").read_text(encoding="utf-8").replace("siren", "sirène")
     assert "sirène" in text
     (data / "test.csv").write_bytes(text.encode("latin-1"))
-    refused(["embed", data], "test.csv", fix="UTF-8")
+    refused(["embed", "--backbone", "tiny", data], "test.csv", fix="UTF-8")
 
 
 def test_test_class_missing_from_train_is_refused(world, tmp_path, refused):
@@ -107,18 +107,18 @@ def test_test_class_missing_from_train_is_refused(world, tmp_path, refused):
     dropped = "siren"
     _rewrite_csv(data / "train.csv", lambda rows: [r for r in rows if r[1] != dropped])
     assert dropped in (data / "test.csv").read_text()
-    refused(["train", data, "--epochs", "1", "--shots", "1", "--out", tmp_path / "run", "-q"], "test.csv",
+    refused(["train", "--backbone", "tiny", data, "--epochs", "1", "--shots", "1", "--out", tmp_path / "run", "-q"], "test.csv",
             f"'{dropped}'")
 
 
 # --- dataset names and roots ----------------------------------------------------------------------
 
 def test_unknown_dataset_name_is_refused(refused):
-    refused(["embed", "no-such-dataset"], "no-such-dataset", fix="septctl data list")
+    refused(["embed", "--backbone", "tiny", "no-such-dataset"], "no-such-dataset", fix="septctl data list")
 
 
 def test_registered_dataset_not_prepared_is_refused(tmp_path, refused):
-    refused(["embed", "esc50", "--data-root", tmp_path / "empty-root"], "empty-root", fix="septctl data prepare")
+    refused(["embed", "--backbone", "tiny", "esc50", "--data-root", tmp_path / "empty-root"], "empty-root", fix="septctl data prepare")
 
 
 def test_missing_fold_is_refused(world, refused):

@@ -11,7 +11,7 @@ from septctl.artifacts import load_tensors, save_tensors
 
 
 def _train_args(world, out: Path, *extra) -> list:
-    return ["train", world.data, "--epochs", "1", "--shots", "1", "--seed", "0", "--out", out, "-q", *extra]
+    return ["train", "--backbone", "tiny", world.data, "--epochs", "1", "--shots", "1", "--seed", "0", "--out", out, "-q", *extra]
 
 
 def _edit_yaml(path: Path, edit) -> None:
@@ -43,7 +43,7 @@ def test_weights_that_are_not_a_checkpoint_are_refused(world, tmp_path, refused)
 
 
 def test_unknown_crop_is_refused(world, refused):
-    refused(["embed", world.data, "--crop", "middle"], "'middle'", fix="seeded")
+    refused(["embed", "--backbone", "tiny", world.data, "--crop", "middle"], "'middle'", fix="seeded")
 
 
 # --- embeddings --------------------------------------------------------------------------------------
@@ -51,17 +51,17 @@ def test_unknown_crop_is_refused(world, refused):
 def test_corrupt_embeddings_file_is_refused(world, tmp_path, refused):
     target = tmp_path / "emb.safetensors"
     target.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
-    refused(["embed", world.data, "--out", target], "emb.safetensors")
+    refused(["embed", "--backbone", "tiny", world.data, "--out", target], "emb.safetensors")
 
 
 def test_embeddings_of_another_backbone_are_recomputed_not_reused(world, tmp_path, cli):
     target = tmp_path / "emb.safetensors"
-    assert cli("embed", world.data, "--out", target).code == 0
+    assert cli("embed", "--backbone", "tiny", world.data, "--out", target).code == 0
     tensors, meta = load_tensors(target)
     meta["card"] = meta["card"].replace('"backbone": "tiny"', '"backbone": "pengi"')
     assert '"pengi"' in meta["card"]
     save_tensors(target, {"features": torch.zeros_like(tensors["features"])}, meta)
-    result = cli("embed", world.data, "--out", target)
+    result = cli("embed", "--backbone", "tiny", world.data, "--out", target)
     assert result.code == 0 and "computed" in result.err and "cache hit" not in result.err
     assert torch.equal(load_tensors(target)[0]["features"], tensors["features"])
 
@@ -77,7 +77,7 @@ def test_bad_eval_classes_value_is_refused(world, refused):
 
 
 def test_zeroshot_template_without_slot_is_refused(world, tmp_path, refused):
-    refused(["eval", "--zeroshot", world.data, "--template", "This is a sound.", "--out", tmp_path / "zs"],
+    refused(["eval", "--zeroshot", "--backbone", "tiny", world.data, "--template", "This is a sound.", "--out", tmp_path / "zs"],
             "--template", "{}")
 
 
@@ -88,7 +88,7 @@ def test_sept_without_neighbors_is_refused(world, tmp_path, refused):
 # --- run folders ----------------------------------------------------------------------------------------
 
 def test_run_folder_with_another_config_is_refused(world, refused):
-    refused(["train", world.data, "--epochs", "2", "--shots", "1", "--out", world.run, "-q"], "run.yaml",
+    refused(["train", "--backbone", "tiny", world.data, "--epochs", "2", "--shots", "1", "--out", world.run, "-q"], "run.yaml",
             fix="another --out")
 
 
@@ -160,7 +160,7 @@ def test_state_missing_its_tensors_is_refused(world, tmp_path, refused):
     from septctl.engine.config import TrainConfig
     from septctl.engine.train import config_hash
 
-    cfg = TrainConfig(dataset=str(world.data), epochs=1, shots=1, seed=0)
+    cfg = TrainConfig(backbone="tiny", dataset=str(world.data), epochs=1, shots=1, seed=0)
     run = tmp_path / "run"
     save_tensors(run / "state.safetensors", {"param.ctx": torch.zeros(16, 32)},
                  {"epoch": "1", "log": "[]", "config": config_hash(cfg)})

@@ -11,7 +11,7 @@ from septctl.artifacts import load_tensors, save_tensors
 
 
 def _sept_train(world, out, neighbors, margins) -> list:
-    return ["train", world.data, "--epochs", "1", "--shots", "1", "--out", out, "-q", "--sept",
+    return ["train", "--backbone", "tiny", world.data, "--epochs", "1", "--shots", "1", "--out", out, "-q", "--sept",
             "--neighbors", neighbors, "--margins", margins]
 
 

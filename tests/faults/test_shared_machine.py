@@ -20,8 +20,8 @@ def test_embed_train_eval_files_follow_the_umask(world, tmp_path, monkeypatch, c
     monkeypatch.setenv("SEPTCTL_CACHE", str(cache))
     old = os.umask(umask)
     try:
-        assert cli("embed", world.data, "-q").code == 0
-        assert cli("train", world.data, "--epochs", "1", "--shots", "1", "--seed", "0",
+        assert cli("embed", "--backbone", "tiny", world.data, "-q").code == 0
+        assert cli("train", "--backbone", "tiny", world.data, "--epochs", "1", "--shots", "1", "--seed", "0",
                    "--out", runs / "r", "-q").code == 0
         assert cli("eval", runs / "r", "--classes", "base").code == 0
     finally:

@@ -1,0 +1,37 @@
+"""No --backbone anywhere means Pengi; without its weights every command says in one line what to do."""
+
+from __future__ import annotations
+
+import pytest
+
+from septctl.defaults import DEFAULT_BACKBONE
+
+
+def _commands(data, tmp_path):
+    neighbors = tmp_path / "neighbors.yaml"
+    neighbors.write_text("neighbors:\n  siren: [ambulance, police car, alarm, horn, wail, whoop, klaxon, beacon, "
+                         "emergency, warble]\n  rain: [drizzle, shower, downpour, storm, droplets, patter, "
+                         "sprinkle, deluge, precipitation, wet weather]\n")
+    return {
+        "embed": ["embed", data],
+        "train": ["train", data, "--epochs", "1", "--shots", "1", "--out", tmp_path / "run"],
+        "eval --zeroshot": ["eval", "--zeroshot", data, "--out", tmp_path / "zs"],
+        "margins": ["margins", "--neighbors", neighbors, "--single-template", "This is a sound of {}.",
+                    "--out", tmp_path / "m.safetensors"],
+        "neighbors stats": ["neighbors", "stats", neighbors],
+    }
+
+
+def test_the_default_is_pengi():
+    from septctl.engine.config import TrainConfig
+
+    assert DEFAULT_BACKBONE == "pengi" and TrainConfig(dataset="x").backbone == "pengi"
+
+
+@pytest.mark.parametrize("name", ["embed", "train", "eval --zeroshot", "margins", "neighbors stats"])
+def test_without_weights_one_line_says_what_to_do(name, run_cli, synth_dataset, tmp_path):
+    code, out, err = run_cli(*_commands(synth_dataset, tmp_path)[name])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "septctl download pengi" in err and "--weights" in err and "--backbone tiny" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run" / "run.yaml").exists()
