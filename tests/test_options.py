@@ -33,3 +33,79 @@ def test_bad_thread_count_is_refused(run_cli, synth_dataset, monkeypatch, value)
     monkeypatch.setenv("SEPTCTL_THREADS", value)
     code, stdout, stderr = run_cli("embed", synth_dataset, "--backbone", "tiny", "-q")
     assert_refused(Result(code, stdout, stderr), "SEPTCTL_THREADS")
+
+
+# --- every numeric option of every command, found by walking the app (a new option is covered by itself) ---
+
+def _numeric_options() -> list[tuple[tuple[str, ...], str, type, int | float | None]]:
+    """(command path, --flag, int or float, declared minimum) for every numeric option."""
+    import typing
+
+    from septctl.cli.main import app
+    from septctl.cli.numbers import numeric_options
+    from septctl.engine.config import _BOUNDS
+
+    def walk(a, path=()):
+        for c in a.registered_commands:
+            yield (*path, c.name or c.callback.__name__), c.callback
+        for g in a.registered_groups:
+            yield from walk(g.typer_instance, (*path, g.name))
+
+    found = []
+    for path, callback in walk(app):
+        hints = typing.get_type_hints(callback)
+        for name, info in numeric_options(callback).items():
+            flag = next((d for d in info.param_decls or () if d.startswith("--")), "--" + name.replace("_", "-"))
+            kind = float if float in {hints[name], *typing.get_args(hints[name])} else int
+            low = info.min
+            if low is None and path == ("train",) and name in _BOUNDS:
+                low = _BOUNDS[name][0] if _BOUNDS[name][1] else _BOUNDS[name][0] + (1 if kind is int else 1e-9)
+            found.append((path, flag, kind, low))
+    return found
+
+
+def _bad_values(kind: type, low) -> list[str]:
+    values = ["abc", "-1", ""] + (["nan", "inf", "-inf", "1e999"] if kind is float else ["1.5", "1e3"])
+    if low is not None and low > 0:
+        values.append("0")
+    return values
+
+
+CASES = [pytest.param(path, flag, value, id=f"{' '.join(path)} {flag} {value!r}")
+         for path, flag, kind, low in _numeric_options() for value in _bad_values(kind, low)]
+
+
+def test_the_walk_finds_the_options():
+    flags = {(" ".join(path), flag) for path, flag, _, _ in _numeric_options()}
+    assert {("train", "--lr"), ("train", "--shots"), ("grid", "--epochs"), ("margins", "--batch-size"),
+            ("neighbors generate", "--timeout"), ("plot tsne", "--perplexity")} <= flags
+
+
+@pytest.mark.parametrize("path,flag,value", CASES)
+def test_every_numeric_option_refuses_bad_values(run_cli, tmp_path, path, flag, value):
+    # the bad option comes first: click checks given options before missing arguments
+    code, stdout, stderr = run_cli(*path, flag, value, "x", "--out", tmp_path / "o") if path == ("train",) \
+        else run_cli(*path, flag, value)
+    line = assert_refused(Result(code, stdout, stderr), flag)
+    assert "see `septctl" in line or path == ("train",) or "--" in line
+
+
+@pytest.mark.parametrize("env,value", [("EPOCHS", "0"), ("EPOCHS", "nan"), ("SEEDS", "-1"), ("SEEDS", "a b"),
+                                       ("SHOTS", "0"), ("SHOTS", ""), ("FOLDS", "x")])
+def test_grid_environment_variables_are_checked(run_cli, monkeypatch, env, value):
+    monkeypatch.setenv(env, value)
+    code, stdout, stderr = run_cli("grid", "base2new", "sesa", "--backbone", "tiny", "--plan")
+    assert_refused(Result(code, stdout, stderr))
+
+
+@pytest.mark.parametrize("args,says", [(("trian",), "No such command"), (("train",), "Missing argument"),
+                                       (("train", "x", "--lr"), "requires an argument"),
+                                       (("data", "list", "--bogus"), "No such option")])
+def test_usage_errors_are_one_line(run_cli, args, says):
+    code, stdout, stderr = run_cli(*args)
+    assert says in assert_refused(Result(code, stdout, stderr))
+
+
+def test_no_arguments_shows_help(run_cli):
+    code, stdout, stderr = run_cli()
+    assert code == 0 and "Usage" in stdout + stderr

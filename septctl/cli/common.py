@@ -6,6 +6,7 @@ import os
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 from septctl.errors import SeptctlError
 
@@ -28,14 +29,26 @@ def run_app(app: typer.Typer) -> int:
     except typer.Abort:
         err.print("aborted")
         return 130
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except _usage_errors() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `septctl` or `septctl data` alone: the help is the answer
             exc.show()
-            return exc.exit_code
-        raise
+            return 0
+        err.print(f"[bold red]error:[/] {_usage_line(exc)}", markup=True, highlight=False)
+        return exc.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception base as Typer raises it (Typer >= 0.29 bundles its own copy of click)."""
+    return tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _usage_line(exc: Exception) -> str:
+    """A usage error as one line: what was wrong, and where the command's help is."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path} --help" if ctx is not None else "septctl --help"
+    return rich_escape(f"{message} (see `{where}`)")
 
 
 def set_threads() -> None:

@@ -121,8 +121,8 @@ def check(
 @data_app.command("synth")
 def synth(
     out_dir: Path = typer.Option(..., "--out", help="Folder to create in the common layout (must not exist)."),
-    train_per_class: int = typer.Option(20, "--train-per-class", help="Training clips per class."),
-    test_per_class: int = typer.Option(10, "--test-per-class", help="Test clips per class."),
+    train_per_class: int = typer.Option(20, "--train-per-class", min=1, help="Training clips per class."),
+    test_per_class: int = typer.Option(10, "--test-per-class", min=1, help="Test clips per class."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthesized sounds."),
 ) -> None:
     """Synthesize a small dataset of 8 clearly distinct sound classes (offline demos and tests)."""

@@ -15,7 +15,7 @@ def evaluate(
     target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
     classes: str = typer.Option("new", "--classes", help="base, new or all (each its own K-way problem)."),
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
-    fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset (default: the run's)."),
+    fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset (default: the run's)."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
     template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),

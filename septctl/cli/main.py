@@ -11,6 +11,7 @@ import sys
 import typer
 
 from septctl import __version__
+from septctl.cli.numbers import guard_numbers
 
 app = typer.Typer(
     name="septctl",
@@ -51,6 +52,7 @@ PANELS = {
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"septctl.cli.{_name}").register(app)
+guard_numbers(app)
 _panel = {command: panel for panel, commands in PANELS.items() for command in commands}
 for _info in [*app.registered_commands, *app.registered_groups]:
     _info.rich_help_panel = _panel.get(_info.name or "")

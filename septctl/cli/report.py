@@ -16,7 +16,7 @@ def report(
     fmt: str = typer.Option("md", "--format", "-f", help="md, csv, latex or json."),
     table: str = typer.Option("b2n", "--table", "-t",
                               help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
-    shots: int = typer.Option(None, "--shots", help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
+    shots: int = typer.Option(None, "--shots", min=1, help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
     out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
     h_of_means: bool = typer.Option(False, "--h-of-means",
                                     help="H of the averaged Base and New (CoCoOp convention) instead of the "
@@ -46,20 +46,24 @@ def report(
         err.print(f"[yellow]{missing} missing result(s)[/]; the tables cover only complete cells")
 
 
-def _csv_ints(text: str, what: str) -> tuple[int, ...]:
+def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
+    """'0 1 2' or '0,1,2' (from an option or its environment variable) as whole numbers >= low."""
     from septctl.errors import SeptctlError
 
     try:
-        return tuple(int(x) for x in text.replace(",", " ").split())
+        values = tuple(int(x) for x in text.replace(",", " ").split())
     except ValueError:
-        raise SeptctlError(f"{what} {text!r}: give whole numbers, e.g. '0 1 2' or 0,1,2") from None
+        values = ()
+    if not values or min(values) < low:
+        raise SeptctlError(f"{what} {text!r}: give whole numbers >= {low}, e.g. '{low} {low + 1}' or {low},{low + 1}")
+    return values
 
 
 def grid(
     experiment: str = typer.Argument(..., help="base2new, cross, shots, ablation or paper (all four)."),
     datasets: list[str] = typer.Argument(None, help="Registry dataset names (cross uses --pairs instead)."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
-    epochs: int = typer.Option(50, "--epochs", envvar="EPOCHS", help="Paper: 50."),
+    epochs: int = typer.Option(50, "--epochs", min=1, envvar="EPOCHS", help="Paper: 50."),
     seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
     folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
     methods: str = typer.Option("coop cocoop kgcoop dept", "--methods", envvar="METHODS", help="Baselines to run."),
@@ -83,7 +87,7 @@ def grid(
         raise SeptctlError(f"--stage {stage!r}: choose one of {', '.join(g.STAGES)}")
     knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
-                    shots=_csv_ints(shots, "--shots"), data_root=str(data_root) if data_root else None,
+                    shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
                     runs=str(runs), sept_dir=str(sept_dir), device=device)
     if pairs:
         bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
@@ -149,7 +153,7 @@ def grid_eval(
     target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
     classes: list[str] = typer.Option(["new"], "--classes", help="base, new or all; repeat for several."),
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
-    fold: int = typer.Option(None, "--fold", help="Fold of the evaluated dataset."),
+    fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: the hand-written template."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
@@ -194,7 +198,7 @@ plot_app = typer.Typer(help="The paper's figures as PNG and PDF: similarity heat
 def plot_heatmap(
     runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
     neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml of the classes to show."),
-    per_class: int = typer.Option(3, "--per-class", help="Neighbors shown per class."),
+    per_class: int = typer.Option(3, "--per-class", min=1, help="Neighbors shown per class."),
     out_path: Path = typer.Option(Path("figures/heatmap"), "--out", help="Writes OUT.png and OUT.pdf."),
 ) -> None:
     """Figure 1: cosine similarity of each class prompt to every class's neighbor prompts."""
@@ -210,7 +214,7 @@ def plot_tsne(
     runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
     neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml covering the new classes (--split all)."),
     classes: str = typer.Option("new", "--classes", help="Which of the runs' dataset classes: new, base or all."),
-    perplexity: float = typer.Option(10.0, "--perplexity", help="t-SNE perplexity."),
+    perplexity: float = typer.Option(10.0, "--perplexity", min=1.0, help="t-SNE perplexity."),
     out_path: Path = typer.Option(Path("figures/tsne"), "--out", help="Writes OUT.png and OUT.pdf."),
 ) -> None:
     """Figure 4: exact t-SNE of class prompts (diamonds) and their neighbors' prompts (circles)."""

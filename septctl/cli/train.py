@@ -21,7 +21,7 @@ def train(
     lr: float = typer.Option(0.0125, "--lr", help="SGD learning rate (paper: 0.0125)."),
     batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
     n_ctx: int = typer.Option(16, "--n-ctx", help="Learned context vectors M (paper: 16)."),
-    fold: int = typer.Option(None, "--fold", help="Fold k of a multi-fold dataset (default: 1)."),
+    fold: int = typer.Option(None, "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1)."),
     classes: str = typer.Option("base", "--classes", help="base (base-to-new) or all (cross-dataset)."),
     sept: bool = typer.Option(False, "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins)."),
     neighbors: Path = typer.Option(None, "--neighbors", help="neighbors.yaml from `septctl neighbors`."),

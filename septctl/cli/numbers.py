@@ -1,0 +1,53 @@
+"""One rule for every numeric option: a finite number, never negative (plus any `min=` the option declares).
+
+Applied to the whole app at start-up, so a new option cannot forget it; `tests/test_options.py` probes
+every int and float option of every command with values that must be refused.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Callable, Iterator
+
+import typer
+
+
+def guard_numbers(app: typer.Typer) -> None:
+    """Give every int/float option of every command the finite, non-negative check."""
+    for callback in _callbacks(app):
+        for info in numeric_options(callback).values():
+            if info.callback is None:
+                info.callback = _finite_non_negative
+
+
+def numeric_options(callback: Callable) -> dict[str, typer.models.OptionInfo]:
+    """The command's int/float options (plain or Annotated), by parameter name."""
+    hints = typing.get_type_hints(callback, include_extras=True)
+    found = {}
+    for name, param in inspect.signature(callback).parameters.items():
+        hint = hints.get(name)
+        info = param.default
+        if typing.get_origin(hint) is typing.Annotated:
+            hint, *meta = typing.get_args(hint)
+            info = next((m for m in meta if isinstance(m, typer.models.OptionInfo)), info)
+        kinds = {hint, *typing.get_args(hint)}
+        if isinstance(info, typer.models.OptionInfo) and kinds & {int, float}:
+            found[name] = info
+    return found
+
+
+def _callbacks(app: typer.Typer) -> Iterator[Callable]:
+    for command in app.registered_commands:
+        yield command.callback
+    for group in app.registered_groups:
+        yield from _callbacks(group.typer_instance)
+
+
+def _finite_non_negative(value: float | None) -> float | None:
+    if value is None:
+        return value
+    if not math.isfinite(value) or value < 0:
+        raise typer.BadParameter(f"{value!r} is not a finite number >= 0")
+    return value
