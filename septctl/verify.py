@@ -12,7 +12,7 @@ compares the learned prompt bit for bit.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from septctl.artifacts import read_yaml
@@ -64,7 +64,7 @@ def _entries(run_dir: Path) -> dict[str, dict]:
     return entries
 
 
-def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> dict:
+def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None, device: str) -> dict:
     """Score one metrics entry again, without writing anything."""
     from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
 
@@ -74,12 +74,13 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None) -> 
     if cfg.get("method") == "zeroshot":
         result, _ = evaluate_zeroshot(where, cfg.get("backbone", DEFAULT_BACKBONE),
                                       cfg.get("template"), entry["classes"], entry.get("fold"),
-                                      weights=cfg.get("weights"), data_root=data_root, record=False)
+                                      weights=cfg.get("weights"), data_root=data_root, record=False, device=device)
         return result
-    return evaluate_run(run_dir, entry["classes"], None if own else where, entry.get("fold"), data_root, record=False)
+    return evaluate_run(run_dir, entry["classes"], None if own else where, entry.get("fold"), data_root, record=False,
+                        device=device)
 
 
-def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
+def _trained_checks(run_dir: Path, run: dict, device: str) -> list[Check]:
     """Prompt sha256 and finiteness, config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
     from septctl.artifacts import load_tensors, sha256_file
     from septctl.embed import dataset_fingerprint
@@ -98,7 +99,7 @@ def _trained_checks(run_dir: Path, run: dict) -> list[Check]:
     checks.append(Check("config sha256", str(run.get("config_sha256"))[:16], config_hash(cfg)[:16],
                         run.get("config_sha256") == config_hash(cfg)))
     dataset = open_run_dataset(run, cfg)
-    setup = resolve(cfg, dataset, run.get("fold"))  # the training's own class split and few-shot draw
+    setup = resolve(replace(cfg, device=device), dataset, run.get("fold"))  # the training's own class split and few-shot draw
     drawn = setup.few_shot["rows"]
     recorded_rows = (run.get("few_shot") or {}).get("rows")
     checks.append(Check("few-shot rows", f"{len(recorded_rows or [])} rows", f"{len(drawn)} rows",
@@ -129,19 +130,19 @@ def _retrain_check(run_dir: Path, run: dict) -> Check:
 
 
 def verify_run(run_dir: str | Path, *, tolerance: float = 0.0, retrain: bool = False,
-               data_root: str | None = None) -> list[Check]:
+               data_root: str | None = None, device: str = "cpu") -> list[Check]:
     """Every check of one run folder; raises SeptctlError when the folder cannot be read at all."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     entries = _entries(run_dir)
     trained = run["config"].get("method") != "zeroshot"
-    checks = _trained_checks(run_dir, run) if trained else []
+    checks = _trained_checks(run_dir, run, device) if trained else []
     if not all(c.ok for c in checks if c.what.startswith("prompt")):
         return checks
     for key, entry in sorted(entries.items()):
         if "classes" not in entry:
             raise SeptctlError(f"{run_dir / METRICS_FILE}: entry {key} has no `classes`; rerun `septctl eval`")
-        checks += compare_metrics(key, entry, _recompute(run_dir, run, entry, data_root), tolerance)
+        checks += compare_metrics(key, entry, _recompute(run_dir, run, entry, data_root, device), tolerance)
     if retrain:
         if not trained:
             raise SeptctlError(f"{run_dir}: a zero-shot result has nothing to retrain; drop --retrain")

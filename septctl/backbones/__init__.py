@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from septctl.backbones.base import AudioSpec, Backbone
+from septctl.devices import check_device
 from septctl.errors import SeptctlError
 
 BACKBONES = ("tiny", "pengi", "laion-clap", "ms-clap")
@@ -12,6 +13,7 @@ BACKBONES = ("tiny", "pengi", "laion-clap", "ms-clap")
 
 def load_backbone(name: str, weights: str | Path | None = None, device: str = "cpu") -> Backbone:
     """Build a frozen backbone by name. Real models import lazily (keeps the CLI fast)."""
+    device = check_device(device)
     if name == "tiny":
         from septctl.backbones.tiny import TinyBackbone
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out
+from septctl.cli.options import Device
 
 PACKAGES = ("septctl", "torch", "torchaudio", "transformers", "numpy", "soundfile", "safetensors", "huggingface_hub",
             "openai", "typer", "rich", "pyyaml")
@@ -126,6 +127,7 @@ def verify(
                                  help="Also retrain into a scratch folder; the prompt must match bit for bit."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    device: Device = "cpu",
 ) -> None:
     """Recompute each run's config hash, few-shot rows, weights id and metrics.yaml entries; exit 1 on a mismatch."""
     from septctl.cli.common import set_threads
@@ -133,7 +135,7 @@ def verify(
 
     set_threads()
     results = {str(r): verify_run(r, tolerance=tolerance, retrain=retrain,
-                                  data_root=str(data_root) if data_root else None) for r in runs}
+                                  data_root=str(data_root) if data_root else None, device=device) for r in runs}
     if as_json:
         out.print_json(json.dumps({r: [c.as_dict() for c in checks] for r, checks in results.items()}))
     else:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, set_threads
+from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -17,7 +18,7 @@ def embed(
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    device: Device = "cpu",
     out: Path = typer.Option(None, "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:

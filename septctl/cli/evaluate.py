@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out, set_threads
+from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -24,6 +25,7 @@ def evaluate(
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    device: Device = "cpu",
 ) -> None:
     """Rebuild the class prompts for the evaluated class names and score the test split; writes metrics.yaml."""
     set_threads()
@@ -35,12 +37,12 @@ def evaluate(
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
         result, run_dir = evaluate_zeroshot(target, backbone, template, classes, fold, out_dir,
                                             str(weights) if weights else None, str(data_root) if data_root else None,
-                                            crop or "seeded")
+                                            crop or "seeded", device=device)
     else:
         if crop is not None:
             raise SeptctlError(f"--crop applies to --zeroshot only; {target} is scored with the crop it was trained with")
         run_dir = Path(target)
-        result = evaluate_run(run_dir, classes, dataset, fold, str(data_root) if data_root else None)
+        result = evaluate_run(run_dir, classes, dataset, fold, str(data_root) if data_root else None, device=device)
     if as_json:
         out.print_json(json.dumps(result))
     else:

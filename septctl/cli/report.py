@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out, set_threads
+from septctl.cli.options import Device, GridDevice
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -74,7 +75,7 @@ def grid(
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
-    device: str = typer.Option("cpu", "--device", envvar="DEVICE", help="cpu, cuda, ..."),
+    device: GridDevice = "cpu",
     show_plan: bool = typer.Option(False, "--plan", help="Print one command per line instead of running them."),
     stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
 ) -> None:
@@ -85,6 +86,9 @@ def grid(
 
     if stage not in g.STAGES:
         raise SeptctlError(f"--stage {stage!r}: choose one of {', '.join(g.STAGES)}")
+    from septctl.devices import check_device
+
+    device = check_device(device, here=not show_plan)  # a plan may run on other nodes
     knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
@@ -121,7 +125,7 @@ def grid_prep(
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
     embed: list[str] = typer.Option([], "--embed", help="Also embed this dataset (a cross-dataset target)."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
-    device: str = typer.Option("cpu", "--device"),
+    device: Device = "cpu",
 ) -> None:
     """Make a dataset's SEPT files (built-in neighbors and prefixes, margins) and embeddings, once, under a lock."""
     set_threads()
@@ -158,7 +162,7 @@ def grid_eval(
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder."),
-    device: str = typer.Option("cpu", "--device", help="Ignored for runs (they use their own device)."),
+    device: Device = "cpu",
 ) -> None:
     """`septctl eval` for grids: evaluates only what metrics.yaml lacks, so a rerun does nothing."""
     set_threads()
@@ -184,9 +188,10 @@ def grid_eval(
             err.print(f"{where}: {key} already evaluated")
             continue
         if zeroshot:
-            result, _ = evaluate_zeroshot(target, backbone, classes=which, fold=fold, out=where, data_root=root)
+            result, _ = evaluate_zeroshot(target, backbone, classes=which, fold=fold, out=where, data_root=root,
+                                          device=device)
         else:
-            result = evaluate_run(where, which, dataset, fold, root)
+            result = evaluate_run(where, which, dataset, fold, root, device=device)
         err.print(f"{where}: {key} accuracy {result['accuracy']:.2f}", highlight=False)
 
 

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from septctl.cli.common import err, out, set_threads
 from septctl.errors import SeptctlError
+from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 SPLITS = ("base", "all")
@@ -156,7 +157,7 @@ def neighbors_stats(
     ),
     template: Optional[str] = typer.Option(None, "--template", help="Template with one {} (default: This is a sound of {}.)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps."),
+    device: Device = "cpu",
 ) -> None:
     """Similarity to own / other classes' neighbors, diversity (eq. 10), overlap with new-class names."""
     set_threads()
@@ -249,7 +250,7 @@ def margins(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
     out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps."),
+    device: Device = "cpu",
     force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs."),
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""

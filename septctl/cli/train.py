@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, set_threads
+from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -43,7 +44,7 @@ def train(
     reference_dropout: bool = typer.Option(False, "--reference-dropout",
                                            help="Keep the text projection dropout on while training, as PALM did."),
     crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    device: Device = "cpu",
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),

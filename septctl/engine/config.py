@@ -71,6 +71,9 @@ class TrainConfig:
         """Refuse out-of-range settings before any work (a zero-epoch run would be marked complete)."""
         for name, (low, inclusive) in _BOUNDS.items():
             _check(name, getattr(self, name), low, inclusive)
+        from septctl.devices import check_device
+
+        self.device = check_device(self.device)
         if self.sept:
             for name, (low, inclusive) in _SEPT_BOUNDS.items():
                 _check("lambda" if name == "lam" else name, getattr(self.sept, name), low, inclusive)

@@ -73,11 +73,12 @@ def _record(run_dir: Path, result: dict) -> None:
 
 
 def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
-                 data_root: str | None = None, record: bool = True) -> dict:
+                 data_root: str | None = None, record: bool = True, device: str = "cpu") -> dict:
+    """Score a trained run on `device` (whichever it was trained on: the prompt is loaded onto it)."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     cfg = run_config(run_dir, run)
-    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    backbone = load_backbone(cfg.backbone, cfg.weights, device)
     tensors, meta = load_prompt(run_dir, run, check_sha256=False)
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
@@ -108,8 +109,8 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
 def evaluate_zeroshot(dataset: str, backbone_name: str = DEFAULT_BACKBONE, template: str = DEFAULT_TEMPLATE,
                       classes: str = "all", fold: int | None = None, out: Path | None = None,
                       weights: str | None = None, data_root: str | None = None, crop: str = "seeded",
-                      record: bool = True) -> tuple[dict, Path]:
-    backbone = load_backbone(backbone_name, weights)
+                      record: bool = True, device: str = "cpu") -> tuple[dict, Path]:
+    backbone = load_backbone(backbone_name, weights, device)
     target = open_dataset(dataset, data_root)
     fold = target.default_fold() if fold is None else fold
     method = ZeroShot(backbone, [], template)

@@ -67,7 +67,7 @@ class PromptEncoder:
         run_dir = Path(run_dir)
         self.run = read_run(run_dir)
         cfg = run_config(run_dir, self.run)
-        model = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
+        model = backbone or load_backbone(cfg.backbone, cfg.weights, "cpu")  # figures are light: any run plots on the CPU
         tensors, meta = load_prompt(run_dir, self.run)
         self.method = build_method(cfg.method, model, json.loads(meta["classes"]), {"n_ctx": cfg.n_ctx,
                                                                                      **cfg.method_options})
