@@ -35,3 +35,8 @@ def test_without_weights_one_line_says_what_to_do(name, run_cli, synth_dataset, 
     assert code == 2 and len(lines) == 1, err
     assert "septctl download pengi" in err and "--weights" in err and "--backbone tiny" in err, err
     assert "Traceback" not in err and not (tmp_path / "run" / "run.yaml").exists()
+
+
+def test_eval_of_a_run_refuses_another_backbone(run_cli, tmp_path):
+    code, out, err = run_cli("eval", tmp_path / "some-run", "--backbone", "tiny")
+    assert code == 2 and "--backbone applies to --zeroshot only" in err and len(err.strip().splitlines()) == 1

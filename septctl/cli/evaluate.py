@@ -19,7 +19,8 @@ def evaluate(
     fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset (default: the run's)."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
     template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
+    backbone: str = typer.Option(None, "--backbone", "-b", show_default=DEFAULT_BACKBONE,
+                                 help="Backbone for --zeroshot (a run uses its own)."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint for --zeroshot."),
     crop: str = typer.Option(None, "--crop", help="Zero-shot: seeded (default), center or start; a run uses its own."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
@@ -35,10 +36,12 @@ def evaluate(
     if zeroshot:
         if "{}" not in template:
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
-        result, run_dir = evaluate_zeroshot(target, backbone, template, classes, fold, out_dir,
+        result, run_dir = evaluate_zeroshot(target, backbone or DEFAULT_BACKBONE, template, classes, fold, out_dir,
                                             str(weights) if weights else None, str(data_root) if data_root else None,
                                             crop or "seeded", device=device)
     else:
+        if backbone is not None:
+            raise SeptctlError(f"--backbone applies to --zeroshot only; {target} is scored with the backbone it was trained on")
         if crop is not None:
             raise SeptctlError(f"--crop applies to --zeroshot only; {target} is scored with the crop it was trained with")
         run_dir = Path(target)
