@@ -117,20 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=asset_path(WEIGHTS).parent, help="folder for the weights and card")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     args = parser.parse_args(argv)
-    import yaml
-    from safetensors.torch import save_file
-
-    from septctl.artifacts import sha256_file
+    from septctl.artifacts import save_tensors, sha256_file, write_yaml
 
     cfg = TrainConfig(steps=args.steps)
     start = time.time()
     model, losses = train(cfg)
     seconds = time.time() - start
-    args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / Path(WEIGHTS).name
-    tmp = weights.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, weights)
+    save_tensors(weights, model.state_dict())
     card = {
         "model": "synth-clap",
         "weights": weights.name,
@@ -142,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(seconds, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, torch {torch.__version__}",
     }
-    (args.out / Path(CARD).name).write_text(yaml.safe_dump(card, sort_keys=False))
+    write_yaml(args.out / Path(CARD).name, card)
     print(f"wrote {weights} in {seconds:.0f} s")
 
 

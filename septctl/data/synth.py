@@ -17,6 +17,7 @@ import numpy as np
 from septctl.data.layout import Row, write_layout
 
 SR = 16000
+BACKGROUND = 0.8  # level of the background sound in synth-* clips, against the named one
 
 
 def _t(seconds: float) -> np.ndarray:
@@ -120,9 +121,12 @@ def synthesize_world(name: str, out: Path, train_per_class: int = 16, test_per_c
     """Write registry dataset `name` (synth-tones, synth-patterns) to `out`; return its classes.
 
     A clip of class "slow rising whistle" has those three attribute values and random others
-    (pitch, envelope, texture...), so a class is a description, not one fixed sound. Clip i of
-    class c in a split comes from seed (seed, c, split, i): the test clips never depend on how
-    many training clips were asked for.
+    (pitch, envelope, texture...), so a class is a description, not one fixed sound. Every clip
+    also has a second sound of random attributes in the background (`BACKGROUND`): clean clips
+    like the training ones were classified zero-shot at 99-100 % on base and new classes, which
+    leaves prompt tuning nothing to learn; as with real datasets against an ALM's training data,
+    these recordings differ from what the model saw. Clip i of class c in a split comes from seed
+    (seed, c, split, i): the test clips never depend on how many training clips were asked for.
     """
     import soundfile as sf
 
@@ -142,6 +146,8 @@ def synthesize_world(name: str, out: Path, train_per_class: int = 16, test_per_c
                 for i in range(count):
                     rng = np.random.default_rng([seed, c, s, i])
                     x = world.render(world.random_sound(rng, attributes), rng)
+                    x = x + BACKGROUND * world.render(world.random_sound(rng), rng)
+                    x = 0.5 * x / np.abs(x).max()
                     name_ = f"{cls.replace(' ', '_')}_{split}_{i:03d}.wav"
                     sf.write(Path(tmp) / name_, x, world.SR, subtype="PCM_16")
                     files[f"audios/{name_}"] = Path(tmp) / name_
