@@ -16,12 +16,13 @@ import yaml
 
 import septctl
 from septctl.backbones.tokenizer import ClipTokenizer
-from septctl.data.registry import DATASETS, base_new_split
+from septctl.data.registry import DATASETS, SYNTH_DATASETS, base_new_split
 
 BANKS = Path(septctl.__file__).resolve().parent / "sept" / "banks"
 N_NEIGHBORS = 10
 N_PREFIXES = 100
 CONTEXT_LENGTH = 40
+ALL_DATASETS = DATASETS + SYNTH_DATASETS
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,8 @@ def _words(text: str) -> set[str]:
 
 
 def test_every_registered_class_has_ten_unique_neighbors(neighbors):
-    assert set(neighbors) == {d.name for d in DATASETS}
-    for d in DATASETS:
+    assert set(neighbors) == {d.name for d in ALL_DATASETS}
+    for d in ALL_DATASETS:
         assert list(neighbors[d.name]) == list(d.classes), d.name
         for c, ns in neighbors[d.name].items():
             assert len(ns) == N_NEIGHBORS, (d.name, c)
@@ -59,7 +60,7 @@ def test_every_registered_class_has_ten_unique_neighbors(neighbors):
 
 
 def test_no_neighbor_equals_a_class_name(neighbors):
-    for d in DATASETS:
+    for d in ALL_DATASETS:
         names = set().union(*(_forms(c) for c in d.classes))
         for c, ns in neighbors[d.name].items():
             clashes = [n for n in ns if n.lower().replace("_", " ") in names]
@@ -67,7 +68,7 @@ def test_no_neighbor_equals_a_class_name(neighbors):
 
 
 def test_classes_of_a_dataset_share_no_neighbor(neighbors):
-    for d in DATASETS:
+    for d in ALL_DATASETS:
         owner: dict[str, str] = {}
         for c, ns in neighbors[d.name].items():
             for n in ns:
@@ -76,7 +77,7 @@ def test_classes_of_a_dataset_share_no_neighbor(neighbors):
 
 
 def test_no_neighbor_names_another_class_of_its_dataset(neighbors):
-    for d in DATASETS:
+    for d in ALL_DATASETS:
         for c, ns in neighbors[d.name].items():
             others = set().union(*(_forms(o) for o in d.classes if o != c))
             hits = [(n, o) for n in ns for o in others if _contains_word(n, o)]
@@ -85,7 +86,7 @@ def test_no_neighbor_names_another_class_of_its_dataset(neighbors):
 
 def test_base_neighbors_leak_no_word_of_a_new_class(neighbors):
     """Base-to-new evaluation: what trains on base classes must not mention the held-out ones."""
-    for d in DATASETS:
+    for d in ALL_DATASETS:
         base, new = base_new_split(d.classes)
         new_words = set().union(*(_words(c) for c in new))
         for c in base:
@@ -99,7 +100,7 @@ def test_shared_esc50_action_classes_are_identical(neighbors):
 
 
 def test_neighbors_are_short_phrases(neighbors):
-    for d in DATASETS:
+    for d in ALL_DATASETS:
         for c, ns in neighbors[d.name].items():
             long_ones = [n for n in ns if len(n.split()) > 5]
             assert not long_ones, (d.name, c, long_ones)
@@ -122,7 +123,7 @@ def test_every_prompt_fits_the_text_tower(neighbors, prefixes):
     """
     tokenizer = ClipTokenizer(CONTEXT_LENGTH)
     fillers = {n for ds in neighbors.values() for ns in ds.values() for n in ns}
-    fillers |= {c.replace("_", " ") for d in DATASETS for c in d.classes}
+    fillers |= {c.replace("_", " ") for d in ALL_DATASETS for c in d.classes}
     filler_len = {f: len(tokenizer.ids(f)) - 2 for f in sorted(fillers)}
     prefix_len = {p: len(tokenizer.ids(p.format(""))) for p in prefixes}
     assert max(prefix_len.values()) + max(filler_len.values()) <= CONTEXT_LENGTH

@@ -8,7 +8,7 @@ from septctl.backbones.base import AudioSpec, Backbone
 from septctl.devices import check_device
 from septctl.errors import SeptctlError
 
-BACKBONES = ("tiny", "pengi", "laion-clap", "ms-clap")
+BACKBONES = ("tiny", "pengi", "laion-clap", "ms-clap", "synth-clap")
 
 
 def load_backbone(name: str, weights: str | Path | None = None, device: str = "cpu") -> Backbone:
@@ -33,6 +33,10 @@ def load_backbone(name: str, weights: str | Path | None = None, device: str = "c
         from septctl.backbones.ms_clap import load_ms_clap
 
         model = load_ms_clap(weights)
+    elif name == "synth-clap":
+        from septctl.backbones.synth_clap import load_synth_clap
+
+        model = load_synth_clap(weights)
     else:
         raise SeptctlError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     return model.to(device).freeze()

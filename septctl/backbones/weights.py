@@ -329,6 +329,8 @@ BACKBONE_INFO = (
          weights="HF hub laion/clap-htsat-unfused, on first use"),
     dict(name="ms-clap", embed_dim=1024, token_dim=768, sample_rate=44100, clip_seconds=7.0, text_len=77,
          weights="HF hub microsoft/msclap, on first use"),
+    dict(name="synth-clap", embed_dim=128, token_dim=64, sample_rate=16000, clip_seconds=1.0, text_len=40,
+         weights="ships with septctl (trained on the synth world; python -m septctl.backbones.synth_clap_train)"),
 )
 HF_WEIGHTS = {
     "laion-clap": ("laion/clap-htsat-unfused", "model.safetensors"),
@@ -340,6 +342,8 @@ def cached_weights(name: str) -> str | None:
     """Where `name`'s weights already are on this machine, or None (never downloads)."""
     if name == "tiny":
         return "(no file needed)"
+    if name == "synth-clap":
+        return "(ships with septctl)"
     if name == "pengi":
         card = pengi_card()
         return card["path"] if card and Path(card["path"]).is_file() else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -124,11 +125,17 @@ def synth(
     train_per_class: int = typer.Option(20, "--train-per-class", min=1, help="Training clips per class."),
     test_per_class: int = typer.Option(10, "--test-per-class", min=1, help="Test clips per class."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthesized sounds."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="synth-tones or synth-patterns: a dataset of the world `--backbone synth-clap` knows."
+    ),
 ) -> None:
-    """Synthesize a small dataset of 8 clearly distinct sound classes (offline demos and tests)."""
-    from septctl.data.synth import synthesize_dataset
+    """Synthesize a small dataset: 8 clearly distinct sound classes, or a synth-* world dataset (--dataset)."""
+    from septctl.data.synth import synthesize_dataset, synthesize_world
 
-    classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
+    if dataset is None:
+        classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
+    else:
+        classes = synthesize_world(dataset, out_dir, train_per_class, test_per_class, seed=seed)
     err.print(f"synthesized {len(classes)} classes ({', '.join(classes)}) in {out_dir}")
 
 

@@ -1,4 +1,4 @@
-"""The paper's 11 datasets: names, class names as in PALM's CSVs, folds, base/new split.
+"""The paper's 11 datasets (names, class names as in PALM's CSVs, folds), the synthetic ones, base/new split.
 
 Base/new (paper Table 5, CoCoOp's rule): classes sorted, the first ceil(K/2) are
 base, the rest new; each split is its own K-way problem.
@@ -113,10 +113,25 @@ DATASETS: tuple[DatasetInfo, ...] = (
 )
 
 
+# Made offline by `septctl data synth --dataset NAME` (septctl/data/world.py) for the `synth-clap`
+# backbone: named by attribute words, so base and new classes share words but never a whole name.
+SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
+    DatasetInfo("synth-tones", "synth-tones", "synthetic sound description (pitch, pitch motion, source)",
+                _split("high falling bell, high rising whistle, high steady buzzer, high steady hiss, "
+                       "low falling whistle, low rising buzzer, low rising knock, low steady bell, "
+                       "mid falling hiss, mid falling knock, mid rising bell, mid steady whistle"), 1),
+    DatasetInfo("synth-patterns", "synth-patterns", "synthetic sound description (rhythm, loudness envelope, source)",
+                _split("continuous even whistle, continuous fading buzzer, continuous swelling bell, "
+                       "continuous swelling hiss, fast even knock, fast even whistle, fast fading hiss, "
+                       "fast swelling buzzer, slow even bell, slow fading knock, slow fading whistle, "
+                       "slow swelling buzzer"), 1),
+)
+
+
 def find_dataset(name: str) -> DatasetInfo | None:
     """Look a dataset up by canonical name, alias or PALM folder name (case-insensitive)."""
     key = name.strip().lower()
-    for d in DATASETS:
+    for d in DATASETS + SYNTH_DATASETS:
         if key in (d.name, d.folder.lower(), *d.aliases):
             return d
     return None
