@@ -132,6 +132,9 @@ def _retrain_check(run_dir: Path, run: dict) -> Check:
 def verify_run(run_dir: str | Path, *, tolerance: float = 0.0, retrain: bool = False,
                data_root: str | None = None, device: str = "cpu") -> list[Check]:
     """Every check of one run folder; raises SeptctlError when the folder cannot be read at all."""
+    from septctl.devices import check_device
+
+    device = check_device(device)
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     entries = _entries(run_dir)
