@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from septctl.cli import grid_batch as gb
 from septctl.cli.common import err, out, set_threads
 from septctl.cli.options import Device, GridDevice
 from septctl.defaults import DEFAULT_BACKBONE
@@ -78,17 +79,25 @@ def grid(
     device: GridDevice = "cpu",
     show_plan: bool = typer.Option(False, "--plan", help="Print one command per line instead of running them."),
     stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
+    slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
+    parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
+    cpus: gb.Cpus = None, time: gb.Time = None, mem: gb.Mem = None, account: gb.Account = None,
+    sbatch_arg: gb.SbatchArg = None,
 ) -> None:
-    """Run (or print with --plan) an experiment grid of the paper; finished jobs are skipped."""
+    """Run (or print with --plan) an experiment grid of the paper; finished jobs are skipped.
+
+    --slurm submits it as job arrays, --parallel N runs it with GNU parallel, --status says where each job is."""
     set_threads()
     from septctl.errors import SeptctlError
     from septctl.report import grid as g
 
     if stage not in g.STAGES:
         raise SeptctlError(f"--stage {stage!r}: choose one of {', '.join(g.STAGES)}")
+    batch = gb.batch_options(slurm, dry_run, status, everything, parallel, profile, partition=partition, gpus=gpus,
+                             cpus=cpus, time=time, mem=mem, account=account, sbatch_args=sbatch_arg)
     from septctl.devices import check_device
 
-    device = check_device(device, here=not show_plan)  # a plan may run on other nodes
+    device = check_device(device, here=not (show_plan or batch.slurm or batch.status))  # a plan may run elsewhere
     knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
@@ -99,6 +108,12 @@ def grid(
             raise SeptctlError(f"--pairs {bad[0]!r}: write SOURCE:TARGET, e.g. ravdess:crema-d")
         knobs.cross_pairs = tuple(tuple(p.split(":")) for p in pairs.replace(",", " ").split())
     jobs = g.plan(experiment, knobs, list(datasets or []))
+    if batch.wanted:
+        show = lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+        code = gb.run_batch(experiment, jobs, runs, batch, err.print, show)
+        if code:
+            raise typer.Exit(code)
+        return
     if show_plan:
         for job in jobs:
             if stage in ("all", job.stage):
