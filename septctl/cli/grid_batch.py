@@ -102,15 +102,16 @@ def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batc
 
     limit = sl.DEFAULT_MAX_ARRAY if batch.dry_run else sl.max_array_size()
     sub = sl.Submission(folder, sl.chunks(n_prep, limit), sl.chunks(n_runs, limit), batch.parallel)
-    ids = iter(range(1, 10**6))
-    sbatch = (lambda cmd: f"$JOB{next(ids)}") if batch.dry_run else sl.run_sbatch
+    fake = iter(range(1, 10**6))
+    sbatch = (lambda cmd: f"$JOB{next(fake)}") if batch.dry_run else sl.run_sbatch
     lines = sub.commands(sbatch)
     if batch.dry_run:
-        for cmd in lines:
+        for cmd, _ in lines:
             show(shlex.join(cmd).replace("'", ""))
         echo(f"{experiment}: dry run, nothing submitted; scripts and plans in {folder}")
         return 0
-    echo(f"{experiment}: submitted {n_prep} prep and {n_runs} run task(s) in {len(lines)} sbatch job(s); "
+    ids = " ".join(f"{Path(cmd[-1] if cmd[-1].endswith('.sbatch') else cmd[-3]).stem}={i}" for cmd, i in lines)
+    echo(f"{experiment}: submitted {n_prep} prep and {n_runs} run task(s) as SLURM jobs {ids}; "
          f"plans and logs in {folder}; watch with --status")
     return 0
 

@@ -169,13 +169,13 @@ class Submission:
         return ["sbatch", "--parsable", f"--array={spec}", *([f"--dependency={dep}"] if dep else []),
                 str(self.folder / f"{stage}.sbatch"), str(self.folder / f"{stage}.txt"), str(offset)]
 
-    def commands(self, sbatch: Callable[[list[str]], str]) -> list[list[str]]:
-        """Submit (or, for a dry run, only show) every array and the report; return the sbatch lines."""
-        done: list[list[str]] = []
+    def commands(self, sbatch: Callable[[list[str]], str]) -> list[tuple[list[str], str]]:
+        """Submit (or, for a dry run, only show) every array and the report; return each sbatch line and job id."""
+        done: list[tuple[list[str], str]] = []
 
         def go(cmd: list[str]) -> str:
-            done.append(cmd)
-            return sbatch(cmd).strip().split(";")[0]
+            done.append((cmd, sbatch(cmd).strip().split(";")[0]))
+            return done[-1][1]
 
         prep_ids = [go(self._array("prep", o, c, None)) for o, c in self.prep]
         after = f"afterok:{':'.join(prep_ids)}" if prep_ids else None
