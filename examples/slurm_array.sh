@@ -3,7 +3,9 @@
 #SBATCH --cpus-per-task=4
 #SBATCH --gres=gpu:1
 #SBATCH --time=02:00:00
-# One line of a septctl grid plan per SLURM array task (task N runs line N).
+# One line of a septctl grid plan per SLURM array task (task N runs line N), for plans made by hand.
+# `septctl grid EXPERIMENT DATASETS --slurm` does all of this itself (scripts, plans of unfinished jobs,
+# dependencies, MaxArraySize chunks, logs and --status); see docs/experiments.md.
 #   septctl grid paper esc50 sesa --plan --stage prep > prep.txt
 #   septctl grid paper esc50 sesa --plan --stage runs > runs.txt
 #   prep=$(sbatch --parsable --array=1-$(wc -l < prep.txt) examples/slurm_array.sh prep.txt)

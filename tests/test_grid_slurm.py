@@ -35,7 +35,9 @@ def world(tmp_path_factory):
     subprocess.run([SEPTCTL, "data", "prepare", "sesa", "--source", str(sesa), "--out", str(root / "data" / "SESA"),
                     "--link"], env=env, check=True, capture_output=True)
     (root / "local").mkdir()
+    start = time.monotonic()
     septctl(env, root / "local", *GRID)
+    print(f"\nlocal grid in one process: {time.monotonic() - start:.1f} s (6 jobs)")
     return root, env
 
 
@@ -118,7 +120,11 @@ def test_gnu_parallel_grid_equals_local(world, tmp_path):
     root, env = world
     here = tmp_path / "parallel"
     here.mkdir()
+    start = time.monotonic()
     septctl(env, here, *GRID, "--parallel", "2")
+    print(f"\nGNU parallel, 2 at once: {time.monotonic() - start:.1f} s (6 jobs)")
     same_as_local(root, here)
     again = septctl(env, here, *GRID, "--parallel", "2")
     assert "nothing to do, all 6 jobs already complete" in again.stderr
+    assert septctl(env, here, *GRID, "--plan").stdout == ""  # a plan lists only unfinished jobs
+    assert len(septctl(env, here, *GRID, "--plan", "--all").stdout.splitlines()) == 6

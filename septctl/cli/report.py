@@ -77,7 +77,8 @@ def grid(
     runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
     device: GridDevice = "cpu",
-    show_plan: bool = typer.Option(False, "--plan", help="Print one command per line instead of running them."),
+    show_plan: bool = typer.Option(False, "--plan", help="Print one command per unfinished job (every job with "
+                                                         "--all) instead of running them."),
     stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
     slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
     parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
@@ -116,7 +117,7 @@ def grid(
         return
     if show_plan:
         for job in jobs:
-            if stage in ("all", job.stage):
+            if stage in ("all", job.stage) and (everything or not job.done()):  # finished jobs only with --all
                 out.print(job.line(), markup=False, highlight=False, soft_wrap=True)
         return
     from septctl.cli.main import app
