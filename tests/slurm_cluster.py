@@ -20,7 +20,8 @@ def missing() -> str | None:
     """Why a cluster cannot start here, or None."""
     absent = [c for c in NEEDED if shutil.which(c) is None and not Path("/usr/sbin", c).exists()]
     if absent:
-        return f"SLURM is not installed ({', '.join(absent)} missing): apt-get install slurmctld slurmd slurm-client munge"
+        return (f"SLURM is not installed ({', '.join(absent)} missing): "
+                "apt-get install slurmctld slurmd slurm-client munge")
     if os.geteuid() != 0:
         return "starting slurmd needs root"
     return None

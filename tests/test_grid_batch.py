@@ -80,7 +80,8 @@ def test_status_reads_run_folders_and_logs(tmp_path):
     cancelled, crashed, running, pending = (Job("runs", [["train", n]], tmp_path / n) for n in "abcd")
     log_a = _log(folder, "runs-7_1.out", cancelled, "epoch 1",
                  "slurmstepd: error: *** JOB 8 ON vm CANCELLED AT 2026-01-01T00:00:00 ***", gf.EXIT_MARK + "143")
-    _log(folder, "runs-7_2.out", crashed, "error: data/x.wav: unreadable; re-run data prepare", "more", gf.EXIT_MARK + "2")
+    _log(folder, "runs-7_2.out", crashed, "error: data/x.wav: unreadable; re-run data prepare", "more",
+         gf.EXIT_MARK + "2")
     _log(folder, "runs-7_3.out", running, "epoch 1")
     states = {s.job.run_dir.name: s for s in gf.job_status([done, cancelled, crashed, running, pending], folder)}
     assert [s.state for s in states.values()] == ["done", "failed", "failed", "running", "pending"]

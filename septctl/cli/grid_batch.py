@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from septctl.report.slurm import Resources
 
 Slurm = Annotated[bool, typer.Option("--slurm", help="Submit the grid as SLURM job arrays (prep, runs, report).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="With --slurm: write the scripts, print the sbatch lines.")]
@@ -26,7 +29,8 @@ Cpus = Annotated[int, typer.Option("--cpus", min=1, help="CPUs per task (also SE
 Time = Annotated[str, typer.Option("--time", help="Time limit per task, e.g. 02:00:00.")]
 Mem = Annotated[str, typer.Option("--mem", help="Memory per task, e.g. 16G.")]
 Account = Annotated[str, typer.Option("--account", help="SLURM account.")]
-SbatchArg = Annotated[list[str], typer.Option("--sbatch-arg", help="Another sbatch option, e.g. --sbatch-arg=--qos=long.")]
+SbatchArg = Annotated[list[str], typer.Option("--sbatch-arg",
+                                              help="Another sbatch option, e.g. --sbatch-arg=--qos=long.")]
 TABLES = {"base2new": "b2n", "cross": "cross", "shots": "shots", "ablation": "ablation", "paper": "all"}
 
 
@@ -39,15 +43,15 @@ class Batch:
     status: bool = False
     everything: bool = False
     parallel: int | None = None
-    resources: object = None  # septctl.report.slurm.Resources
+    resources: Resources | None = None  # with --slurm
 
     @property
     def wanted(self) -> bool:
         return self.slurm or self.dry_run or self.status or self.parallel is not None
 
 
-def batch_options(slurm: bool, dry_run: bool, status: bool, everything: bool, parallel: int | None, profile: Path | None,
-                  **resources) -> Batch:
+def batch_options(slurm: bool, dry_run: bool, status: bool, everything: bool, parallel: int | None,
+                  profile: Path | None, **resources) -> Batch:
     """Check the batch options (and read the profile) before any planning."""
     from septctl.errors import SeptctlError
     from septctl.report.slurm import load_profile, merged
@@ -91,7 +95,8 @@ def _write_scripts(folder: Path, runs: Path, experiment: str, batch: Batch) -> N
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     for stage in ("prep", "runs"):
         write_text(folder / f"{stage}.sbatch", sl.task_script(f"{experiment}-{stage}", folder, res, env, Path.cwd()))
-    report = shlex.join(["septctl", "report", str(runs), "--table", TABLES[experiment], "--out", str(folder / "report")])
+    report = shlex.join(["septctl", "report", str(runs), "--table", TABLES[experiment],
+                         "--out", str(folder / "report")])
     write_text(folder / "report.sbatch", sl.report_script(folder, res, env, Path.cwd(), report))
 
 
@@ -107,7 +112,7 @@ def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batc
     lines = sub.commands(sbatch)
     if batch.dry_run:
         for cmd, _ in lines:
-            show(shlex.join(cmd).replace("'", ""))
+            show(" ".join(a if a.startswith("--dependency") else shlex.quote(a) for a in cmd))
         echo(f"{experiment}: dry run, nothing submitted; scripts and plans in {folder}")
         return 0
     ids = " ".join(f"{Path(cmd[-1] if cmd[-1].endswith('.sbatch') else cmd[-3]).stem}={i}" for cmd, i in lines)
@@ -118,6 +123,7 @@ def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batc
 
 def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo) -> int:
     """The same scripts through GNU parallel: prep first (stop at a failure), then the runs, then the report."""
+    import shlex
     import shutil
     import subprocess
 
@@ -129,7 +135,8 @@ def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo) -> int:
     for stage, n, halt in (("prep", n_prep, ["--halt", "now,fail=1"]), ("runs", n_runs, [])):
         if n == 0:
             continue
-        script, plan, log = folder / f"{stage}.sbatch", folder / f"{stage}.txt", folder / "logs" / f"{stage}-parallel_{{}}.out"
+        script, plan = (shlex.quote(str(folder / f"{stage}.{ext}")) for ext in ("sbatch", "txt"))
+        log = shlex.quote(str(folder / "logs" / stage)) + "-parallel_{}.out"
         cmd = ["parallel", "--will-cite", "-j", str(jobs), *halt,
                f"SLURM_ARRAY_TASK_ID={{}} bash {script} {plan} 0 > {log} 2>&1", ":::", *map(str, range(1, n + 1))]
         code = subprocess.run(cmd).returncode

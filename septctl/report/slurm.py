@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from septctl.errors import SeptctlError
@@ -136,7 +136,7 @@ def report_script(folder: Path, res: Resources, env: dict[str, str], workdir: Pa
     return f"""#!/usr/bin/env bash
 #SBATCH --job-name=report
 #SBATCH --output={folder / 'logs' / 'report-%j.log'}
-{chr(10).join(l for l in res.lines() if not l.startswith('#SBATCH --gres'))}
+{chr(10).join(replace(res, gpus=None).lines())}
 # The grid's tables once its runs have ended (failed ones are listed as missing).
 set -euo pipefail
 {exports}cd {shlex.quote(str(workdir))}
@@ -190,7 +190,8 @@ def run_sbatch(cmd: list[str]) -> str:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
-        raise SeptctlError("sbatch not found: run --slurm on a SLURM login node, or use --dry-run / --parallel N") from None
+        raise SeptctlError("sbatch not found: run --slurm on a SLURM login node, or use --dry-run / --parallel N"
+                           ) from None
     if proc.returncode != 0:
         why = (proc.stderr.strip().splitlines() or ["no message"])[-1]
         raise SeptctlError(f"`{shlex.join(cmd)}` failed: {why}")
