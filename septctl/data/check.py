@@ -1,4 +1,4 @@
-"""`data check`: read every file's header and summarise the dataset per split and class."""
+"""`data check`: refuse overlapping splits, read every file's header and summarise the dataset per split and class."""
 
 from __future__ import annotations
 
@@ -17,21 +17,23 @@ class CheckReport:
 
 
 def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
-    import soundfile as sf
+    from septctl.data.headers import check_header
+    from septctl.errors import SeptctlError
 
     folder = open_dataset(dataset, data_root)
     report = CheckReport(folder.name)
     info: dict[str, tuple[float, int] | None] = {}
     for rel in folder.all_files():
         try:
-            i = sf.info(str(folder.root / rel))
-            if i.frames == 0:
-                raise ValueError("zero samples")
-            info[rel] = (i.frames / i.samplerate, i.samplerate)
-        except Exception as exc:
+            h = check_header(folder.root / rel)
+            info[rel] = (h.frames / h.samplerate, h.samplerate)
+        except SeptctlError as exc:
             info[rel] = None
-            report.unreadable.append((rel, str(exc).splitlines()[0]))
+            report.unreadable.append((rel, str(exc).split(": ", 1)[-1]))
     report.n_files = len(info)
+    for fold in [None] if not folder.folds else range(1, folder.folds + 1):
+        if fold is not None or all((folder.root / f"{s}.csv").is_file() for s in ("train", "test")):
+            folder.splits(fold)  # refuses a file in both train and test
     for csv_path in folder.csv_files():
         by_class: dict[str, list[str]] = {}
         for r in read_csv(csv_path, folder.root):
