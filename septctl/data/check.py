@@ -1,4 +1,4 @@
-"""`data check`: refuse overlapping splits, read every file's header and summarise the dataset per split and class."""
+"""`data check`: read every file's header and summarise the dataset per split and class."""
 
 from __future__ import annotations
 
@@ -31,9 +31,6 @@ def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
             info[rel] = None
             report.unreadable.append((rel, str(exc).split(": ", 1)[-1]))
     report.n_files = len(info)
-    for fold in [None] if not folder.folds else range(1, folder.folds + 1):
-        if fold is not None or all((folder.root / f"{s}.csv").is_file() for s in ("train", "test")):
-            folder.splits(fold)  # refuses a file in both train and test
     for csv_path in folder.csv_files():
         by_class: dict[str, list[str]] = {}
         for r in read_csv(csv_path, folder.root):

@@ -67,7 +67,10 @@ def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: l
         raise SeptctlError(f"{csv_path}:{line}: {rel} points outside {root} ('..'); move the file into the "
                            f"dataset folder (or set {ALLOW_OUTSIDE}=1 to allow it)")
     if not outside_ok:
-        real = (root / norm).resolve()
+        try:
+            real = (root / norm).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            raise SeptctlError(f"{csv_path}:{line}: {rel} is a symlink loop; replace it with the audio file") from None
         if not any(real == r or r in real.parents for r in roots):
             raise SeptctlError(f"{csv_path}:{line}: {rel} resolves to {real}, outside {root} (a symlink out); "
                                f"use `septctl data prepare --link`, or set {ALLOW_OUTSIDE}=1 to allow it")
@@ -115,7 +118,7 @@ def read_csv(csv_path: Path, root: Path) -> list[Row]:
                                "retype it")
     rows = [Row(normalize_row_path(csv_path, line, r.path, Path(root), roots), r.classname)
             for line, r in enumerate(rows, start=2)]
-    check_disjoint(csv_path, rows)
+    check_disjoint(csv_path, rows, root)
     absent = [r.path for r in rows if not (root / r.path).is_file()]
     if absent:
         raise SeptctlError(
@@ -125,15 +128,21 @@ def read_csv(csv_path: Path, root: Path) -> list[Row]:
     return rows
 
 
-def check_disjoint(csv_path: Path, rows: list[Row], other: list[Row] | None = None, other_path: Path | None = None) -> None:
-    """Refuse a file listed twice in one split (under any spelling), or in both `rows` and `other`."""
-    seen: set[str] = set()
+def check_disjoint(csv_path: Path, rows: list[Row], root: Path, other: list[Row] | None = None,
+                   other_path: Path | None = None) -> None:
+    """Refuse one file listed twice in a split (under any spelling or through a symlink), or in both splits."""
+    def real(r: Row) -> str:
+        return os.path.realpath(Path(root) / r.path)
+
+    seen: dict[str, str] = {}
     for line, r in enumerate(rows, start=2):
-        if r.path in seen:
-            raise SeptctlError(f"{csv_path}:{line}: {r.path} is listed twice; remove the duplicate row")
-        seen.add(r.path)
+        key = real(r)
+        if key in seen:
+            same = "" if seen[key] == r.path else f" (as {seen[key]})"
+            raise SeptctlError(f"{csv_path}:{line}: {r.path} is listed twice{same}; remove the duplicate row")
+        seen[key] = r.path
     for r in other or []:
-        if r.path in seen:
+        if real(r) in seen:
             raise SeptctlError(f"{csv_path}: {r.path} is also in {other_path}; a file belongs to train or test, "
                                "not both: remove it from one")
 
@@ -177,7 +186,7 @@ class DatasetFolder:
     def splits(self, fold: int | None = None) -> tuple[list[Row], list[Row]]:
         """Train and test rows, checked to share one class set."""
         train, test = self.rows("train", fold), self.rows("test", fold)
-        check_disjoint(self.csv_path("train", fold), train, test, self.csv_path("test", fold))
+        check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
         if extra:
             raise SeptctlError(
@@ -191,8 +200,15 @@ class DatasetFolder:
         paths += sorted((self.root / "csv_files").glob("*.csv"))
         return [p for p in paths if p.is_file()]
 
+    def check_overlap(self) -> None:
+        """Refuse a file in both train and test of any fold (or of train.csv/test.csv)."""
+        both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
+        for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
+            self.splits(fold)
+
     def all_files(self) -> list[str]:
-        """Every audio file named by any split CSV, once, in a stable order."""
+        """Every audio file named by any split CSV, once, in a stable order (splits checked disjoint)."""
+        self.check_overlap()
         files: dict[str, None] = {}
         for csv_path in self.csv_files():
             for r in read_csv(csv_path, self.root):
