@@ -204,7 +204,8 @@ class DatasetFolder:
         """Refuse a file in both train and test of any fold (or of train.csv/test.csv)."""
         both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
         for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
-            self.splits(fold)
+            train, test = self.csv_path("train", fold), self.csv_path("test", fold)
+            check_disjoint(train, self.rows("train", fold), self.root, self.rows("test", fold), test)
 
     def all_files(self) -> list[str]:
         """Every audio file named by any split CSV, once, in a stable order (splits checked disjoint)."""
