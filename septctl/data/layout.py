@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from septctl.artifacts import shared_mode
@@ -45,16 +46,22 @@ def describe(text: str) -> str:
     return repr(text) + (f" (contains {', '.join(named)})" if named else "")
 
 
-def allowed_roots(root: Path) -> list[Path]:
+@lru_cache(maxsize=1 << 16)
+def real_path(root: str, rel: str) -> str:
+    """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
+    return os.path.realpath(os.path.join(root, rel))
+
+
+def allowed_roots(root: Path) -> list[str]:
     """Folders a row may resolve into: the dataset folder and the roots `data prepare --link` recorded."""
-    roots = [root.resolve()]
+    roots = [os.path.realpath(root)]
     links = root / LINKS_FILE
     if links.is_file():
-        roots += [Path(line).resolve() for line in links.read_text(encoding="utf-8").splitlines() if line.strip()]
+        roots += [os.path.realpath(line) for line in links.read_text(encoding="utf-8").splitlines() if line.strip()]
     return roots
 
 
-def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: list[Path]) -> str:
+def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: list[str]) -> str:
     """One spelling per file (`./a//b.wav` -> `a/b.wav`); refuse rows that leave the dataset folder."""
     if "\x00" in rel or any(ord(c) < 32 for c in rel):
         raise SeptctlError(f"{csv_path}:{line}: path {describe(rel)} has control characters; fix the row")
@@ -67,11 +74,8 @@ def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: l
         raise SeptctlError(f"{csv_path}:{line}: {rel} points outside {root} ('..'); move the file into the "
                            f"dataset folder (or set {ALLOW_OUTSIDE}=1 to allow it)")
     if not outside_ok:
-        try:
-            real = (root / norm).resolve()
-        except (OSError, RuntimeError):  # a symlink loop
-            raise SeptctlError(f"{csv_path}:{line}: {rel} is a symlink loop; replace it with the audio file") from None
-        if not any(real == r or r in real.parents for r in roots):
+        real = real_path(str(root), norm)  # a symlink loop stays inside and is then "does not exist"
+        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
             raise SeptctlError(f"{csv_path}:{line}: {rel} resolves to {real}, outside {root} (a symlink out); "
                                f"use `septctl data prepare --link`, or set {ALLOW_OUTSIDE}=1 to allow it")
     return norm
@@ -132,7 +136,7 @@ def check_disjoint(csv_path: Path, rows: list[Row], root: Path, other: list[Row]
                    other_path: Path | None = None) -> None:
     """Refuse one file listed twice in a split (under any spelling or through a symlink), or in both splits."""
     def real(r: Row) -> str:
-        return os.path.realpath(Path(root) / r.path)
+        return real_path(str(root), r.path)
 
     seen: dict[str, str] = {}
     for line, r in enumerate(rows, start=2):
@@ -200,21 +204,17 @@ class DatasetFolder:
         paths += sorted((self.root / "csv_files").glob("*.csv"))
         return [p for p in paths if p.is_file()]
 
-    def check_overlap(self) -> None:
-        """Refuse a file in both train and test of any fold (or of train.csv/test.csv)."""
+    def all_files(self) -> list[str]:
+        """Every audio file named by any split CSV, once, in a stable order.
+
+        Train and test of every fold (and train.csv/test.csv) are checked to share no file.
+        """
+        read = {p: read_csv(p, self.root) for p in self.csv_files()}
         both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
         for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
             train, test = self.csv_path("train", fold), self.csv_path("test", fold)
-            check_disjoint(train, self.rows("train", fold), self.root, self.rows("test", fold), test)
-
-    def all_files(self) -> list[str]:
-        """Every audio file named by any split CSV, once, in a stable order (splits checked disjoint)."""
-        self.check_overlap()
-        files: dict[str, None] = {}
-        for csv_path in self.csv_files():
-            for r in read_csv(csv_path, self.root):
-                files.setdefault(r.path, None)
-        return sorted(files)
+            check_disjoint(train, read[train], self.root, read[test], test)
+        return sorted({r.path: None for rows in read.values() for r in rows})
 
 
 def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> DatasetFolder:
