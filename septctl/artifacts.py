@@ -82,14 +82,10 @@ def write_yaml(path: str | os.PathLike, data: Any) -> None:
 
 
 def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise SeptctlError(f"{path}: {what} not found; check the path")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SeptctlError(f"{path}: not valid UTF-8 YAML ({first}); fix or regenerate the file") from None
+    """Strictly: duplicate keys and absurd nesting are refused (see filecheck.py)."""
+    from septctl.filecheck import load_yaml
+
+    return load_yaml(path, what)
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

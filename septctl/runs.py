@@ -65,9 +65,18 @@ def metrics_key(dataset_name: str, fold: int | None, classes: str) -> str:
 
 def read_metrics(run_dir: Path) -> dict[str, dict]:
     """metrics.yaml's evaluations (empty when the run has none yet)."""
+    from septctl.filecheck import check_metrics
+
     path = Path(run_dir) / METRICS_FILE
-    data = read_yaml(path, "metrics file") if path.is_file() else None
-    return (data or {}).get("evaluations", {}) if isinstance(data, dict) else {}
+    return check_metrics(path, read_yaml(path, "metrics file")) if path.is_file() else {}
+
+
+def read_card(run_dir: str | Path) -> dict:
+    """run.yaml, checked for shape (a mapping; seed and fold whole numbers), complete or not."""
+    from septctl.filecheck import check_run_card
+
+    path = Path(run_dir) / RUN_FILE
+    return check_run_card(path, read_yaml(path, "run card"))
 
 
 def write_card(run_dir: Path, card: dict) -> None:
@@ -77,8 +86,8 @@ def write_card(run_dir: Path, card: dict) -> None:
 def read_run(run_dir: str | Path) -> dict:
     """A complete run's card; refuses a missing, foreign or unfinished one with the fix."""
     path = Path(run_dir) / RUN_FILE
-    run = read_yaml(path, "run card")
-    if not isinstance(run, dict) or run.get("status") != "complete" or not isinstance(run.get("config"), dict):
+    run = read_card(run_dir)
+    if run.get("status") != "complete" or not isinstance(run.get("config"), dict):
         raise SeptctlError(f"{path}: not a complete run; finish it with `septctl train` first")
     return run
 

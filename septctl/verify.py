@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from septctl.artifacts import read_yaml
 from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
-from septctl.runs import METRICS_FILE, PROMPT_FILE, config_hash, open_run_dataset, read_run, run_config
+from septctl.runs import (METRICS_FILE, PROMPT_FILE, config_hash, open_run_dataset, read_metrics, read_run,
+                          run_config)
 
 METRIC_KEYS = ("accuracy", "macro_f1")
 
@@ -57,9 +57,8 @@ def _entries(run_dir: Path) -> dict[str, dict]:
     path = run_dir / METRICS_FILE
     if not path.is_file():
         raise SeptctlError(f"{path}: no evaluations to verify; run `septctl eval {run_dir}` first")
-    data = read_yaml(path, "metrics file")
-    entries = data.get("evaluations") if isinstance(data, dict) else None
-    if not isinstance(entries, dict) or not entries or not all(isinstance(e, dict) for e in entries.values()):
+    entries = read_metrics(run_dir)
+    if not entries:
         raise SeptctlError(f"{path}: no `evaluations:` mapping; delete it and rerun `septctl eval`")
     return entries
 

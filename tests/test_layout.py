@@ -65,3 +65,50 @@ def test_folds_are_selected_not_copied(tmp_path, synth_dataset):
 def test_registered_name_needs_prepared_folder(tmp_path):
     with pytest.raises(SeptctlError, match="septctl data prepare esc50"):
         open_dataset("esc50", tmp_path)
+
+
+def test_excel_bom_and_spaced_header_are_accepted(synth_dataset, tmp_path):
+    root = _copy(synth_dataset, tmp_path)
+    want = DatasetFolder(root).rows("train")
+    text = (root / "train.csv").read_text(encoding="utf-8").replace("path,classname", "path, classname ", 1)
+    (root / "train.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert DatasetFolder(root).rows("train") == want
+
+
+def test_odd_spellings_read_as_one(synth_dataset, tmp_path):
+    root = _copy(synth_dataset, tmp_path)
+    text = (root / "train.csv").read_text(encoding="utf-8")
+    first = text.splitlines()[1].split(",")[0]
+    (root / "train.csv").write_text(text.replace(first, "./" + first.replace("/", "//"), 1), encoding="utf-8")
+    assert DatasetFolder(root).rows("train")[0].path == first  # one spelling, so one cache key per file
+
+
+def test_outside_rows_need_the_opt_in(synth_dataset, tmp_path, monkeypatch):
+    root = _copy(synth_dataset, tmp_path)
+    text = (root / "train.csv").read_text(encoding="utf-8")
+    first = text.splitlines()[1].split(",")[0]
+    shutil.copyfile(root / first, tmp_path / "elsewhere.wav")
+    (root / "train.csv").write_text(text.replace(first, "../elsewhere.wav", 1), encoding="utf-8")
+    with pytest.raises(SeptctlError, match=r"train\.csv:2: \.\./elsewhere\.wav points outside .*SEPTCTL_ALLOW_OUTSIDE=1"):
+        DatasetFolder(root).rows("train")
+    monkeypatch.setenv("SEPTCTL_ALLOW_OUTSIDE", "1")
+    assert DatasetFolder(root).rows("train")[0].path == "../elsewhere.wav"
+
+
+def test_prepare_link_records_where_its_symlinks_point(tmp_path):
+    import soundfile as sf
+
+    from septctl.data.layout import LINKS_FILE, Row, write_layout
+
+    src = tmp_path / "release"
+    src.mkdir()
+    for name in ("a", "b"):
+        sf.write(src / f"{name}.wav", [0.1] * 1600, 16000)
+    rows = [Row("audios/a.wav", "dog")], [Row("audios/b.wav", "dog")]
+    write_layout(tmp_path / "ds", {"audios/a.wav": src / "a.wav", "audios/b.wav": src / "b.wav"},
+                 {"train.csv": rows[0], "test.csv": rows[1]}, link=True)
+    assert (tmp_path / "ds" / LINKS_FILE).read_text().split() == [str(src.resolve())]
+    assert DatasetFolder(tmp_path / "ds").splits() == rows  # symlinks out, but into a recorded root
+    (tmp_path / "ds" / LINKS_FILE).unlink()
+    with pytest.raises(SeptctlError, match="symlink out"):
+        DatasetFolder(tmp_path / "ds").splits()

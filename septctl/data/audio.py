@@ -23,10 +23,17 @@ CROPS = ("seeded", "center", "start")
 RESAMPLER = "torchaudio.transforms.Resample"  # recorded in embedding cache keys: a change of resampler changes every embedding
 
 
-def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
-    """Return ([channels, samples] float32, sample rate); refuse unreadable or empty files."""
+def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[torch.Tensor, int]:
+    """Return ([channels, samples] float32, sample rate); refuse unreadable, empty or lying files.
+
+    The header is checked first (data/headers.py), so a lie cannot make decoding or
+    resampling to `target_rate` allocate more than SEPTCTL_MAX_AUDIO_MB.
+    """
     import soundfile as sf
 
+    from septctl.data.headers import check_header
+
+    check_header(path, target_rate)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
@@ -91,5 +98,5 @@ def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "
 
 
 def load_clip(path: str | Path, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
-    wave, sr = read_audio(path)
+    wave, sr = read_audio(path, spec.sample_rate)
     return prepare_waveform(wave, sr, spec, crop, key or str(path))

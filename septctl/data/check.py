@@ -17,20 +17,19 @@ class CheckReport:
 
 
 def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
-    import soundfile as sf
+    from septctl.data.headers import check_header
+    from septctl.errors import SeptctlError
 
     folder = open_dataset(dataset, data_root)
     report = CheckReport(folder.name)
     info: dict[str, tuple[float, int] | None] = {}
     for rel in folder.all_files():
         try:
-            i = sf.info(str(folder.root / rel))
-            if i.frames == 0:
-                raise ValueError("zero samples")
-            info[rel] = (i.frames / i.samplerate, i.samplerate)
-        except Exception as exc:
+            h = check_header(folder.root / rel)
+            info[rel] = (h.frames / h.samplerate, h.samplerate)
+        except SeptctlError as exc:
             info[rel] = None
-            report.unreadable.append((rel, str(exc).splitlines()[0]))
+            report.unreadable.append((rel, str(exc).split(": ", 1)[-1]))
     report.n_files = len(info)
     for csv_path in folder.csv_files():
         by_class: dict[str, list[str]] = {}

@@ -8,11 +8,14 @@ is never written by septctl after `data prepare` made it.
 from __future__ import annotations
 
 import csv
+import io
 import os
+import posixpath
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from septctl.artifacts import shared_mode
@@ -28,31 +31,98 @@ class Row:
     classname: str
 
 
+LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
+ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
+INVISIBLE = {"\ufeff": "BOM (U+FEFF)", "\u200b": "zero-width space (U+200B)", "\u200c": "zero-width non-joiner (U+200C)",
+             "\u200d": "zero-width joiner (U+200D)", "\u00a0": "no-break space (U+00A0)", "\u2060": "word joiner (U+2060)",
+             "\x00": "NUL byte", "\r": "carriage return", "\t": "tab"}
+
+
+def describe(text: str) -> str:
+    """`text` with invisible characters named, so a refusal quoting it is not a riddle."""
+    named = [name for ch, name in INVISIBLE.items() if ch in text]
+    named += [f"control character U+{ord(c):04X}" for c in sorted(set(text))
+              if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) and c not in INVISIBLE]
+    return repr(text) + (f" (contains {', '.join(named)})" if named else "")
+
+
+@lru_cache(maxsize=1 << 16)
+def real_path(root: str, rel: str) -> str:
+    """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
+    return os.path.realpath(os.path.join(root, rel))
+
+
+def allowed_roots(root: Path) -> list[str]:
+    """Folders a row may resolve into: the dataset folder and the roots `data prepare --link` recorded."""
+    roots = [os.path.realpath(root)]
+    links = root / LINKS_FILE
+    if links.is_file():
+        roots += [os.path.realpath(line) for line in links.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return roots
+
+
+def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: list[str]) -> str:
+    """One spelling per file (`./a//b.wav` -> `a/b.wav`); refuse rows that leave the dataset folder."""
+    if "\x00" in rel or any(ord(c) < 32 for c in rel):
+        raise SeptctlError(f"{csv_path}:{line}: path {describe(rel)} has control characters; fix the row")
+    outside_ok = os.environ.get(ALLOW_OUTSIDE) == "1"
+    if rel.startswith("/") and not outside_ok:
+        raise SeptctlError(f"{csv_path}:{line}: {rel} is an absolute path; rows name files relative to {root} "
+                           f"(or set {ALLOW_OUTSIDE}=1 to allow it)")
+    norm = posixpath.normpath(rel)
+    if (norm == ".." or norm.startswith("../")) and not outside_ok:
+        raise SeptctlError(f"{csv_path}:{line}: {rel} points outside {root} ('..'); move the file into the "
+                           f"dataset folder (or set {ALLOW_OUTSIDE}=1 to allow it)")
+    if not outside_ok:
+        real = real_path(str(root), norm)  # a symlink loop stays inside and is then "does not exist"
+        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+            raise SeptctlError(f"{csv_path}:{line}: {rel} resolves to {real}, outside {root} (a symlink out); "
+                               f"use `septctl data prepare --link`, or set {ALLOW_OUTSIDE}=1 to allow it")
+    return norm
+
+
+def _header(csv_path: Path, fieldnames: list[str] | None) -> dict[str, str]:
+    """Map each wanted column to its spelling in the file: a BOM and spaces around names are accepted."""
+    found = {(name or "").strip(): name for name in (fieldnames or [])}
+    missing = [c for c in COLUMNS if c not in found]
+    if missing:
+        got = ", ".join(describe(n or "") for n in (fieldnames or [])) or "nothing"
+        raise SeptctlError(f"{csv_path}: missing column(s) {', '.join(missing)} (header has {got}); "
+                           "the header must be 'path,classname'")
+    return {c: found[c] for c in COLUMNS}
+
+
 def read_csv(csv_path: Path, root: Path) -> list[Row]:
-    """Read and validate one split CSV; every file it names must exist."""
+    """Read and validate one split CSV; every file it names must exist inside the dataset folder, once."""
     try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise SeptctlError(
-                    f"{csv_path}: missing column(s) {', '.join(missing)}; the header must be 'path,classname'"
-                )
-            rows = [Row((r["path"] or "").strip(), (r["classname"] or "").strip()) for r in reader]
+        raw = Path(csv_path).read_bytes()
+    except OSError as exc:
+        raise SeptctlError(f"{csv_path}: cannot read ({exc.strerror}); check the file") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw:
+        raise SeptctlError(f"{csv_path}: UTF-16 text or NUL bytes; re-save it as UTF-8 CSV")
+    try:
+        text = raw.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError:
         raise SeptctlError(f"{csv_path}: not UTF-8 text; re-save it as UTF-8") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        cols = _header(csv_path, reader.fieldnames)
+        rows = [Row((r[cols["path"]] or "").strip(), (r[cols["classname"]] or "").strip()) for r in reader]
     except csv.Error as exc:
         raise SeptctlError(f"{csv_path}: malformed CSV ({exc}); fix the file") from None
     if not rows:
         raise SeptctlError(f"{csv_path}: no rows; the split needs at least one labelled file")
+    roots = allowed_roots(Path(root))
     for line, r in enumerate(rows, start=2):
         if not r.path or not r.classname:
             raise SeptctlError(f"{csv_path}:{line}: empty path or classname; fill it in or delete the row")
-    seen: set[str] = set()
-    for line, r in enumerate(rows, start=2):
-        if r.path in seen:
-            raise SeptctlError(f"{csv_path}:{line}: {r.path} is listed twice; remove the duplicate row")
-        seen.add(r.path)
+        bad = [c for c in r.classname if c in INVISIBLE or ord(c) < 32]
+        if bad:
+            raise SeptctlError(f"{csv_path}:{line}: classname {describe(r.classname)} has invisible characters; "
+                               "retype it")
+    rows = [Row(normalize_row_path(csv_path, line, r.path, Path(root), roots), r.classname)
+            for line, r in enumerate(rows, start=2)]
+    check_disjoint(csv_path, rows, root)
     absent = [r.path for r in rows if not (root / r.path).is_file()]
     if absent:
         raise SeptctlError(
@@ -60,6 +130,25 @@ def read_csv(csv_path: Path, root: Path) -> list[Row]:
             "fix the paths or re-run `septctl data prepare`"
         )
     return rows
+
+
+def check_disjoint(csv_path: Path, rows: list[Row], root: Path, other: list[Row] | None = None,
+                   other_path: Path | None = None) -> None:
+    """Refuse one file listed twice in a split (under any spelling or through a symlink), or in both splits."""
+    def real(r: Row) -> str:
+        return real_path(str(root), r.path)
+
+    seen: dict[str, str] = {}
+    for line, r in enumerate(rows, start=2):
+        key = real(r)
+        if key in seen:
+            same = "" if seen[key] == r.path else f" (as {seen[key]})"
+            raise SeptctlError(f"{csv_path}:{line}: {r.path} is listed twice{same}; remove the duplicate row")
+        seen[key] = r.path
+    for r in other or []:
+        if real(r) in seen:
+            raise SeptctlError(f"{csv_path}: {r.path} is also in {other_path}; a file belongs to train or test, "
+                               "not both: remove it from one")
 
 
 class DatasetFolder:
@@ -101,6 +190,7 @@ class DatasetFolder:
     def splits(self, fold: int | None = None) -> tuple[list[Row], list[Row]]:
         """Train and test rows, checked to share one class set."""
         train, test = self.rows("train", fold), self.rows("test", fold)
+        check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
         if extra:
             raise SeptctlError(
@@ -115,12 +205,16 @@ class DatasetFolder:
         return [p for p in paths if p.is_file()]
 
     def all_files(self) -> list[str]:
-        """Every audio file named by any split CSV, once, in a stable order."""
-        files: dict[str, None] = {}
-        for csv_path in self.csv_files():
-            for r in read_csv(csv_path, self.root):
-                files.setdefault(r.path, None)
-        return sorted(files)
+        """Every audio file named by any split CSV, once, in a stable order.
+
+        Train and test of every fold (and train.csv/test.csv) are checked to share no file.
+        """
+        read = {p: read_csv(p, self.root) for p in self.csv_files()}
+        both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
+        for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
+            train, test = self.csv_path("train", fold), self.csv_path("test", fold)
+            check_disjoint(train, read[train], self.root, read[test], test)
+        return sorted({r.path: None for rows in read.values() for r in rows})
 
 
 def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> DatasetFolder:
@@ -173,6 +267,9 @@ def write_layout(
                 w = csv.writer(f)
                 w.writerow(COLUMNS)
                 w.writerows((r.path, r.classname) for r in rows)
+        if link:
+            sources = sorted({str(Path(src).resolve().parent) for src in files.values()})
+            (tmp / LINKS_FILE).write_text("".join(f"{s}\n" for s in sources), encoding="utf-8")
         os.chmod(tmp, shared_mode(dir=True))  # mkdtemp makes it 0700
         os.replace(tmp, out)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from septctl.artifacts import file_lock, provenance, read_yaml, write_yaml
+from septctl.artifacts import file_lock, provenance, write_yaml
 from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
 from septctl.data.registry import select_classes
@@ -22,7 +22,7 @@ from septctl.errors import SeptctlError
 from septctl.methods import build_method
 from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
 from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
-                          open_run_dataset, read_run, run_config, write_card, zeroshot_run_dir)
+                          open_run_dataset, read_metrics, read_run, run_config, write_card, zeroshot_run_dir)
 
 
 def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
@@ -66,7 +66,7 @@ def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
 def _record(run_dir: Path, result: dict) -> None:
     path = run_dir / METRICS_FILE
     with file_lock(path):
-        data = read_yaml(path, "metrics file") if path.is_file() else {"evaluations": {}}
+        data = {"evaluations": read_metrics(run_dir)}  # checked, so a hand-broken file is refused, not extended
         key = metrics_key(result["dataset"], result["fold"], result["classes"])
         data["evaluations"][key] = {**result, "card": provenance()}
         write_yaml(path, data)

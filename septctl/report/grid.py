@@ -72,7 +72,7 @@ class Job:
         if self.run_dir is None:
             return False
         from septctl.artifacts import read_yaml
-        from septctl.runs import RUN_FILE, read_metrics
+        from septctl.runs import RUN_FILE, read_card, read_metrics
 
         if self.stage == "prep":
             stamp = self.run_dir / self.eval_keys[0]
@@ -81,7 +81,7 @@ class Job:
         run_file = self.run_dir / RUN_FILE
         if not run_file.is_file():
             return False
-        run = read_yaml(run_file, "run card") or {}
+        run = read_card(self.run_dir)
         config = run.get("config") or {}
         if run.get("status") != "complete" or any(config.get(k) != v for k, v in self.expect.items()):
             return False

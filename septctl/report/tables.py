@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from septctl.artifacts import read_yaml
 from septctl.errors import SeptctlError
+from septctl.runs import read_card, read_metrics
 
 FORMATS = ("md", "csv", "latex", "json")
 
@@ -59,25 +59,19 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def load_record(run_dir: Path) -> RunRecord:
-    run = read_yaml(run_dir / "run.yaml", "run card")
-    if not isinstance(run, dict) or "dataset" not in run:
+    run = read_card(run_dir)
+    if "dataset" not in run:
         raise SeptctlError(f"{run_dir / 'run.yaml'}: not a septctl run card; remove it from the report's inputs")
     config = run.get("config") or {}
-    rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed", 0)),
+    rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed") or 0),
                     int(run.get("fold") or 0), config=config, card=run.get("card") or {},
                     short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
-    metrics = run_dir / "metrics.yaml"
-    if metrics.is_file():
-        for result in (read_yaml(metrics, "metrics file") or {}).get("evaluations", {}).values():
-            try:
-                entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
-                         "classes": result["classes"], "accuracy": float(result["accuracy"])}
-            except (KeyError, TypeError, ValueError):
-                raise SeptctlError(f"{metrics}: an evaluation lacks dataset/classes/accuracy; delete the file and "
-                                   "rerun `septctl eval`") from None
-            rec.evaluations.append(entry)
-            if entry["dataset"] == rec.dataset and entry["fold"] == rec.fold:
-                rec.accuracy[entry["classes"]] = entry["accuracy"]
+    for result in read_metrics(run_dir).values():  # checked: names, whole folds, accuracy in 0..100
+        entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
+                 "classes": result["classes"], "accuracy": float(result["accuracy"])}
+        rec.evaluations.append(entry)
+        if entry["dataset"] == rec.dataset and entry["fold"] == rec.fold:
+            rec.accuracy[entry["classes"]] = entry["accuracy"]
     return rec
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from septctl.artifacts import read_yaml, sha256_file
 from septctl.errors import SeptctlError
+from septctl.filecheck import check_names
 from septctl.sept.llm import ChatClient, parse_json_reply
 
 BANK = "banks/neighbors.yaml"
@@ -69,9 +70,15 @@ def load_neighbors(path: str | Path) -> NeighborSet:
         raise SeptctlError(f"{path}: no `neighbors:` mapping of class -> list of names; {fix}")
     sizes = set()
     names: dict[str, list[str]] = {}
+    classes = {norm_name(str(c)): str(c) for c in table}
     for cls, items in table.items():
-        if not isinstance(items, list) or not items or not all(isinstance(x, str) and x.strip() for x in items):
-            raise SeptctlError(f"{path}: neighbors of {cls!r} must be a non-empty list of names; {fix}")
+        check_names(path, f"neighbors of {cls!r}", items, fix)
+        for i, item in enumerate(items, start=1):
+            if norm_name(item) in classes:
+                other = classes[norm_name(item)]
+                whose = "its own class" if other == str(cls) else f"the class {other!r}"
+                raise SeptctlError(f"{path}: neighbors of {cls!r}, item {i} ({item!r}) is {whose}; "
+                                   f"a neighbor must be another sound: replace it or {fix}")
         if len({norm_name(x) for x in items}) != len(items):
             raise SeptctlError(f"{path}: neighbors of {cls!r} repeat a name; remove the repeat or {fix}")
         names[str(cls)] = [x.strip() for x in items]

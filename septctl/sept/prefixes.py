@@ -15,6 +15,7 @@ from pathlib import Path
 
 from septctl.artifacts import read_yaml, sha256_file
 from septctl.errors import SeptctlError
+from septctl.filecheck import check_names
 from septctl.sept.llm import ChatClient, parse_json_reply
 from septctl.sept.neighbors import Generation
 
@@ -47,6 +48,7 @@ class PrefixSet:
 def _check_list(items: object, path: str | Path, key: str, fix: str) -> list[str]:
     if not isinstance(items, list) or not items:
         raise SeptctlError(f"{path}: no `{key}:` list of templates; {fix}")
+    check_names(path, f"`{key}:`", items, fix)
     for t in items:
         if (bad := template_problem(t)) is not None:
             raise SeptctlError(f"{path}: template {t!r} {bad}; edit it or {fix}")
