@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out, set_threads
+from septctl.cli.console import styled
 from septctl.cli.options import Device, GridDevice
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -36,7 +37,7 @@ def report(
 
     records = [load_record(p) for p in find_runs(runs)]
     tables = build_tables(records, table, shots, h_of_means)
-    out.print(render_tables(tables, fmt), markup=False, highlight=False, end="")
+    out.print(render_tables(tables, fmt), highlight=False, end="")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
         for t in tables:
@@ -44,7 +45,7 @@ def report(
         err.print(f"wrote {len(tables)} table(s) to {out_dir}")
     missing = sum(len(t.missing) for t in tables)
     if missing:
-        err.print(f"[yellow]{missing} missing result(s)[/]; the tables cover only complete cells")
+        err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")
 
 
 def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
@@ -102,7 +103,7 @@ def grid(
     if show_plan:
         for job in jobs:
             if stage in ("all", job.stage):
-                out.print(job.line(), markup=False, highlight=False, soft_wrap=True)
+                out.print(job.line(), highlight=False, soft_wrap=True)
         return
     from septctl.cli.main import app
 
