@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from septctl import __version__
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, doing
 
 
 def current_umask() -> int:
@@ -59,17 +59,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The file gets the umask's mode (as open() would), not mkstemp's private 0600.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, shared_mode())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with doing("writing", path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+            os.chmod(tmp_path, shared_mode())
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -188,11 +188,12 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
     (and that this user may not write) still works.
     """
     lock = Path(f"{path}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
-    except PermissionError:
-        fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+    with doing("creating its lock file", lock):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
+        except PermissionError:
+            fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

@@ -7,7 +7,7 @@ import os
 import typer
 
 from septctl.cli.console import err, out, styled, visible
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, os_error_line
 
 __all__ = ["err", "out", "run_app", "set_threads"]
 
@@ -17,6 +17,9 @@ def run_app(app: typer.Typer) -> int:
         rv = app(standalone_mode=False)
     except SeptctlError as exc:
         _error(str(exc))
+        return 2
+    except OSError as exc:  # disk full, read-only, no permission: the system's refusal, named
+        _error(os_error_line(exc))
         return 2
     except KeyboardInterrupt:
         err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue", sep="")
