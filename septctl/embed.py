@@ -21,7 +21,7 @@ from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors,
 from septctl.backbones.base import Backbone
 from septctl.data.audio import RESAMPLER, load_clip
 from septctl.data.layout import DatasetFolder, Row
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, doing
 from septctl.paths import cache_dir
 
 
@@ -83,13 +83,20 @@ def load_embeddings(path: Path) -> Embeddings:
     return Embeddings(Path(path), tensors["features"], files, card)
 
 
-def _cached(path: Path, key: dict, echo: Callable[[str], None]) -> Embeddings | None:
-    """The cache entry at `path` if it is whole and made from `key`; a broken one is reported, then recomputed."""
-    if not path.is_file():
-        return None
+def _cached(path: Path, key: dict, echo: Callable[[str], None], own: bool) -> Embeddings | None:
+    """The entry at `path` if it is whole and made from `key`; a broken one is reported, then recomputed.
+
+    A broken file the user named (`own` false: `--out`) may be theirs, so it is refused, not overwritten.
+    """
+    with doing("reading the cache entry", path):
+        if not path.is_file():
+            return None
     try:
         cached = load_embeddings(path)
     except SeptctlError as exc:
+        if not own:
+            raise SeptctlError(f"{path}: exists and is not a readable septctl embedding file; "
+                               "choose another --out, or pass --force to overwrite it") from None
         echo(f"recomputing a broken cache entry: {exc}")
         return None
     return cached if cached.card.get("key") == key else None
@@ -117,10 +124,10 @@ def embed_dataset(
     files = dataset.all_files()
     key = _key(dataset, backbone, files, crop, seed)
     path = Path(out) if out else default_path(dataset, key)
-    if not force and (cached := _cached(path, key, echo)) is not None:
+    if not force and (cached := _cached(path, key, echo, own=out is None)) is not None:
         return cached, True
     with file_lock(path):
-        if not force and (cached := _cached(path, key, lambda _: None)) is not None:  # made while we waited
+        if not force and (cached := _cached(path, key, lambda _: None, own=True)) is not None:  # made while we waited
             return cached, True
         features = _compute(dataset, backbone, files, crop, seed, batch_size, progress)
         card = provenance(key=key, count=len(files), dim=int(features.shape[1]))

@@ -74,3 +74,12 @@ def test_force_rebuilds_a_whole_entry(world, tmp_path, monkeypatch, cli):
     assert said.startswith("computed"), said
     assert path.stat().st_mtime_ns != before
     assert _embed(cli, world.data)[1].startswith("cache hit")
+
+
+def test_force_overwrites_a_file_named_by_out(world, tmp_path, cli):
+    out = tmp_path / "mine.safetensors"
+    out.write_text("not tensors\n")
+    assert cli("embed", world.data, "--backbone", "tiny", "-q", "--out", out).code == 2  # refused without --force
+    path, said = _embed(cli, world.data, "--out", out, "--force")
+    assert path == out and said.startswith("computed")
+    assert _features(out).shape[0] > 0
