@@ -97,12 +97,16 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
-    """Save tensors as safetensors (no pickle), atomically."""
-    from safetensors.torch import save_file
+    """Save tensors as safetensors (no pickle), atomically.
+
+    The bytes are made in memory and written by Python, so a full disk raises a plain
+    OSError (ENOSPC) that the CLI reports, not safetensors' own error type.
+    """
+    from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
+        tmp.write_bytes(save(tensors, metadata={k: str(v) for k, v in (metadata or {}).items()}))
         _sort_metadata(tmp)
 
 
