@@ -14,8 +14,8 @@ import re
 from rich.console import Console
 from rich.text import Text
 
-# C0 and C1 controls (tab and newline kept), DEL, and the bidi embedding/override/isolate marks.
-_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (tab, newline and CSV's CR LF kept), DEL, and the bidi embedding/override/isolate marks.
+_HIDDEN = re.compile("(?!\r\n)[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _HIDDEN_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
