@@ -17,6 +17,7 @@ from collections.abc import Iterator
 class SeptctlError(Exception):
     """A problem with the user's input or environment, with the fix in the message."""
 
+
 # What to do about the operating system refusing, by errno; the default covers the rest.
 _FIXES = {
     errno.ENOSPC: "free space there, or write elsewhere (--out, $SEPTCTL_CACHE)",
