@@ -22,7 +22,8 @@ def run_app(app: typer.Typer) -> int:
         _error(os_error_line(exc))
         return 2
     except KeyboardInterrupt:
-        err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue", sep="")
+        err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue",
+                  sep="")
         return 130
     except typer.Exit as exc:
         return exc.exit_code

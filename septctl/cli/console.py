@@ -30,8 +30,8 @@ def visible(text: str, one_line: bool = False) -> str:
 
 
 def styled(text: str, style: str) -> Text:
-    """septctl's own words in a colour, e.g. `styled("error:", "bold red")`; never parsed as markup."""
-    return Text(text, style=style)
+    """Words in a colour, e.g. `styled("error:", "bold red")`; never parsed as markup, controls shown."""
+    return Text(visible(text), style=style)
 
 
 class PlainConsole(Console):

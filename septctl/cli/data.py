@@ -92,7 +92,8 @@ def download(
         out.print(status, f"{c.csv}: {found}")
         bad = bad or not c.ok
     if bad:
-        err.print(styled(f"{dest} is incomplete", "red"), f"; rerun the download (it resumes) or see `septctl data check {dest}`", sep="")
+        err.print(styled(f"{dest} is incomplete", "red"),
+                  f"; rerun the download (it resumes) or see `septctl data check {dest}`", sep="")
         raise typer.Exit(1)
     err.print(f"{info.name} ready in {dest}; use it as `{dest}` or `{info.name} --data-root {root}`")
 

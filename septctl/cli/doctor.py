@@ -152,8 +152,8 @@ def verify(
     bad = {run: [c for c in checks if not c.ok] for run, checks in results.items()}
     for run, failed in bad.items():
         if failed:
-            err.print(styled(f"{run}: {len(failed)} of {len(results[run])} checks differ", "red"), f"(first: {failed[0].what})",
-                      highlight=False)
+            err.print(styled(f"{run}: {len(failed)} of {len(results[run])} checks differ", "red"),
+                      f"(first: {failed[0].what})", highlight=False)
     if any(bad.values()):
         raise typer.Exit(1)
     err.print(f"all checks match ({sum(len(c) for c in results.values())} in {len(results)} run(s))")
