@@ -196,8 +196,11 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
         lock.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
-        except PermissionError:
-            fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+        except PermissionError as denied:
+            try:
+                fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+            except FileNotFoundError:
+                raise denied from None  # it does not: the cause is the permission, not "No such file"
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

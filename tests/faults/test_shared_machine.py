@@ -99,13 +99,13 @@ def test_two_users_share_a_cache_and_a_results_folder(world, two_users, umask):
         os.chmod(shared, 0o2775)  # group-writable, and new entries inherit the group
         cache, results = shared / "cache", shared / "results"
 
-        def as_user(user: str, *args) -> subprocess.CompletedProcess:
+        def as_user(user: str, *args, mask: int = umask, code: int = 0) -> subprocess.CompletedProcess:
             env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath, "HOME": str(base), "HF_HUB_OFFLINE": "1",
                    "SEPTCTL_CACHE": str(cache), "OMP_NUM_THREADS": "1", "SEPTCTL_THREADS": "1"}
-            command = f"umask {umask:03o}; exec {python} -m septctl " + " ".join(map(str, args))
+            command = f"umask {mask:03o}; exec {python} -m septctl " + " ".join(map(str, args))
             done = subprocess.run(["setpriv", f"--reuid={user}", f"--regid={GROUP}", "--init-groups",
                                    "bash", "-c", command], env=env, capture_output=True, text=True, timeout=300)
-            assert done.returncode == 0, f"{user}: septctl {' '.join(map(str, args))}\n{done.stderr}"
+            assert done.returncode == code, f"{user}: septctl {' '.join(map(str, args))}\n{done.stderr}"
             return done
 
         a, b = two_users
@@ -123,5 +123,11 @@ def test_two_users_share_a_cache_and_a_results_folder(world, two_users, umask):
         assert report.stdout.count("\n") >= 2 and "run-a" not in report.stderr, report.stdout
         owners = {p.stat().st_uid for p in results.rglob("*.safetensors")}
         assert len(owners) == 2, "each user wrote one of the runs"
+
+        # Under umask 022 b's run folder is b's alone: a's eval is refused in one line naming the errno.
+        as_user(b, "train", data, *train, "--seed", "2", "--out", results / "run-private", mask=0o022)
+        refused = as_user(a, "eval", results / "run-private", "--classes", "base", code=2).stderr
+        assert refused.count("\n") == 1 and refused.startswith("error: ") and "(EACCES)" in refused, refused
+        assert str(results / "run-private") in refused and "write access" in refused, refused
     finally:
         shutil.rmtree(base, ignore_errors=True)
