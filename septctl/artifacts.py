@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from septctl import __version__
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, doing
 
 
 def current_umask() -> int:
@@ -59,17 +59,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The file gets the umask's mode (as open() would), not mkstemp's private 0600.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, shared_mode())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with doing("writing", path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+            os.chmod(tmp_path, shared_mode())
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -93,12 +93,16 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
-    """Save tensors as safetensors (no pickle), atomically."""
-    from safetensors.torch import save_file
+    """Save tensors as safetensors (no pickle), atomically.
+
+    The bytes are made in memory and written by Python, so a full disk raises a plain
+    OSError (ENOSPC) that the CLI reports, not safetensors' own error type.
+    """
+    from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
+        tmp.write_bytes(save(tensors, metadata={k: str(v) for k, v in (metadata or {}).items()}))
         _sort_metadata(tmp)
 
 
@@ -184,11 +188,15 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
     (and that this user may not write) still works.
     """
     lock = Path(f"{path}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
-    except PermissionError:
-        fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+    with doing("creating its lock file", lock):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)
+        except PermissionError as denied:
+            try:
+                fd = os.open(lock, os.O_RDONLY)  # it exists but the folder is not ours to create in
+            except FileNotFoundError:
+                raise denied from None  # it does not: the cause is the permission, not "No such file"
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

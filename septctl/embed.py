@@ -3,12 +3,15 @@
 Splits and folds only select rows of the cache, so a 10-fold dataset costs one pass.
 The cache key hashes the file list (path, size, mtime) and the CSVs, the backbone and
 its weights, the audio policy and the crop seed; a rerun with the same inputs is a
-hit. A lock makes a second process wait for the first and then reuse its result.
+hit. A hit needs no lock (entries are renamed into place whole), so a read-only cache
+serves hits; a miss takes a lock, so a second process waits for the first and then
+reuses its result. An entry that cannot be read (truncated, corrupt) is recomputed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors,
 from septctl.backbones.base import Backbone
 from septctl.data.audio import RESAMPLER, load_clip
 from septctl.data.layout import DatasetFolder, Row
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, doing
 from septctl.paths import cache_dir
 
 
@@ -67,9 +70,42 @@ def default_path(dataset: DatasetFolder, key: dict) -> Path:
 
 def load_embeddings(path: Path) -> Embeddings:
     tensors, meta = load_tensors(path, "embedding file")
+    not_ours = SeptctlError(f"{path}: not a septctl embedding file; recompute it with `septctl embed --force`")
     if "features" not in tensors or "card" not in meta or "files" not in meta:
-        raise SeptctlError(f"{path}: not a septctl embedding file; recompute it with `septctl embed`")
-    return Embeddings(Path(path), tensors["features"], json.loads(meta["files"]), json.loads(meta["card"]))
+        raise not_ours
+    try:
+        files, card = json.loads(meta["files"]), json.loads(meta["card"])
+    except ValueError:
+        raise not_ours from None
+    if not isinstance(files, list) or not isinstance(card, dict) or tensors["features"].ndim != 2 \
+            or len(files) != tensors["features"].shape[0]:
+        raise not_ours
+    return Embeddings(Path(path), tensors["features"], files, card)
+
+
+def _cached(path: Path, key: dict, echo: Callable[[str], None], own: bool) -> Embeddings | None:
+    """The entry at `path` if it is whole and made from `key`; a broken one is reported, then recomputed.
+
+    A broken file the user named (`own` false: `--out`) may be theirs, so it is refused, not overwritten.
+    """
+    with doing("reading the cache entry", path):
+        if not path.is_file():
+            return None
+    try:
+        cached = load_embeddings(path)
+    except SeptctlError as exc:
+        if not own:
+            raise SeptctlError(f"{path}: exists and is not a readable septctl embedding file; "
+                               "choose another --out, or pass --force to overwrite it") from None
+        echo(f"recomputing a broken cache entry: {exc}")
+        return None
+    return cached if cached.card.get("key") == key else None
+
+
+def _say(message: str) -> None:
+    from septctl.cli.console import err
+
+    err.print(message, highlight=False)
 
 
 def embed_dataset(
@@ -81,16 +117,18 @@ def embed_dataset(
     batch_size: int = 16,
     out: Path | None = None,
     progress: bool = True,
+    force: bool = False,
+    echo: Callable[[str], None] = _say,
 ) -> tuple[Embeddings, bool]:
-    """Return the dataset's embeddings and whether they came from the cache."""
+    """Return the dataset's embeddings and whether they came from the cache (`force`: recompute them)."""
     files = dataset.all_files()
     key = _key(dataset, backbone, files, crop, seed)
     path = Path(out) if out else default_path(dataset, key)
+    if not force and (cached := _cached(path, key, echo, own=out is None)) is not None:
+        return cached, True
     with file_lock(path):
-        if path.is_file():
-            cached = load_embeddings(path)
-            if cached.card.get("key") == key:
-                return cached, True
+        if not force and (cached := _cached(path, key, lambda _: None, own=True)) is not None:  # made while we waited
+            return cached, True
         features = _compute(dataset, backbone, files, crop, seed, batch_size, progress)
         card = provenance(key=key, count=len(files), dim=int(features.shape[1]))
         save_tensors(path, {"features": features},

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_yaml
-from septctl.errors import SeptctlError
+from septctl.errors import SeptctlError, doing
 
 RUN_FILE = "run.yaml"
 PROMPT_FILE = "prompt.safetensors"
@@ -151,8 +151,10 @@ def load_prompt(run_dir: str | Path, run: dict, check_sha256: bool = True) -> tu
 @contextmanager
 def run_lock(run_dir: Path, echo: Callable[[str], None] = print) -> Iterator[None]:
     """Hold the run folder for one writer; a second process waits for it, then sees what the first left."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / LOCK_FILE, "a") as fh:
+    with doing("creating the run folder's lock file", run_dir / LOCK_FILE):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(run_dir / LOCK_FILE, "a")
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

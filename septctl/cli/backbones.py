@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from septctl.cli.common import err, out
+from septctl.cli.console import styled
 from septctl.errors import SeptctlError
 
 
@@ -28,7 +29,7 @@ def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON ins
     for r in rows:
         table.add_row(
             r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
-            str(r["text_len"]), r["weights"], r["cached"] or "[yellow]no[/]",
+            str(r["text_len"]), r["weights"], r["cached"] or styled("no", "yellow"),
         )
     out.print(table)
 

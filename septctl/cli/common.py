@@ -5,24 +5,25 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.console import Console
-from rich.markup import escape as rich_escape
 
-from septctl.errors import SeptctlError
+from septctl.cli.console import err, out, styled, visible
+from septctl.errors import SeptctlError, os_error_line
 
-# Data (tables, JSON) goes to stdout; progress and messages to stderr.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+__all__ = ["err", "out", "run_app", "set_threads"]
 
 
 def run_app(app: typer.Typer) -> int:
     try:
         rv = app(standalone_mode=False)
     except SeptctlError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _error(str(exc))
+        return 2
+    except OSError as exc:  # disk full, read-only, no permission: the system's refusal, named
+        _error(os_error_line(exc))
         return 2
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: finished files are kept; rerun the same command to continue")
+        err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue",
+                  sep="")
         return 130
     except typer.Exit as exc:
         return exc.exit_code
@@ -33,9 +34,14 @@ def run_app(app: typer.Typer) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `septctl` or `septctl data` alone: the help is the answer
             exc.show()
             return 0
-        err.print(f"[bold red]error:[/] {_usage_line(exc)}", markup=True, highlight=False)
+        _error(_usage_line(exc))
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
+
+
+def _error(message: str) -> None:
+    """The one line every refusal prints: `error: ` and the message, its control characters shown."""
+    err.print(styled("error:", "bold red"), visible(message, one_line=True), highlight=False)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -48,7 +54,7 @@ def _usage_line(exc: Exception) -> str:
     message = " ".join(exc.format_message().split())
     ctx = getattr(exc, "ctx", None)
     where = f"{ctx.command_path} --help" if ctx is not None else "septctl --help"
-    return rich_escape(f"{message} (see `{where}`)")
+    return f"{message} (see `{where}`)"
 
 
 def set_threads() -> None:

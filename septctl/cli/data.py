@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from septctl.cli.common import err, out
+from septctl.cli.console import styled
 
 data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
                        no_args_is_help=True)
@@ -52,7 +53,7 @@ def prepare(
     plan = run_prepare(info.name, source, out_dir, allow_missing=allow_missing, link=link)
     for bad, what in ((plan.missing, "missing"), (plan.unreadable, "unreadable")):
         if bad:
-            err.print(f"[yellow]skipped {len(bad)} {what} file(s)[/] (first: {', '.join(bad[:3])})")
+            err.print(styled(f"skipped {len(bad)} {what} file(s)", "yellow"), f"(first: {', '.join(bad[:3])})")
     counts = ", ".join(f"{k}: {len(v)}" for k, v in plan.splits.items())
     err.print(f"prepared {info.name} in {out_dir} ({len(plan.files)} files; {counts})")
 
@@ -86,12 +87,13 @@ def download(
     bad = False
     for c in dl.completeness(dest, info):
         want = "" if c.expected is None else f" (PALM: {c.expected})"
-        status = "[green]ok[/]" if c.ok else "[red]incomplete[/]"
+        status = styled("ok", "green") if c.ok else styled("incomplete", "red")
         found = "CSV absent" if c.rows < 0 else f"{c.rows} files{want}, {c.absent} absent"
-        out.print(f"{status} {c.csv}: {found}")
+        out.print(status, f"{c.csv}: {found}")
         bad = bad or not c.ok
     if bad:
-        err.print(f"[red]{dest} is incomplete[/]; rerun the download (it resumes) or see `septctl data check {dest}`")
+        err.print(styled(f"{dest} is incomplete", "red"),
+                  f"; rerun the download (it resumes) or see `septctl data check {dest}`", sep="")
         raise typer.Exit(1)
     err.print(f"{info.name} ready in {dest}; use it as `{dest}` or `{info.name} --data-root {root}`")
 
@@ -115,7 +117,7 @@ def check(
     out.print(table)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
-            err.print(f"[red]unreadable[/] {path}: {why}")
+            err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out
+from septctl.cli.console import styled
 from septctl.cli.options import Device
 
 PACKAGES = ("septctl", "torch", "torchaudio", "transformers", "numpy", "soundfile", "safetensors", "huggingface_hub",
@@ -110,11 +111,11 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for k, v in report[title].items():
-            table.add_row(k, "[red]missing[/]" if v is None else str(v))
+            table.add_row(k, styled("missing", "red") if v is None else str(v))
         out.print(table)
     out.print(f"platform: {report['platform']}", highlight=False)
     for problem in report["problems"]:
-        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        err.print(styled("warning:", "yellow"), problem, highlight=False)
     if not report["problems"]:
         err.print("nothing missing")
 
@@ -146,13 +147,13 @@ def verify(
             for col in ("check", "recorded", "now", ""):
                 table.add_column(col, overflow="fold")
             for c in checks:
-                table.add_row(c.what, c.recorded, c.now, "ok" if c.ok else "[red]MISMATCH[/]")
+                table.add_row(c.what, c.recorded, c.now, "ok" if c.ok else styled("MISMATCH", "red"))
             out.print(table)
     bad = {run: [c for c in checks if not c.ok] for run, checks in results.items()}
     for run, failed in bad.items():
         if failed:
-            err.print(f"[red]{run}: {len(failed)} of {len(results[run])} checks differ[/] (first: {failed[0].what})",
-                      highlight=False)
+            err.print(styled(f"{run}: {len(failed)} of {len(results[run])} checks differ", "red"),
+                      f"(first: {failed[0].what})", highlight=False)
     if any(bad.values()):
         raise typer.Exit(1)
     err.print(f"all checks match ({sum(len(c) for c in results.values())} in {len(results)} run(s))")

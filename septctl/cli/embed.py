@@ -20,6 +20,7 @@ def embed(
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per forward pass."),
     device: Device = "cpu",
     out: Path = typer.Option(None, "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings)."),
+    force: bool = typer.Option(False, "--force", help="Recompute and rewrite the cache entry even if it is whole."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Embed every file of DATASET once; splits and folds later only select rows. A rerun is a cache hit."""
@@ -30,7 +31,8 @@ def embed(
 
     folder = open_dataset(dataset, data_root)
     model = load_backbone(backbone, weights, device)
-    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=not quiet)
+    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=not quiet,
+                             force=force)
     state = "cache hit" if hit else "computed"
     err.print(f"{state}: {len(emb.files)} embeddings of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
 

@@ -8,15 +8,15 @@ from collections.abc import Callable, Iterator
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    from septctl.cli.common import err
+    from septctl.cli.console import err, visible
 
     if not enabled or not err.is_terminal:  # a bar's last frame in a log or pipe is noise before an error line
         yield lambda n=1: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(visible(description, one_line=True), total=total)
         yield lambda n=1: bar.advance(task, n)

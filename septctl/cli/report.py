@@ -9,6 +9,7 @@ import typer
 
 from septctl.cli import grid_batch as gb
 from septctl.cli.common import err, out, set_threads
+from septctl.cli.console import styled
 from septctl.cli.options import Device, GridDevice
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -37,7 +38,7 @@ def report(
 
     records = [load_record(p) for p in find_runs(runs)]
     tables = build_tables(records, table, shots, h_of_means)
-    out.print(render_tables(tables, fmt), markup=False, highlight=False, end="")
+    out.print(render_tables(tables, fmt), highlight=False, end="")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
         for t in tables:
@@ -45,7 +46,7 @@ def report(
         err.print(f"wrote {len(tables)} table(s) to {out_dir}")
     missing = sum(len(t.missing) for t in tables)
     if missing:
-        err.print(f"[yellow]{missing} missing result(s)[/]; the tables cover only complete cells")
+        err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")
 
 
 def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:

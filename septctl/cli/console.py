@@ -1,0 +1,47 @@
+"""septctl's two consoles, which never read markup from the text they print.
+
+Paths, class names and neighbor names come from users; `[red]` or `[/]` in them must be
+printed as written (rich would style the line or crash with MarkupError), and control
+characters (ANSI escapes, carriage returns, bidi overrides) are shown as `\\x1b` and the
+like instead of reaching the terminal. Colour on septctl's own words goes through
+`styled()`, which wraps them in a rich Text that is never parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.text import Text
+
+# C0 and C1 controls (tab, newline and CSV's CR LF kept), DEL, and the bidi embedding/override/isolate marks.
+_HIDDEN = re.compile("(?!\r\n)[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_HIDDEN_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, one_line: bool = False) -> str:
+    """`text` with its control characters written out (`\\x1b`); `one_line` also escapes newlines and tabs."""
+    return (_HIDDEN_OR_BREAK if one_line else _HIDDEN).sub(_escape, text)
+
+
+def styled(text: str, style: str) -> Text:
+    """Words in a colour, e.g. `styled("error:", "bold red")`; never parsed as markup, controls shown."""
+    return Text(visible(text), style=style)
+
+
+class PlainConsole(Console):
+    """A rich Console for which every string is plain text: no markup, no emoji codes, controls shown."""
+
+    def render_str(self, text: str, **kwargs) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(visible(text), **kwargs)
+
+
+# Data (tables, JSON) goes to stdout; progress and messages to stderr.
+out = PlainConsole(soft_wrap=True)
+err = PlainConsole(stderr=True, soft_wrap=True)
