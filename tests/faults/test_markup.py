@@ -14,7 +14,7 @@ from pathlib import Path
 from septctl.cli.console import visible
 
 FOLDER = "ds [red]x[bold] \x1b[31mred"  # no "/": it would make two folders
-CLASS = "[/]siren\x1b[2J"
+CLASS = "[/]siren[red]"  # control characters in class names are refused (see the test below)
 
 
 def _hostile_dataset(world, tmp_path: Path) -> Path:
@@ -43,7 +43,7 @@ def test_dataset_and_class_names_are_printed_as_written(world, tmp_path, cli, mo
     monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
     data = _hostile_dataset(world, tmp_path)
     folder, klass = visible(FOLDER), visible(CLASS)
-    assert "[red]x[bold]" in folder and "\\x1b" in folder and "\\x1b" in klass
+    assert "[red]x[bold]" in folder and "\\x1b" in folder and klass == CLASS
 
     checked = cli("data", "check", data)
     assert checked.code == 0, checked.err
@@ -61,6 +61,19 @@ def test_dataset_and_class_names_are_printed_as_written(world, tmp_path, cli, mo
     reported = cli("report", tmp_path / "run", "--format", "csv")
     assert reported.code == 0, reported.err
     _shown_safely(reported, folder)
+
+
+def test_a_class_name_with_an_escape_is_refused_and_shown_visibly(world, tmp_path, cli):
+    data = Path(shutil.copytree(world.data, tmp_path / "ds"))
+    train = data / "train.csv"
+    rows = list(csv.reader(train.open(newline="", encoding="utf-8")))
+    rows[1][1] = "[/]siren\x1b[2J"
+    with open(train, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    checked = cli("data", "check", data)
+    assert checked.code == 2
+    _shown_safely(checked, str(train), "[/]siren\\x1b[2J")
+    assert len(checked.err.strip().splitlines()) == 1, checked.err
 
 
 def test_class_names_in_a_neighbors_refusal_are_printed_as_written(world, tmp_path, cli):
