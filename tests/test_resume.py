@@ -20,7 +20,10 @@ import pytest
 from septctl.artifacts import sha256_file
 
 EPOCHS = 14
-ARGS = ["--backbone", "tiny", "--classes", "all", "--shots", "4", "--epochs", str(EPOCHS), "--seed", "5", "-q"]
+# Batch size 1 makes an epoch 32 steps long, so a signal sent after epoch E lands well before the run ends
+# (with 2 steps an epoch, the rest of the run could finish before SIGINT arrived).
+ARGS = ["--backbone", "tiny", "--classes", "all", "--shots", "4", "--batch-size", "1", "--epochs", str(EPOCHS),
+        "--seed", "5", "-q"]
 
 
 def _env(cache: Path) -> dict:
@@ -65,7 +68,8 @@ def reference(tmp_path_factory, synth_dataset) -> Path:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEPTCTL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        cfg = TrainConfig(backbone="tiny", dataset=str(synth_dataset), classes="all", shots=4, epochs=EPOCHS, seed=5)
+        cfg = TrainConfig(backbone="tiny", dataset=str(synth_dataset), classes="all", shots=4, batch_size=1,
+                          epochs=EPOCHS, seed=5)
         return train(cfg, tmp_path_factory.mktemp("reference") / "run", progress=False, echo=lambda _: None)
 
 
