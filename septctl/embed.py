@@ -10,6 +10,7 @@ reuses its result. An entry that cannot be read (truncated, corrupt) is recomput
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 
 from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors, sha256_file, sha256_text, write_yaml
 from septctl.backbones.base import Backbone
-from septctl.data.audio import RESAMPLER, load_clip
+from septctl.data.audio import load_clip
 from septctl.data.layout import DatasetFolder, Row
 from septctl.errors import SeptctlError, doing
 from septctl.paths import cache_dir
@@ -56,8 +57,7 @@ def _key(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str
         "dataset_fingerprint": dataset_fingerprint(dataset, files),
         "backbone": backbone.name,
         "weights_id": backbone.weights_id(),
-        "audio": {"sample_rate": backbone.audio_spec.sample_rate, "clip_seconds": backbone.audio_spec.clip_seconds,
-                  "channels": backbone.audio_spec.channels, "resampler": RESAMPLER},
+        "audio": dataclasses.asdict(backbone.audio_spec),
         "crop": crop,
         "crop_seed": seed,
     }

@@ -25,6 +25,9 @@ class AudioSpec:
     sample_rate: int
     clip_seconds: float
     channels: str  # "concat": channels joined end to end (Pengi's reshape(-1)); "mean": averaged
+    resampler: str = "torchaudio"  # "torchaudio": Resample, then channels (Pengi); "soxr_hq": mono, then soxr (librosa)
+    fill: str = "tile"  # short clips: "tile" repeats to length; "repeatpad": whole copies, then zeros (LAION-CLAP)
+    int16: bool = False  # round the waveform through int16 before the model, as LAION-CLAP's loader does
 
     @property
     def clip_samples(self) -> int:

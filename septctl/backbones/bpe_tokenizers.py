@@ -1,6 +1,9 @@
 """Hugging Face byte-level BPE tokenizers (RoBERTa, GPT-2) behind ClipTokenizer's call signature.
 
 `texts -> (ids [B, context_length], eot_index [B])`, padded with the model's pad id.
+A `pad_token` is registered as a special token, as msclap registers "!": it is then split
+out of any text ("shatters!!" gives two pad ids) and the pooled row is the last non-pad
+token, exactly msclap's `torch.ne(ids, 0).sum(-1) - 1`.
 The vocabulary files come from the Hugging Face hub on first real use (they are not
 redistributable here); tests pass a `load` callable that builds a small vocabulary offline.
 """
@@ -16,7 +19,8 @@ from septctl.errors import SeptctlError
 
 
 class BpeTokenizer:
-    """Fixed-length rows; the end-of-text position is the last token of each encoded text."""
+    """Fixed-length rows; the end-of-text position is the last token of each encoded text, or with a
+    `pad_token`, the position before the count of non-pad tokens (which moves left per pad token in the text)."""
 
     def __init__(self, load: Callable[[], Any], context_length: int, suffix: str = "", pad_token: str | None = None):
         self._load, self._tok = load, None
@@ -29,7 +33,7 @@ class BpeTokenizer:
         if self._tok is None:
             self._tok = self._load()
             if self.pad_token is not None:
-                self._tok.pad_token = self.pad_token
+                self._tok.add_special_tokens({"pad_token": self.pad_token})
         return self._tok
 
     @property
@@ -50,7 +54,9 @@ class BpeTokenizer:
         ids = torch.full((len(rows), self.context_length), self.pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
             ids[i, : len(r)] = torch.tensor(r)
-        return ids, torch.tensor([len(r) - 1 for r in rows], dtype=torch.long)
+        if self.pad_token is None:
+            return ids, torch.tensor([len(r) - 1 for r in rows], dtype=torch.long)
+        return ids, (ids != self.pad_id).sum(-1) - 1
 
 
 def hub_tokenizer(repo: str) -> Callable[[], Any]:

@@ -1,7 +1,10 @@
 """LAION-CLAP (HTSAT audio, RoBERTa text) through transformers' `ClapModel`.
 
-Audio: 48 kHz mono, 10 s (480,000 samples) -> ClapFeatureExtractor log-mel (numpy) ->
-audio tower -> audio projection (512). Text: RoBERTa pools its first token (<s>), so the
+Audio as LAION-CLAP's own loader prepares it: channels averaged, soxr high-quality
+resampling to 48 kHz (librosa.load), an int16 round trip, short clips repeated whole and
+zero-padded to 10 s (480,000 samples) -> ClapFeatureExtractor log-mel with the settings of
+the weights' own preprocessor_config.json (HTSAT-tiny: 50 Hz to 14 kHz) -> audio tower ->
+audio projection (512). Text: RoBERTa pools its first token (<s>), so the
 learned context goes right after it (`ctx_start = 1`); the attention mask covers tokens
 up to each row's </s> (`eot_index`), and rows are trimmed to the longest prompt. RoBERTa
 attends both ways, so `shared_prefix` cannot skip work here and is ignored.
@@ -12,6 +15,7 @@ folder given as `weights`.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,22 +25,21 @@ from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.errors import SeptctlError
 
 REPO = "laion/clap-htsat-unfused"
+AUDIO = AudioSpec(sample_rate=48000, clip_seconds=10.0, channels="mean", resampler="soxr_hq", fill="repeatpad", int16=True)
 
 
 class LaionClapBackbone(Backbone):
     name = "laion-clap"
     ctx_start = 1
 
-    def __init__(self, model: nn.Module, tokenizer: BpeTokenizer):
+    def __init__(self, model: nn.Module, tokenizer: BpeTokenizer, features: Any | None = None):
         super().__init__()
-        from transformers import ClapFeatureExtractor
-
         self.model = model
-        self.audio_spec = AudioSpec(sample_rate=48000, clip_seconds=10.0, channels="mean")
+        self.audio_spec = AUDIO
         self.embed_dim = model.config.projection_dim
         self.token_dim = model.config.text_config.hidden_size
         self.tokenizer = tokenizer
-        self.features = ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")
+        self.features = features if features is not None else htsat_tiny_features()
 
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
         feats = self.features(
@@ -59,6 +62,28 @@ class LaionClapBackbone(Backbone):
         return self.model.text_projection(out.pooler_output)
 
 
+def htsat_tiny_features() -> Any:
+    """The mel front end of the released HTSAT-tiny checkpoints (their preprocessor_config.json)."""
+    from transformers import ClapFeatureExtractor
+
+    return ClapFeatureExtractor(frequency_min=50, frequency_max=14000, truncation="rand_trunc", padding="repeatpad")
+
+
+def _features_from(source: str) -> Any:
+    """The weights' own preprocessing settings; the HTSAT-tiny ones where a local folder has none."""
+    from transformers import ClapFeatureExtractor
+
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "preprocessor_config.json")):
+        return htsat_tiny_features()
+    try:
+        return ClapFeatureExtractor.from_pretrained(source)
+    except OSError as exc:
+        raise SeptctlError(
+            f"{source}: LAION-CLAP preprocessor_config.json unreadable ({str(exc).splitlines()[0]}); "
+            "restore it from the model's release or remove it to use HTSAT-tiny's settings"
+        ) from None
+
+
 def load_laion_clap(weights: str | os.PathLike | None = None) -> LaionClapBackbone:
     """LAION-CLAP from a local `from_pretrained` folder, else the HF hub (cached after the first time)."""
     from transformers import ClapModel
@@ -71,4 +96,4 @@ def load_laion_clap(weights: str | os.PathLike | None = None) -> LaionClapBackbo
             f"{source}: LAION-CLAP weights not found ({str(exc).splitlines()[0]}); connect once so the HF hub "
             "can cache them, or pass --weights DIR holding config.json + model.safetensors"
         ) from None
-    return LaionClapBackbone(model, BpeTokenizer(hub_tokenizer(source), context_length=77))
+    return LaionClapBackbone(model, BpeTokenizer(hub_tokenizer(source), context_length=77), _features_from(source))

@@ -2,8 +2,8 @@
 
 Audio exactly as Pengi (same HTSAT code, 44.1 kHz, 7 s, channels concatenated), with
 MS-CLAP's own weights. Text: every text gets " <|endoftext|>" appended, 77 tokens padded
-with "!" (id 0); GPT-2 is causal and pooled at that end-of-text token (the reference
-takes the last non-"!" token, the same position unless a text contains "!"). GPT-2 has no
+with "!", msclap's registered pad token (id 0); GPT-2 is causal and pooled, as msclap does,
+at count_nonzero(ids) - 1: the end-of-text token, moved left by each "!" in the text. GPT-2 has no
 start token, so learned context goes first (`ctx_start = 0`). Checkpoint keys map by prefix:
 
     audio_encoder.base.htsat.* -> audio.*     audio_encoder.projection.*   -> audio_projection.*

@@ -1,9 +1,10 @@
 """Reading audio and shaping it the way a backbone expects.
 
 soundfile reads wav/flac/ogg/mp3 in any sample format (SESA is 8-bit unsigned) into
-float32 in [-1, 1]; `torchaudio.transforms.Resample` with its default settings (the
-transform Pengi's and msclap's loaders build) changes the rate; clips are tiled when
-short and cropped when long.
+float32 in [-1, 1]. Each backbone's `AudioSpec` says how its own loader shapes audio:
+Pengi and MS-CLAP resample with `torchaudio.transforms.Resample` and tile short clips;
+LAION-CLAP averages channels, resamples with soxr at high quality (librosa.load's default),
+rounds through int16 and pads short clips with whole copies and then zeros.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from septctl.backbones.base import AudioSpec
 from septctl.errors import SeptctlError
 
 CROPS = ("seeded", "center", "start")
-RESAMPLER = "torchaudio.transforms.Resample"  # recorded in embedding cache keys: a change of resampler changes every embedding
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[torch.Tensor, int]:
@@ -66,6 +66,28 @@ def resample(wave: torch.Tensor, sr: int, target: int) -> torch.Tensor:
         return _resampler(sr, target)(wave)
 
 
+def soxr_resample(mono: torch.Tensor, sr: int, target: int) -> torch.Tensor:
+    """librosa.load's default resampler (`res_type="soxr_hq"`), on a 1-D float32 waveform."""
+    if sr == target:
+        return mono
+    import soxr
+
+    return torch.from_numpy(soxr.resample(mono.numpy(), sr, target, quality="soxr_hq"))
+
+
+def int16_round_trip(wave: torch.Tensor) -> torch.Tensor:
+    """LAION-CLAP's float32 -> int16 -> float32 (clip, scale by 32767, truncate; divide in float64)."""
+    quantised = (wave.clamp(-1.0, 1.0) * 32767.0).to(torch.int16)
+    return (quantised.double() / 32767.0).float()
+
+
+def _fill(flat: torch.Tensor, length: int, fill: str) -> torch.Tensor:
+    n = flat.shape[0]
+    if fill == "repeatpad":
+        return torch.nn.functional.pad(flat.repeat(length // n), (0, length - (length // n) * n))
+    return flat.repeat(-(-length // n))[:length]
+
+
 def _crop_start(n: int, length: int, crop: str, key: str) -> int:
     if crop == "center":
         return (n - length) // 2
@@ -79,20 +101,24 @@ def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "
     """[C, N] at `sr` -> [spec.clip_samples] at `spec.sample_rate`.
 
     Channels: "concat" joins them end to end (Pengi's reshape(-1)); "mean" averages.
-    Short clips are tiled (repeat-padding, no zeros); long ones cropped. The "seeded"
+    Short clips are filled as `spec.fill` says; long ones cropped. The "seeded"
     crop is a pseudo-random start derived from `key` (file path + seed), so the same
     file gives the same clip on every run and machine, unlike the reference's
     unseeded random crop.
     """
     if crop not in CROPS:
         raise SeptctlError(f"unknown crop {crop!r}; choose one of {', '.join(CROPS)}")
-    wave = resample(wave, sr, spec.sample_rate)
-    flat = wave.reshape(-1) if spec.channels == "concat" else wave.mean(dim=0)
+    if spec.resampler == "soxr_hq":
+        flat = soxr_resample(wave.mean(dim=0), sr, spec.sample_rate)
+    else:
+        wave = resample(wave, sr, spec.sample_rate)
+        flat = wave.reshape(-1) if spec.channels == "concat" else wave.mean(dim=0)
+    if spec.int16:
+        flat = int16_round_trip(flat)
     length = spec.clip_samples
     n = flat.shape[0]
     if n <= length:
-        reps = -(-length // n)
-        return flat.repeat(reps)[:length]
+        return _fill(flat, length, spec.fill)
     start = _crop_start(n, length, crop, key)
     return flat[start : start + length]
 
