@@ -44,7 +44,10 @@ def _saved_epoch(state: Path) -> int:
 
 def _start(data: Path, out: Path, env: dict, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "septctl", "train", str(data), *ARGS, "--out", str(out)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), cwd=out.parent)
+    # SIGINT back to its default in the child: a test run started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt (the Ctrl-C below would be lost).
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), cwd=out.parent,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_epoch(proc: subprocess.Popen, state: Path, epoch: int, timeout: float = 180.0) -> int:
