@@ -20,8 +20,7 @@ import pytest
 from septctl.artifacts import sha256_file
 
 EPOCHS = 14
-# Batch size 1 makes an epoch 32 steps long, so a signal sent after epoch E lands well before the run ends
-# (with 2 steps an epoch, the rest of the run could finish before SIGINT arrived).
+# Batch size 1 makes an epoch 32 steps long, so a signal sent after epoch E lands well before the run ends.
 ARGS = ["--backbone", "tiny", "--classes", "all", "--shots", "4", "--batch-size", "1", "--epochs", str(EPOCHS),
         "--seed", "5", "-q"]
 
