@@ -209,7 +209,11 @@ class DatasetFolder:
 
         Train and test of every fold (and train.csv/test.csv) are checked to share no file.
         """
-        read = {p: read_csv(p, self.root) for p in self.csv_files()}
+        csvs = self.csv_files()
+        if not csvs:
+            raise SeptctlError(f"{self.root}: no split CSVs (train.csv and test.csv, or csv_files/); "
+                               "make them with `septctl data prepare` (see docs/datasets.md)")
+        read = {p: read_csv(p, self.root) for p in csvs}
         both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
         for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
             train, test = self.csv_path("train", fold), self.csv_path("test", fold)
