@@ -1,13 +1,16 @@
 """LAION-CLAP and MS-CLAP computed as their own code computes them.
 
-References, each from the package that defines the behaviour:
+References, each from the package that defines the behaviour (./dev test installs both
+packages without their dependencies, since both pin transformers < 5; the tests skip without them):
 - LAION-CLAP's loader (laion_clap 1.1.7, `hook.get_audio_embedding_from_filelist`):
-  `librosa.load(path, sr=48000)` (mono, soxr high quality), then
-  `int16_to_float32(float32_to_int16(x))`, then "repeatpad" for short clips; the mel
-  front end is transformers' `ClapFeatureExtractor` with the weights' preprocessor_config.json.
-- MS-CLAP's text path (msclap 1.3.4): "!" registered as the pad token, " <|endoftext|>"
-  appended, `encode_plus(..., max_length=77, padding="max_length")`, pooled at
-  `torch.ne(ids, 0).sum(-1) - 1`.
+  `librosa.load(path, sr=48000)`, then laion_clap's own `float32_to_int16`, `int16_to_float32`
+  and `get_audio_features` ("repeatpad"); the mel front end and model are transformers'
+  `ClapFeatureExtractor` (with the weights' preprocessor_config.json) and `ClapModel`, the
+  layout septctl loads.
+- MS-CLAP (msclap 1.3.4): its own `CLAP` module and `CLAPWrapper` audio loader; its text
+  procedure ("!" registered as the pad token, " <|endoftext|>" appended, 77 tokens, pooled at
+  `torch.ne(ids, 0).sum(-1) - 1`) is typed in, because it calls `encode_plus`, which
+  transformers 5 removed.
 The real RoBERTa / GPT-2 vocabularies are not downloadable here: a byte-level BPE is trained
 on a few sentences with "!" at id 0, as in GPT-2's real vocabulary.
 """
@@ -136,12 +139,21 @@ def test_prompt_path_reproduces_the_sentence_on_both_clap_backbones(gpt2_dir, ro
 
 # ---------------------------------------------------------------- LAION-CLAP audio
 
+def _laion_data(monkeypatch=None):
+    """laion_clap.training.data (1.1.7), its own loader steps; ./dev test installs it without deps."""
+    data = pytest.importorskip("laion_clap.training.data", reason="laion_clap not installed (./dev test installs it)")
+    if monkeypatch is not None:  # rand_trunc at offset 0 is septctl's "start" crop
+        monkeypatch.setattr(data.np.random, "randint", lambda low, high: 0)
+    return data
+
+
 def _laion_loader(path) -> np.ndarray:
-    """laion_clap's get_audio_embedding_from_filelist up to the model: librosa.load, int16 round trip."""
-    librosa = pytest.importorskip("librosa")
+    """laion_clap's get_audio_embedding_from_filelist up to the extractor: librosa.load, int16 round trip."""
+    import librosa
+
+    data = _laion_data()
     x, _ = librosa.load(str(path), sr=48000)
-    x = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)  # laion_clap.training.data.float32_to_int16
-    return (x / 32767.0).astype(np.float32)  # int16_to_float32
+    return data.int16_to_float32(data.float32_to_int16(x))
 
 
 def _stereo_48k(tmp_path):
@@ -160,17 +172,14 @@ def _clips(tmp_path):
 
 
 @pytest.mark.shared
-def test_laion_waveform_is_laions_loader(tmp_path):
+def test_laion_waveform_is_laions_loader(tmp_path, monkeypatch):
     from septctl.backbones.laion_clap import AUDIO as spec
     from septctl.data.audio import load_clip
 
-    n = spec.clip_samples
+    data, n = _laion_data(monkeypatch), spec.clip_samples
     for path in _clips(tmp_path):
-        ref = torch.from_numpy(_laion_loader(path))
-        if ref.numel() <= n:  # laion_clap.training.data.get_audio_features, data_filling="repeatpad"
-            ref = F.pad(ref.repeat(n // ref.numel()), (0, n - (n // ref.numel()) * ref.numel()))
-        else:  # rand_trunc at offset 0 is septctl's "start" crop
-            ref = ref[:n]
+        wave = torch.from_numpy(_laion_loader(path)).float()  # as hook.py hands it on
+        ref = data.get_audio_features({}, wave, n, "rand_trunc", "repeatpad", {})["waveform"]
         got = load_clip(path, spec, crop="start")
         assert got.shape == ref.shape and (got - ref).abs().max() <= 1e-7, path
 
@@ -219,3 +228,65 @@ def test_laion_audio_embeddings_match_the_reference(tmp_path, roberta_dir):
             got = F.normalize(ours.encode_audio(load_clip(path, ours.audio_spec, crop="start")[None]), dim=-1)
             worst = max(worst, float((got - expected).abs().max()))
     assert worst <= 1e-5
+
+
+# ---------------------------------------------------------------- MS-CLAP audio
+
+def _msclap_reference(monkeypatch):
+    """msclap's own CLAP module (2023 config) and its CLAPWrapper audio loader, with random GPT-2.
+
+    msclap pins transformers < 5, so ./dev installs it without its dependencies; its text tower
+    comes from the hub (`AutoModel.from_pretrained("gpt2")`), replaced by a random GPT2Model of the
+    same config. torchaudio 2.9's `load` needs torchcodec (not installed): soundfile returns the
+    same float32 samples, channels first, for these WAV files.
+    """
+    clap_module = pytest.importorskip("msclap.models.clap", reason="msclap not installed (./dev test installs it)")
+    wrapper_module = pytest.importorskip("msclap.CLAPWrapper")
+    import torchaudio
+    from transformers import GPT2Config, GPT2Model
+
+    monkeypatch.setattr(clap_module.AutoModel, "from_pretrained", lambda name: GPT2Model(GPT2Config()))
+    monkeypatch.setattr(torchaudio, "load", lambda p: (torch.from_numpy(sf.read(p, dtype="float32", always_2d=True)[0].T.copy()),
+                                                      sf.info(p).samplerate))
+    monkeypatch.setattr(wrapper_module.random, "randrange", lambda n: 0)  # crop at the start, as crop="start"
+    cfg = dict(audioenc_name="HTSAT", sample_rate=44100, window_size=1024, hop_size=320, mel_bins=64, fmin=50,
+               fmax=8000, classes_num=527, out_emb=768, text_model="gpt2", transformer_embed_dim=768, d_proj=1024)
+    model = _perturbed(clap_module.CLAP(**cfg), 5).eval()
+
+    class Loader:  # the two CLAPWrapper methods that load audio, without loading its weights
+        args = type("Args", (), {"sampling_rate": 44100, "duration": 7})
+        read_audio = wrapper_module.CLAPWrapper.read_audio
+        load_audio_into_tensor = wrapper_module.CLAPWrapper.load_audio_into_tensor
+
+    return model, Loader()
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_ms_clap_matches_msclaps_own_module(tmp_path, monkeypatch, gpt2_dir):
+    from septctl.backbones.ms_clap import load_ms_clap
+    from septctl.data.audio import load_clip
+
+    torch.manual_seed(0)
+    reference, loader = _msclap_reference(monkeypatch)
+    checkpoint = tmp_path / "CLAP_weights_2023.pth"
+    torch.save({"model": reference.state_dict()}, checkpoint)  # the release's layout
+    ours = load_ms_clap(checkpoint).freeze()
+    worst = 0.0
+    with torch.no_grad():
+        for path in _clips(tmp_path):
+            wave = loader.load_audio_into_tensor(str(path), 7, resample=True)
+            expected = F.normalize(reference.audio_encoder(wave[None])[0], dim=-1)
+            got = F.normalize(ours.encode_audio(load_clip(path, ours.audio_spec, crop="start")[None]), dim=-1)
+            worst = max(worst, float((got - expected).abs().max()))
+    print(f"MS-CLAP audio vs msclap: max |difference| {worst:.2e}")
+    assert worst <= 1e-5
+
+    ours.tokenizer = _ms_tokenizer(gpt2_dir)
+    ids, mask, _ = _msclap_reference_ids(gpt2_dir, SENTENCES)
+    with torch.no_grad():
+        expected = F.normalize(reference.caption_encoder({"input_ids": ids, "attention_mask": mask}), dim=-1)
+        got = F.normalize(ours.encode_sentences(SENTENCES), dim=-1)
+    text_worst = float((got - expected).abs().max())
+    print(f"MS-CLAP text vs msclap: max |difference| {text_worst:.2e}")
+    assert text_worst <= 1e-5
