@@ -86,6 +86,19 @@ def test_ms_clap_ids_and_pooling_match_msclap(gpt2_dir):
     assert row[:end].count(0) == 2 and int(eot[0]) == end - 2
 
 
+def test_laion_clap_ids_match_laion_claps_tokenizer(roberta_dir):
+    """laion_clap's hook.CLAP_Module.tokenizer: slow RobertaTokenizer, padded to 77, truncated."""
+    from transformers import RobertaTokenizer, RobertaTokenizerFast
+
+    slow = RobertaTokenizer.from_pretrained(roberta_dir)
+    reference = slow(SENTENCES, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
+    ids, eot = BpeTokenizer(lambda: RobertaTokenizerFast.from_pretrained(roberta_dir), 77)(SENTENCES)
+    assert torch.equal(ids, reference["input_ids"])
+    # septctl attends up to each row's </s>, which is where the reference mask ends
+    assert torch.equal(eot, reference["attention_mask"].sum(-1) - 1)
+    assert (ids[torch.arange(len(SENTENCES)), eot] == slow.eos_token_id).all()
+
+
 def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     """Random weights with non-trivial norms and biases (default inits leave biases at zero)."""
     g = torch.Generator().manual_seed(seed)
