@@ -215,7 +215,7 @@ def test_laion_features_come_from_the_weights_folder(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_laion_audio_embeddings_match_the_reference(tmp_path, roberta_dir):
+def test_laion_audio_and_text_embeddings_match_the_reference(tmp_path, roberta_dir):
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, RobertaTokenizerFast
 
     from septctl.backbones.laion_clap import LaionClapBackbone, _features_from
@@ -241,6 +241,17 @@ def test_laion_audio_embeddings_match_the_reference(tmp_path, roberta_dir):
             got = F.normalize(ours.encode_audio(load_clip(path, ours.audio_spec, crop="start")[None]), dim=-1)
             worst = max(worst, float((got - expected).abs().max()))
     assert worst <= 1e-5
+
+    from transformers import RobertaTokenizer
+
+    reference_ids = RobertaTokenizer.from_pretrained(roberta_dir)(  # laion_clap's hook tokenizer call
+        SENTENCES, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
+    with torch.no_grad():
+        features = model.get_text_features(**reference_ids)
+        features = getattr(features, "pooler_output", features)  # transformers 5 returns an output object
+        expected = F.normalize(features, dim=-1)
+        got = F.normalize(ours.encode_sentences(SENTENCES), dim=-1)
+    assert (got - expected).abs().max() <= 1e-5
 
 
 # ---------------------------------------------------------------- MS-CLAP audio
