@@ -2,3 +2,6 @@
 
 DEFAULT_BACKBONE = "pengi"
 """The paper's ALM. `tiny` (random weights) is for tests and the demo, and only when asked for."""
+
+N_CTX = 16
+"""Learned context vectors in front of each class name (CoOp's M; the paper's setting)."""

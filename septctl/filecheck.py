@@ -138,4 +138,22 @@ def check_run_card(path: Path | str, data: Any) -> dict:
         whole(path, "config.seed", config.get("seed"), fix, optional=True)
         for field in ("shots", "epochs"):
             whole(path, f"config.{field}", config.get(field), fix, optional=True)
+        _check_method(path, config, fix)
     return card
+
+
+def _check_method(path: Path | str, config: dict, fix: str) -> None:
+    """A known method, and only options it declares: a misspelt key would otherwise be ignored for its default."""
+    from septctl.methods.registry import METHODS
+
+    method = config.get("method")
+    if method is None or method == "zeroshot":
+        return
+    if method not in METHODS:
+        raise SeptctlError(f"{path}: config.method {method!r} is not one of {', '.join(METHODS)}; {fix}")
+    options = mapping(path, "config.method_options", config.get("method_options", {}), fix)
+    declared = [o.key for o in METHODS[method].options]
+    for key in options:
+        if key not in declared:
+            raise SeptctlError(f"{path}: config.method_options.{key} is not an option of {method} "
+                               f"(it takes {', '.join(declared) or 'none'}); {fix}")

@@ -271,3 +271,26 @@ def test_dept_fusion_and_kg_templates_reach_the_run(workspace, monkeypatch, caps
     code, cap = cli(monkeypatch, capsys, *common, "--baseline", "coop", "--kg-weight", "2",
                     "--out", str(workspace / "runs" / "bad"))
     assert code == 2 and "--kg-weight applies to --baseline kgcoop" in cap.err
+
+
+def test_the_registry_is_the_one_declaration_of_methods_and_their_options(tiny, run_cli, monkeypatch):
+    """Each method's class, options, flags and help come from methods/registry.py, and importing it needs no torch."""
+    import subprocess
+    import sys
+
+    from septctl.methods.registry import METHODS as REGISTRY
+
+    assert tuple(REGISTRY) == METHODS  # the paper's four
+    monkeypatch.setenv("COLUMNS", "300")
+    code, usage, _ = run_cli("train", "--help")
+    assert code == 0
+    for name, declared in REGISTRY.items():
+        assert declared.load().name == name
+        options = method_options(name, {})
+        assert options == {o.key: o.default for o in declared.options}
+        assert build_method(name, tiny, ["rain", "drum"], options).name == name  # option keys are constructor keywords
+        for o in declared.options:
+            assert o.flag in usage and o.help in usage
+    assert "coop|cocoop|kgcoop|dept" in usage
+    probe = "import sys, septctl.methods, septctl.cli.options; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
 
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")
-
 
 
 def _device_name(value: str) -> str:
@@ -20,3 +20,17 @@ def _device_name(value: str) -> str:
 
 Device = Annotated[str, typer.Option("--device", callback=_device_name, help=_DEVICE_HELP)]
 GridDevice = Annotated[str, typer.Option("--device", envvar="DEVICE", callback=_device_name, help=_DEVICE_HELP)]
+
+# The methods' names from their registry (torch-free), as choices --help lists and Typer checks.
+from septctl.methods.registry import METHODS, option  # noqa: E402
+
+Baseline = Enum("Baseline", {name: name for name in METHODS}, type=str)
+
+
+def method_flag(key: str, **kwargs) -> typer.models.OptionInfo:
+    """A method's own option, with the flag and help its registry entry declares (the default: not given)."""
+    declared = option(key)
+    if isinstance(declared.default, bool):
+        return typer.Option(False, declared.flag, help=declared.help, **kwargs)
+    shown = "" if isinstance(declared.default, list) else f" Default: {declared.default}."
+    return typer.Option(None, declared.flag, help=declared.help + shown, **kwargs)

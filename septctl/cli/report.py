@@ -11,6 +11,7 @@ from septctl.cli import grid_batch as gb
 from septctl.cli.common import err, out, set_threads
 from septctl.cli.console import styled
 from septctl.cli.options import Device, GridDevice
+from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -69,7 +70,7 @@ def grid(
     epochs: int = typer.Option(50, "--epochs", min=1, envvar="EPOCHS", help="Paper: 50."),
     seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
     folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
-    methods: str = typer.Option("coop cocoop kgcoop dept", "--methods", envvar="METHODS", help="Baselines to run."),
+    methods: str = typer.Option(" ".join(METHODS), "--methods", envvar="METHODS", help="Baselines to run."),
     shots: str = typer.Option("2 4 8 16", "--shots", envvar="SHOTS", help="Shot counts of the shots experiment."),
     pairs: str = typer.Option(None, "--pairs", envvar="CROSS_PAIRS",
                               help="Cross-dataset pairs SRC:TGT (default: the paper's three)."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, set_threads
-from septctl.cli.options import Device
+from septctl.cli.options import Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -15,7 +15,7 @@ def train(
     dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="tiny | pengi | laion-clap | ms-clap."),
     weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
-    baseline: str = typer.Option("coop", "--baseline", help="coop | cocoop | kgcoop | dept."),
+    baseline: Baseline = typer.Option(Baseline.coop, "--baseline", help="The prompt-tuning method."),
     shots: int = typer.Option(16, "--shots", help="Training clips per class."),
     seed: int = typer.Option(0, "--seed", help="Seeds the few-shot rows, context init and batch order."),
     epochs: int = typer.Option(50, "--epochs", help="Paper: 50."),
@@ -34,13 +34,10 @@ def train(
     no_inter_margin: bool = typer.Option(False, "--no-inter-margin", help="Ablation: inter term without margin."),
     neighbor_subset: int = typer.Option(0, "--neighbor-subset",
                                         help="Use a random subset of this many neighbors per step (faster, inexact)."),
-    cocoop_chunk: int = typer.Option(None, "--cocoop-chunk",
-                                     help="CoCoOp: clips per text-tower chunk, bounds memory (default 8; 0 = whole batch)."),
-    kg_templates: Path = typer.Option(None, "--kg-templates",
-                                      help="KgCoOp: prefixes.yaml whose templates are averaged (KgCoOp-dagger)."),
-    kg_weight: float = typer.Option(None, "--kg-weight", help="KgCoOp: weight W on 1 - cos (default 8.0)."),
-    dept_fusion: bool = typer.Option(False, "--dept-fusion",
-                                     help="DePT: fuse head and cosine logits on base classes (paper: off)."),
+    cocoop_chunk: int = method_flag("chunk"),
+    kg_templates: Path = method_flag("kg_templates"),
+    kg_weight: float = method_flag("kg_weight"),
+    dept_fusion: bool = method_flag("dept_fusion"),
     reference_dropout: bool = typer.Option(False, "--reference-dropout",
                                            help="Keep the text projection dropout on while training, as PALM did."),
     crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
@@ -66,8 +63,8 @@ def train(
         sept_opts = SeptOptions(str(neighbors), str(margins), lam, not no_intra, not no_inter, not no_intra_margin,
                                 not no_inter_margin, neighbor_subset)
     cfg = TrainConfig(
-        dataset=dataset, backbone=backbone, weights=str(weights) if weights else None, method=baseline,
-        method_options=method_options(baseline, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
+        dataset=dataset, backbone=backbone, weights=str(weights) if weights else None, method=baseline.value,
+        method_options=method_options(baseline.value, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
                                                  "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
         classes=classes, fold=fold, shots=shots, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size,
         n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop, device=device,

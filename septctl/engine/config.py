@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 from septctl.errors import SeptctlError
 
 # option -> (smallest allowed value, whether the bound itself is allowed); every value must be finite
@@ -49,7 +49,7 @@ class TrainConfig:
     momentum: float = 0.9  # paper
     weight_decay: float = 0.0  # PALM (the paper is silent)
     batch_size: int = 16  # PALM (the paper is silent)
-    n_ctx: int = 16
+    n_ctx: int = N_CTX
     logit_scale: float = 100.0
     crop: str = "seeded"
     reference_dropout: bool = False

@@ -17,13 +17,14 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from septctl.backbones.base import Backbone
+from septctl.defaults import N_CTX
 from septctl.methods.coop import CoOp
 
 
 class CoCoOp(CoOp):
     name = "cocoop"
 
-    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = 16, chunk: int = 8,
+    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = N_CTX, *, chunk: int,
                  logit_scale: float = 100.0):
         super().__init__(backbone, classnames, n_ctx, logit_scale)
         hidden = backbone.embed_dim // 16  # 1024 -> 64 on Pengi, as PALM and CoCoOp (input/16)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from septctl.backbones.base import Backbone
+from septctl.defaults import N_CTX
 from septctl.methods.base import PromptMethod
 from septctl.methods.prompts import PromptBuilder
 
@@ -13,7 +14,7 @@ from septctl.methods.prompts import PromptBuilder
 class CoOp(PromptMethod):
     name = "coop"
 
-    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = 16, logit_scale: float = 100.0):
+    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = N_CTX, logit_scale: float = 100.0):
         super().__init__(backbone, classnames, logit_scale)
         self.ctx = nn.Parameter(torch.empty(n_ctx, backbone.token_dim, device=backbone.device).normal_(std=0.02))
         self.prompts = PromptBuilder(backbone, n_ctx)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from septctl.backbones.base import Backbone
+from septctl.defaults import N_CTX
 from septctl.methods.coop import CoOp
 
 HEAD_WEIGHT = 0.7  # DePT's LINEAR_PROBE.WEIGHT, used in the loss and in fusion
@@ -40,14 +41,14 @@ class FiLM(nn.Module):
 class DePT(CoOp):
     name = "dept"
 
-    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = 16, fusion: bool = False,
+    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = N_CTX, *, dept_fusion: bool,
                  head_weight: float = HEAD_WEIGHT, head_lr_mult: float = HEAD_LR_MULT, logit_scale: float = 100.0):
         super().__init__(backbone, classnames, n_ctx, logit_scale)
         d = backbone.embed_dim
         self.film_audio = FiLM(d).to(backbone.device)
         self.film_text = FiLM(d).to(backbone.device)
         self.head = nn.Linear(d, len(classnames)).to(backbone.device)
-        self.fusion = fusion
+        self.fusion = dept_fusion
         self.head_weight = head_weight
         self.head_lr_mult = head_lr_mult
 

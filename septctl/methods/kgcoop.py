@@ -13,20 +13,18 @@ import torch
 import torch.nn.functional as F
 
 from septctl.backbones.base import Backbone
+from septctl.defaults import N_CTX
 from septctl.methods.coop import CoOp
-from septctl.methods.zeroshot import DEFAULT_TEMPLATE
-
-DEFAULT_WEIGHT = 8.0  # KgCoOp's base-to-new runs (W on 1 - cos); DePT's repo used 2.0
 
 
 class KgCoOp(CoOp):
     name = "kgcoop"
 
-    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = 16, weight: float = DEFAULT_WEIGHT,
-                 templates: list[str] | None = None, logit_scale: float = 100.0):
+    def __init__(self, backbone: Backbone, classnames: list[str], n_ctx: int = N_CTX, *, kg_weight: float,
+                 kg_templates: list[str], logit_scale: float = 100.0):
         super().__init__(backbone, classnames, n_ctx, logit_scale)
-        self.weight = weight
-        self.templates = list(templates) if templates else [DEFAULT_TEMPLATE]
+        self.weight = kg_weight
+        self.templates = list(kg_templates)
         self._handcrafted: tuple[tuple[str, ...], torch.Tensor] | None = None
 
     def handcrafted(self, names: list[str]) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 from septctl.backbones.base import Backbone
 from septctl.methods.base import PromptMethod
 
-DEFAULT_TEMPLATE = "This is a sound of {}."
+from septctl.methods.registry import DEFAULT_TEMPLATE
 
 
 class ZeroShot(PromptMethod):

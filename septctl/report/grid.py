@@ -17,10 +17,11 @@ from pathlib import Path
 from septctl.data.registry import find_dataset
 from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
+from septctl.methods import registry
 from septctl.runs import metrics_key, zeroshot_run_dir
 
 EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper")
-METHODS = ("coop", "cocoop", "kgcoop", "dept")
+METHODS = tuple(registry.METHODS)
 PAPER_SHOTS = (2, 4, 8, 16)
 # Table 2's source -> target pairs.
 CROSS_PAIRS = (("esc50-actions", "urbansound8k"), ("ravdess", "crema-d"), ("ns-instruments", "beijing-opera"))

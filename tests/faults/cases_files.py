@@ -218,6 +218,11 @@ RUNS = {
     "dataset-list": (lambda w: yaml.safe_dump(_set(_card(w), "dataset", ["synth"])), ("dataset must be a name",)),
     "duplicate-status": (lambda w: yaml.safe_dump(_card(w)) + "status: complete\n", ("'status' appears twice",)),
     "deep": (lambda w: yaml.safe_dump(_card(w)) + "x: " + "[" * DEEP + "]" * DEEP + "\n", ("nested deeper",)),
+    "method-unknown": (lambda w: yaml.safe_dump(_set(_card(w), "config.method", "maple")), ("config.method", "'maple'")),
+    "method-option-misspelt": (lambda w: yaml.safe_dump(_set(_card(w), "config.method_options", {"kg_wieght": 2.0})),
+                               ("config.method_options.kg_wieght",)),
+    "method-options-list": (lambda w: yaml.safe_dump(_set(_card(w), "config.method_options", [1])),
+                            ("config.method_options must be a mapping",)),
 }
 
 

@@ -1,0 +1,95 @@
+"""The prompt-tuning methods septctl knows: one entry each, torch-free (read by `--help`).
+
+An entry names the class that implements the method (imported only when a run is built)
+and the options it takes beyond the shared ones (`n_ctx`), each with its CLI flag, default
+and help. The option key is both the constructor keyword and the key in run.yaml's
+`method_options`, where every default is written out so a card says exactly what ran.
+Adding a method is one module with its class plus one entry here.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from septctl.errors import SeptctlError
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    key: str
+    flag: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any] = lambda value: value  # a given value -> what the run stores
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    target: str  # "module:Class"
+    summary: str
+    options: tuple[MethodOption, ...] = ()
+
+    def load(self) -> type:
+        module, cls = self.target.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+def _chunk(value: int) -> int:
+    if value < 0:
+        raise SeptctlError(f"--cocoop-chunk {value}: give clips per chunk (0 = the whole batch at once)")
+    return int(value)
+
+
+def _templates(path: Any) -> list[str]:
+    """A prefixes.yaml read once and stored as its list, so the run does not depend on the file later."""
+    from septctl.sept.prefixes import load_prefixes
+
+    return load_prefixes(Path(path)).templates
+
+
+DEFAULT_TEMPLATE = "This is a sound of {}."  # zero-shot's prompt, and KgCoOp's hand-written reference
+
+METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
+    MethodSpec("coop", "septctl.methods.coop:CoOp", "M context vectors shared by all classes"),
+    MethodSpec("cocoop", "septctl.methods.cocoop:CoCoOp", "CoOp plus a per-clip bias from a small meta-net", (
+        MethodOption("chunk", "--cocoop-chunk", 8,
+                     "CoCoOp: clips per text-tower chunk, bounds memory (0 = whole batch).", _chunk),
+    )),
+    MethodSpec("kgcoop", "septctl.methods.kgcoop:KgCoOp", "CoOp pulled towards the hand-written prompt", (
+        MethodOption("kg_weight", "--kg-weight", 8.0,
+                     "KgCoOp: weight W on 1 - cos (KgCoOp's base-to-new runs; DePT's repo used 2.0).", float),
+        MethodOption("kg_templates", "--kg-templates", [DEFAULT_TEMPLATE],
+                     "KgCoOp: prefixes.yaml whose templates are averaged (KgCoOp-dagger).", _templates),
+    )),
+    MethodSpec("dept", "septctl.methods.dept:DePT", "CoOp plus a base-class head on FiLM-ed features", (
+        MethodOption("dept_fusion", "--dept-fusion", False,
+                     "DePT: fuse head and cosine logits on base classes (paper: off).", bool),
+    )),
+)}
+
+
+def spec(name: str) -> MethodSpec:
+    if name not in METHODS:
+        raise SeptctlError(f"unknown baseline {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def option(key: str) -> MethodOption:
+    """The declaration of `key`, for the CLI's help text."""
+    return next(o for s in METHODS.values() for o in s.options if o.key == key)
+
+
+def method_options(name: str, given: dict) -> dict:
+    """The run's method_options from the flags the user gave (None / False = not given), defaults written out."""
+    own = {o.key: o for o in spec(name).options}
+    for key, value in given.items():
+        if value not in (None, False) and key not in own:
+            owner = next(s.name for s in METHODS.values() for o in s.options if o.key == key)
+            raise SeptctlError(f"{option(key).flag} applies to --baseline {owner}, not {name}; drop it")
+    return {key: copy.copy(o.default) if given.get(key) is None else o.parse(given[key]) for key, o in own.items()}
