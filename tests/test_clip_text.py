@@ -1,10 +1,15 @@
 """ClipTextTower's fast paths give the same features and gradients as Hugging Face's CLIP.
 
 Every check runs on a tiny random tower; the @slow copies run on the full-size Pengi
-text tower (CLIP ViT-B/16, random weights) with a handful of prompts.
+text tower (CLIP ViT-B/16, random weights) with a handful of prompts. The tower checks run
+on the device SEPTCTL_TEST_DEVICE names (default cpu; TF32 off, tolerance 1e-4 off the CPU):
+
+    SEPTCTL_TEST_DEVICE=cuda .venv/bin/python -m pytest -q tests/test_clip_text.py
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -14,7 +19,8 @@ from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model, re
 SOS, EOT, CONTEXT, M = 49406, 49407, 40, 16
 TINY = dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
 CONFIGS = [pytest.param(TINY, id="tiny"), pytest.param({}, id="full", marks=pytest.mark.slow)]
-TOL = 1e-5
+DEVICE = os.environ.get("SEPTCTL_TEST_DEVICE", "cpu")
+TOL = 1e-5 if DEVICE == "cpu" else 1e-4  # fp32 on a GPU sums in a different order
 
 
 def _close_grad(got: torch.Tensor, ref: torch.Tensor) -> bool:
@@ -24,15 +30,20 @@ def _close_grad(got: torch.Tensor, ref: torch.Tensor) -> bool:
 
 @pytest.fixture(scope="module", params=CONFIGS)
 def tower(request) -> ClipTextTower:
+    from septctl.devices import check_device
+
+    check_device(DEVICE)
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here
+    torch.backends.cudnn.allow_tf32 = False
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         core = build_clip_text_model(**request.param).eval()
     for p in core.parameters():
         p.requires_grad_(False)
-    return ClipTextTower(core)
+    return ClipTextTower(core).to(DEVICE)
 
 
-def _ids(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def _ids(lengths: list[int], seed: int = 0, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids padded to 40 with EOT as the tokenizer makes them; a shared 'X' context after SOS."""
     g = torch.Generator().manual_seed(seed)
     ids = torch.full((len(lengths), CONTEXT), EOT, dtype=torch.long)
@@ -40,7 +51,7 @@ def _ids(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
     ids[:, 1 : 1 + M] = 343  # "x"
     for i, n in enumerate(lengths):
         ids[i, 1 + M : n - 1] = torch.randint(0, SOS, (n - 2 - M,), generator=g)
-    return ids, torch.tensor(lengths) - 1
+    return ids.to(device), (torch.tensor(lengths) - 1).to(device)
 
 
 def _with_ctx(tower: ClipTextTower, ids: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
@@ -53,14 +64,14 @@ def _with_ctx(tower: ClipTextTower, ids: torch.Tensor, ctx: torch.Tensor) -> tor
 
 def _ctx(tower: ClipTextTower, *shape: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
-    return (0.02 * torch.randn(*shape, M, tower.width, generator=g)).requires_grad_(True)
+    return (0.02 * torch.randn(*shape, M, tower.width, generator=g)).to(DEVICE).requires_grad_(True)
 
 
 LENGTHS = [20, 23, 19, 26, 21, 20]
 
 
 def test_tower_matches_hf_forward_on_token_ids(tower):
-    ids, eot = _ids(LENGTHS)
+    ids, eot = _ids(LENGTHS, device=DEVICE)
     expected = tower.core(input_ids=ids).pooler_output
     got = tower(tower.token_embedding(ids), eot)
     assert (got - expected).abs().max() <= TOL
@@ -68,7 +79,7 @@ def test_tower_matches_hf_forward_on_token_ids(tower):
 
 
 def test_trimming_to_longest_prompt_equals_full_padding(tower):
-    ids, eot = _ids(LENGTHS)
+    ids, eot = _ids(LENGTHS, device=DEVICE)
     full = tower.core(input_ids=ids).pooler_output
     longest = int(eot.max()) + 1
     assert longest < CONTEXT
@@ -80,8 +91,8 @@ def test_trimming_to_longest_prompt_equals_full_padding(tower):
 
 @pytest.mark.parametrize("shared", [0, 1 + M])
 def test_shared_prefix_features_and_context_gradients_equal_reference(tower, shared):
-    ids, eot = _ids(LENGTHS)
-    weights = torch.randn(len(LENGTHS), tower.width, generator=torch.Generator().manual_seed(2))
+    ids, eot = _ids(LENGTHS, device=DEVICE)
+    weights = torch.randn(len(LENGTHS), tower.width, generator=torch.Generator().manual_seed(2)).to(DEVICE)
     ctx = _ctx(tower)
     ref = reference_encode(tower.core, _with_ctx(tower, ids, ctx), eot)
     (ref * weights).sum().backward()
@@ -95,7 +106,7 @@ def test_shared_prefix_features_and_context_gradients_equal_reference(tower, sha
 
 def test_classes_and_neighbors_in_one_call_equal_separate_calls(tower):
     classes, neighbors = [19, 21], [20, 24, 18, 22]
-    ids, eot = _ids(classes + neighbors)
+    ids, eot = _ids(classes + neighbors, device=DEVICE)
     ctx = _ctx(tower)
     with torch.no_grad():
         x = _with_ctx(tower, ids, ctx)
@@ -108,9 +119,9 @@ def test_classes_and_neighbors_in_one_call_equal_separate_calls(tower):
 
 def test_grouped_prefixes_equal_reference(tower):
     """CoCoOp: each audio clip has its own context, shared by that clip's prompts."""
-    ids, eot = _ids(LENGTHS)
-    groups = torch.tensor([0, 0, 1, 1, 1, 0])
-    weights = torch.randn(len(LENGTHS), tower.width, generator=torch.Generator().manual_seed(3))
+    ids, eot = _ids(LENGTHS, device=DEVICE)
+    groups = torch.tensor([0, 0, 1, 1, 1, 0], device=DEVICE)
+    weights = torch.randn(len(LENGTHS), tower.width, generator=torch.Generator().manual_seed(3)).to(DEVICE)
     ctx = _ctx(tower, 2)
     ref = reference_encode(tower.core, _with_ctx(tower, ids, ctx[groups]), eot)
     (ref * weights).sum().backward()

@@ -18,12 +18,13 @@ from septctl.backbones.htsat import HTSAT
 from septctl.backbones.pengi import (
     PREFIX_MAP,
     PengiBackbone,
+    download_pengi,
     load_pengi,
     pengi_expected_shapes,
     pengi_key_map,
     to_pengi_key,
 )
-from septctl.backbones.weights import download_pengi, select_state
+from septctl.backbones.weights import select_state
 from septctl.errors import SeptctlError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -81,9 +81,9 @@ def test_training_reproduces_the_recorded_first_losses():
 
 
 def test_backbones_listing_matches_the_model(model):
-    from septctl.backbones.weights import BACKBONE_INFO
+    from septctl.backbones.registry import SPECS
 
-    info = next(i for i in BACKBONE_INFO if i["name"] == "synth-clap")
+    info = SPECS["synth-clap"].listing()
     spec = model.audio_spec
     assert (info["embed_dim"], info["token_dim"], info["sample_rate"], info["clip_seconds"], info["text_len"]) == (
         model.embed_dim, model.token_dim, spec.sample_rate, spec.clip_seconds, model.tokenizer.context_length)

@@ -22,9 +22,10 @@ from torch import nn
 
 from septctl.backbones.base import AudioSpec, Backbone
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
+from septctl.backbones.registry import SPECS
 from septctl.errors import SeptctlError
 
-REPO = "laion/clap-htsat-unfused"
+REPO = SPECS["laion-clap"].source.location
 AUDIO = AudioSpec(sample_rate=48000, clip_seconds=10.0, channels="mean", resampler="soxr_hq", fill="repeatpad", int16=True)
 
 

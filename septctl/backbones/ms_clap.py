@@ -24,10 +24,11 @@ from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
-from septctl.backbones.weights import rename_prefix
+from septctl.backbones.registry import SPECS
+from septctl.backbones.weights import load_checkpoint_state, rename_prefix
 from septctl.errors import SeptctlError
 
-REPO, FILENAME = "microsoft/msclap", "CLAP_weights_2023.pth"
+REPO, FILENAME = SPECS["ms-clap"].source.location, SPECS["ms-clap"].source.file
 PREFIX_MAP = (
     ("audio_encoder.base.htsat.", "audio."),
     ("audio_encoder.projection.", "audio_projection."),
@@ -101,8 +102,6 @@ def _checkpoint() -> str:
 
 
 def load_ms_clap(weights: str | os.PathLike | None = None) -> MsClapBackbone:
-    from septctl.backbones.weights import load_checkpoint_state
-
     path = weights if weights is not None else _checkpoint()
     if not os.path.isfile(path):
         raise SeptctlError(f"{path}: MS-CLAP checkpoint not found; check the path")

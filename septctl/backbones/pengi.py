@@ -17,6 +17,9 @@ first end-of-text token.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +29,11 @@ from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
-from septctl.backbones.weights import rename_prefix
+from septctl.backbones.registry import SPECS
+from septctl.backbones.weights import load_checkpoint_state, recorded_checkpoint, register_checkpoint, rename_prefix, weights_dir
+from septctl.errors import SeptctlError
+
+SOURCE = SPECS["pengi"].source
 
 PREFIX_MAP = (
     ("audio_encoder.base.htsat.", "audio."),
@@ -76,12 +83,46 @@ def pengi_expected_shapes() -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def _hint() -> str:
+    return "run `septctl download pengi` or pass --weights PATH to a local copy"
+
+
+def resolve_pengi(weights: str | os.PathLike | None) -> Path:
+    """The checkpoint to load: an explicit path, else the one the cache card names."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise SeptctlError(f"{path}: Pengi checkpoint not found; check the path or {_hint()}")
+        return path
+    recorded = recorded_checkpoint("pengi")
+    if recorded is not None:
+        return recorded
+    raise SeptctlError(f"Pengi (the default backbone) has no weights in {weights_dir()}; {_hint()} "
+                      f"(base.pth from {SOURCE.location}), or try septctl with --backbone tiny (random weights)")
+
+
+def _state(path: Path) -> dict[str, Any]:
+    return load_checkpoint_state(path, pengi_key_map, pengi_expected_shapes(), "pengi", inverse=to_pengi_key)
+
+
+def download_pengi(
+    sha256: str | None = None,
+    local: str | os.PathLike | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> dict[str, Any]:
+    """Make Pengi's checkpoint available to `load_pengi(None)`; return its card.
+
+    With `local`, the file is not copied: the card points at it. Either way the file is
+    hashed (and checked against `sha256` when given), then converted to the fast cache.
+    """
+    card = register_checkpoint("pengi", SOURCE, sha256, None if local is None else resolve_pengi(local), on_progress)
+    _state(Path(card["path"]))
+    return card
+
+
 def load_pengi(weights: str | os.PathLike | None = None, channels: str = "concat") -> PengiBackbone:
     """Pengi with the released weights: `weights` path, else the cached download."""
-    from septctl.backbones.weights import load_checkpoint_state, resolve_pengi
-
-    path = resolve_pengi(weights)
-    state = load_checkpoint_state(path, pengi_key_map, pengi_expected_shapes(), "pengi", inverse=to_pengi_key)
+    state = _state(resolve_pengi(weights))
     model = PengiBackbone(channels)
     model.load_state_dict(state, strict=True)
     return model

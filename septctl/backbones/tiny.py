@@ -16,6 +16,7 @@ from septctl.backbones.base import AudioSpec, ProjectedBackbone
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
+from septctl.errors import SeptctlError
 
 SEED = 0
 # Query/key init gain. At HF's default init the attention is near uniform, so the pooled
@@ -68,3 +69,10 @@ class TinyBackbone(ProjectedBackbone):
             self.text_projection = nn.Linear(token_dim, token_dim, bias=False)
             self.projection = Projection(token_dim, embed_dim)
         self.freeze()
+
+
+def load_tiny(weights: object = None) -> TinyBackbone:
+    """The tiny backbone; it has no weights file, so `weights` must be None."""
+    if weights is not None:
+        raise SeptctlError(f"{weights}: the tiny backbone has built-in random weights; drop --weights")
+    return TinyBackbone()

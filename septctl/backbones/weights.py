@@ -1,8 +1,9 @@
 """Getting released checkpoints onto disk and into a backbone, fast and without pickle.
 
-- `download_pengi` fetches Pengi's `base.pth` into cache_dir("weights") with a progress
-  bar and HTTP Range resume, and records its sha256 in a card beside it (`pengi.yaml`).
-  The release publishes no hash, so the first download records one; `--sha256` pins it.
+- `register_checkpoint` fetches a backbone's released file (its spec's URL, see registry.py)
+  into cache_dir("weights") with HTTP Range resume, and records its sha256 in a card beside
+  it (`<name>.yaml`). A release that publishes no hash gets one recorded at the first
+  download; `--sha256` pins it.
 - `load_checkpoint_state` reads a `.pth` once with `torch.load(weights_only=True)` (plus the
   harmless metadata types of `_safe_globals`; anything else only for a file whose sha256
   the user names in SEPTCTL_TRUST_CHECKPOINT), keeps
@@ -23,12 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from septctl.artifacts import file_lock, provenance, read_yaml, sha256_file, write_yaml
+from septctl.backbones.registry import WeightsSource
 from septctl.errors import SeptctlError
 from septctl.paths import cache_dir
 
-PENGI_URL = "https://zenodo.org/records/8387083/files/base.pth"
-PENGI_FILE = "pengi-base.pth"
-CARD = "pengi.yaml"
 _CHUNK = 1 << 20
 
 
@@ -36,28 +35,20 @@ def weights_dir() -> Path:
     return cache_dir("weights")
 
 
-def _hint(name: str) -> str:
-    return f"run `septctl download {name}` or pass --weights PATH to a local copy"
+def card_path(name: str) -> Path:
+    """The card recording backbone `name`'s downloaded (or registered local) checkpoint."""
+    return weights_dir() / f"{name}.yaml"
 
 
-def pengi_card() -> dict[str, Any] | None:
-    """The card of the cached (or registered local) Pengi checkpoint, if any."""
-    card = weights_dir() / CARD
+def read_card(name: str) -> dict[str, Any] | None:
+    card = card_path(name)
     return read_yaml(card, "weights card") if card.is_file() else None
 
 
-def resolve_pengi(weights: str | os.PathLike | None) -> Path:
-    """The checkpoint to load: an explicit path, else the one the cache card names."""
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise SeptctlError(f"{path}: Pengi checkpoint not found; check the path or {_hint('pengi')}")
-        return path
-    card = pengi_card()
-    if card and Path(card["path"]).is_file():
-        return Path(card["path"])
-    raise SeptctlError(f"Pengi (the default backbone) has no weights in {weights_dir()}; {_hint('pengi')} "
-                      f"(base.pth from {PENGI_URL}), or try septctl with --backbone tiny (random weights)")
+def recorded_checkpoint(name: str) -> Path | None:
+    """The checkpoint `name`'s card names, when that file is still there."""
+    card = read_card(name)
+    return Path(card["path"]) if card and Path(card["path"]).is_file() else None
 
 
 def _open(url: str, start: int):
@@ -110,39 +101,38 @@ def _check_sha(path: Path, expected: str | None) -> str:
     return digest
 
 
-def download_pengi(
+def register_checkpoint(
+    name: str,
+    source: WeightsSource,
     sha256: str | None = None,
-    local: str | os.PathLike | None = None,
+    local: Path | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Make Pengi's checkpoint available to `load_pengi(None)`; return its card.
+    """Fetch `source` into the weights cache (or take the existing file `local`), hash it, write its card.
 
-    With `local`, the file is not copied: the card points at it. Either way the file is
-    hashed (and checked against `sha256` when given), then converted to the fast cache.
+    The digest is checked against `sha256`, else the source's published one, else the one
+    the card recorded for the same file; the card says whether it was pinned.
     """
     out = weights_dir()
-    with file_lock(out / CARD):
+    with file_lock(card_path(name)):
         if local is not None:
-            path = resolve_pengi(local).resolve()
+            path = local.resolve()
         else:
-            path = out / PENGI_FILE
+            path = out / source.file
             if not path.is_file():
-                fetch(PENGI_URL, path, on_progress)
-        previous = pengi_card() or {}
-        pinned = sha256 or (previous.get("sha256") if previous.get("path") == str(path) else None)
+                fetch(source.location, path, on_progress)
+        previous = read_card(name) or {}
+        pinned = sha256 or source.sha256 or (previous.get("sha256") if previous.get("path") == str(path) else None)
         digest = _check_sha(path, pinned)
         card = provenance(
-            backbone="pengi",
+            backbone=name,
             path=str(path),
-            source=PENGI_URL if local is None else "local file",
+            source=source.location if local is None else "local file",
             sha256=digest,
-            pinned=bool(sha256) or bool(previous.get("pinned") and pinned),
+            pinned=bool(sha256 or source.sha256) or bool(previous.get("pinned") and pinned),
             size=path.stat().st_size,
         )
-        write_yaml(out / CARD, card)
-    from septctl.backbones.pengi import pengi_expected_shapes, pengi_key_map, to_pengi_key
-
-    load_checkpoint_state(path, pengi_key_map, pengi_expected_shapes(), "pengi", inverse=to_pengi_key)
+        write_yaml(card_path(name), card)
     return card
 
 
@@ -317,37 +307,3 @@ def load_checkpoint_state(
         state = select_state(_state_dict_of(_torch_load(path), path), key_map, expected, path, tolerated, inverse)
         save_tensors(cached, state, {"source": str(path.resolve()), "source_sha256": sha256_file(path), "backbone": name})
     return state
-
-
-# What `septctl backbones` lists; kept free of torch so the CLI stays fast.
-BACKBONE_INFO = (
-    dict(name="tiny", embed_dim=64, token_dim=32, sample_rate=16000, clip_seconds=2.0, text_len=40,
-         weights="random, fixed seed (tests, demos)"),
-    dict(name="pengi", embed_dim=1024, token_dim=512, sample_rate=44100, clip_seconds=7.0, text_len=40,
-         weights="zenodo 8387083 base.pth: septctl download pengi"),
-    dict(name="laion-clap", embed_dim=512, token_dim=768, sample_rate=48000, clip_seconds=10.0, text_len=77,
-         weights="HF hub laion/clap-htsat-unfused, on first use"),
-    dict(name="ms-clap", embed_dim=1024, token_dim=768, sample_rate=44100, clip_seconds=7.0, text_len=77,
-         weights="HF hub microsoft/msclap, on first use"),
-    dict(name="synth-clap", embed_dim=128, token_dim=64, sample_rate=16000, clip_seconds=1.0, text_len=40,
-         weights="ships with septctl (trained on the synth world; python -m septctl.backbones.synth_clap_train)"),
-)
-HF_WEIGHTS = {
-    "laion-clap": ("laion/clap-htsat-unfused", "model.safetensors"),
-    "ms-clap": ("microsoft/msclap", "CLAP_weights_2023.pth"),
-}
-
-
-def cached_weights(name: str) -> str | None:
-    """Where `name`'s weights already are on this machine, or None (never downloads)."""
-    if name == "tiny":
-        return "(no file needed)"
-    if name == "synth-clap":
-        return "(ships with septctl)"
-    if name == "pengi":
-        card = pengi_card()
-        return card["path"] if card and Path(card["path"]).is_file() else None
-    from huggingface_hub import try_to_load_from_cache
-
-    hit = try_to_load_from_cache(*HF_WEIGHTS[name])
-    return hit if isinstance(hit, str) else None

@@ -15,9 +15,9 @@ from septctl.errors import SeptctlError
 
 def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
-    from septctl.backbones.weights import BACKBONE_INFO, cached_weights
+    from septctl.backbones.registry import SPECS, cached_weights
 
-    rows = [{**info, "cached": cached_weights(info["name"])} for info in BACKBONE_INFO]
+    rows = [{**spec.listing(), "cached": cached_weights(name)} for name, spec in SPECS.items()]
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -35,21 +35,21 @@ def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON ins
 
 
 def download(
-    backbone: str = typer.Argument(..., help="Which weights to fetch: pengi."),
+    backbone: str = typer.Argument(..., help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Use this local checkpoint instead of downloading."),
     sha256: Optional[str] = typer.Option(None, "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other."),
 ) -> None:
     """Fetch a backbone's released weights into the cache (resumable), check and convert them once."""
-    if backbone != "pengi":
+    from septctl.backbones.registry import SPECS, downloadable, hub_backbones, resolve
+
+    if backbone not in downloadable():
         raise SeptctlError(
-            f"download {backbone!r}: only pengi is fetched by septctl; laion-clap and ms-clap come from the "
-            "Hugging Face hub on first use"
+            f"download {backbone!r}: only {', '.join(downloadable())} is fetched by septctl; "
+            f"{' and '.join(hub_backbones())} come from the Hugging Face hub on first use"
         )
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
         raise SeptctlError(f"--sha256 {sha256!r}: expected 64 hex digits")
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    from septctl.backbones.weights import download_pengi
 
     with Progress(
         "{task.description}",
@@ -60,14 +60,15 @@ def download(
         console=err,
         disable=weights is not None,
     ) as bar:
-        task = bar.add_task("pengi base.pth", total=None)
+        source = SPECS[backbone].source
+        task = bar.add_task(f"{backbone} {source.location.rsplit('/', 1)[-1]}", total=None)
 
         def advance(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        card = download_pengi(sha256=sha256, local=weights, on_progress=advance)
+        card = resolve(SPECS[backbone].download)(sha256=sha256, local=weights, on_progress=advance)
     pin = "pinned" if card["pinned"] else "recorded; pin it with --sha256 to refuse any other file"
-    err.print(f"pengi weights ready: {card['path']}\nsha256 {card['sha256']} ({pin})", highlight=False)
+    err.print(f"{backbone} weights ready: {card['path']}\nsha256 {card['sha256']} ({pin})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,7 +57,8 @@ def _folder_summary(path: Path) -> str:
 def collect_report() -> dict:
     """Everything `doctor` shows, as plain data."""
     from septctl.artifacts import package_version
-    from septctl.backbones.weights import BACKBONE_INFO, cached_weights
+    from septctl.backbones.registry import SPECS, cached_weights
+    from septctl.defaults import DEFAULT_BACKBONE
     from septctl.paths import cache_dir
 
     versions = {"python": platform.python_version(), **{p: package_version(p) for p in PACKAGES}}
@@ -87,13 +88,14 @@ def collect_report() -> dict:
         mps = getattr(torch.backends, "mps", None)
         devices["mps"] = "available" if mps is not None and mps.is_available() else "not available"
     weights = {}
-    for info in BACKBONE_INFO:
+    for name, spec in SPECS.items():
         try:
-            weights[info["name"]] = cached_weights(info["name"]) or f"not cached ({info['weights']})"
+            weights[name] = cached_weights(name) or f"not cached ({spec.source.describe()})"
         except Exception as exc:  # a broken card or hub cache must not stop the report
-            weights[info["name"]] = f"unknown ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    if not str(weights.get("pengi", "")).startswith("/"):
-        problems.append("Pengi weights are not cached; run `septctl download pengi` (or pass --weights PATH)")
+            weights[name] = f"unknown ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    if SPECS[DEFAULT_BACKBONE].source.kind == "url" and not str(weights[DEFAULT_BACKBONE]).startswith("/"):
+        problems.append(f"{DEFAULT_BACKBONE.capitalize()} weights are not cached; run `septctl download "
+                        f"{DEFAULT_BACKBONE}` (or pass --weights PATH)")
     return {"versions": versions, "platform": platform.platform(), "caches": caches, "devices": devices,
             "weights": weights, "environment": redacted_env(dict(os.environ)), "problems": problems}
 

@@ -1,0 +1,121 @@
+"""Every backbone septctl knows, as data: one `BackboneSpec` per model, in `SPECS`.
+
+Loading (`load_backbone`), `septctl backbones`, `septctl doctor` and `septctl download` all
+read this table, the way open_clip keeps model configs as data and pretrained sources in
+one table. It imports no torch (the CLI lists backbones fast); each spec names its
+factory by import path, imported only when the model is built. Adding a backbone is one
+module with a `load_<name>(weights)` factory plus one entry here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from septctl.errors import SeptctlError
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a backbone's weights come from.
+
+    kind: "none" (built from a seed), "shipped" (in the package), "url" (fetched by
+    `septctl download NAME` into the weights cache, recorded in a card) or "hub"
+    (Hugging Face hub `location`/`file`, fetched on first use).
+    """
+
+    kind: Literal["none", "shipped", "url", "hub"]
+    location: str = ""  # URL (kind "url") or hub repo id (kind "hub")
+    file: str = ""  # file name in the hub repo, or the name the download is cached under
+    sha256: str | None = None  # published digest; None where the release publishes none
+    licence: str = ""
+    notes: str = ""  # what `septctl backbones` shows; derived for hub sources when empty
+
+    def describe(self) -> str:
+        return self.notes or f"HF hub {self.location}, on first use"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    factory: str  # "module:function"; the function takes `weights` (a path or None) and returns a Backbone
+    embed_dim: int
+    token_dim: int
+    sample_rate: int
+    clip_seconds: float
+    text_len: int
+    source: WeightsSource
+    download: str = ""  # "module:function" behind `septctl download NAME` (kind "url" only)
+
+    def listing(self) -> dict[str, Any]:
+        """The row `septctl backbones --json` prints (before the cache column)."""
+        return dict(name=self.name, embed_dim=self.embed_dim, token_dim=self.token_dim, sample_rate=self.sample_rate,
+                    clip_seconds=self.clip_seconds, text_len=self.text_len, weights=self.source.describe())
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    """The function a "module:function" path names (imports the module)."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+SPECS: dict[str, BackboneSpec] = {s.name: s for s in (
+    BackboneSpec("tiny", "septctl.backbones.tiny:load_tiny", embed_dim=64, token_dim=32, sample_rate=16000,
+                 clip_seconds=2.0, text_len=40,
+                 source=WeightsSource("none", notes="random, fixed seed (tests, demos)")),
+    BackboneSpec("pengi", "septctl.backbones.pengi:load_pengi", embed_dim=1024, token_dim=512, sample_rate=44100,
+                 clip_seconds=7.0, text_len=40,
+                 source=WeightsSource("url", "https://zenodo.org/records/8387083/files/base.pth", "pengi-base.pth",
+                                      licence="as stated on zenodo record 8387083",
+                                      notes="zenodo 8387083 base.pth: septctl download pengi"),
+                 download="septctl.backbones.pengi:download_pengi"),
+    BackboneSpec("laion-clap", "septctl.backbones.laion_clap:load_laion_clap", embed_dim=512, token_dim=768,
+                 sample_rate=48000, clip_seconds=10.0, text_len=77,
+                 source=WeightsSource("hub", "laion/clap-htsat-unfused", "model.safetensors", licence="as stated on the hub model card")),
+    BackboneSpec("ms-clap", "septctl.backbones.ms_clap:load_ms_clap", embed_dim=1024, token_dim=768,
+                 sample_rate=44100, clip_seconds=7.0, text_len=77,
+                 source=WeightsSource("hub", "microsoft/msclap", "CLAP_weights_2023.pth", licence="as stated on the hub model card")),
+    BackboneSpec("synth-clap", "septctl.backbones.synth_clap:load_synth_clap", embed_dim=128, token_dim=64,
+                 sample_rate=16000, clip_seconds=1.0, text_len=40,
+                 source=WeightsSource("shipped", notes="ships with septctl (trained on the synth world; "
+                                                        "python -m septctl.backbones.synth_clap_train)")),
+)}
+BACKBONES = tuple(SPECS)
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise SeptctlError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
+
+
+def cached_weights(name: str) -> str | None:
+    """Where `name`'s weights already are on this machine, or None (never downloads)."""
+    source = get_spec(name).source
+    if source.kind == "none":
+        return "(no file needed)"
+    if source.kind == "shipped":
+        return "(ships with septctl)"
+    if source.kind == "url":
+        from septctl.backbones.weights import recorded_checkpoint
+
+        path = recorded_checkpoint(name)
+        return str(path) if path else None
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(source.location, source.file)
+    return hit if isinstance(hit, str) else None
+
+
+def downloadable() -> tuple[str, ...]:
+    """The backbones `septctl download` fetches (their weights are a URL, not the hub)."""
+    return tuple(n for n, s in SPECS.items() if s.source.kind == "url")
+
+
+def hub_backbones() -> tuple[str, ...]:
+    return tuple(n for n, s in SPECS.items() if s.source.kind == "hub")
+
+
+__all__ = ["BACKBONES", "SPECS", "BackboneSpec", "WeightsSource", "cached_weights", "get_spec", "resolve"]

@@ -1,0 +1,94 @@
+"""septctl/backbones/registry.py is the one place a backbone is declared: every reader lists exactly its entries."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from septctl.backbones.registry import BACKBONES, SPECS, resolve
+
+PACKAGE = Path(__file__).resolve().parents[1] / "septctl"
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_backbones_command_lists_the_registry(fresh_cache, run_cli):
+    code, out, err = run_cli("backbones", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == list(BACKBONES) == list(SPECS)
+    for row in rows:
+        assert {k: v for k, v in row.items() if k != "cached"} == SPECS[row["name"]].listing()
+
+
+def test_doctor_lists_the_registry(fresh_cache):
+    from septctl.cli.doctor import collect_report
+
+    report = collect_report()
+    assert list(report["weights"]) == list(SPECS)
+    assert report["weights"]["tiny"] == "(no file needed)"
+    assert report["weights"]["ms-clap"] == "not cached (HF hub microsoft/msclap, on first use)"
+
+
+def test_download_refuses_a_backbone_without_a_url(fresh_cache, run_cli):
+    code, _, err = run_cli("download", "ms-clap")
+    assert code == 2
+    assert "only pengi is fetched by septctl; laion-clap and ms-clap come from the Hugging Face hub" in err
+
+
+def test_every_factory_and_download_resolves():
+    for spec in SPECS.values():
+        assert callable(resolve(spec.factory)), spec.name
+        assert bool(spec.download) == (spec.source.kind == "url"), spec.name
+        if spec.download:
+            assert callable(resolve(spec.download)), spec.name
+
+
+@pytest.mark.parametrize("name", ["tiny", "pengi"])
+def test_spec_dimensions_match_the_model(name):
+    import torch
+
+    from septctl.backbones.pengi import PengiBackbone
+    from septctl.backbones.tiny import TinyBackbone
+
+    if name == "tiny":
+        model = TinyBackbone()  # small; its seeded init does not run on the meta device
+    else:
+        with torch.device("meta"):
+            model = PengiBackbone()
+    spec = SPECS[name]
+    assert (spec.embed_dim, spec.token_dim, spec.sample_rate, spec.clip_seconds, spec.text_len) == (
+        model.embed_dim, model.token_dim, model.audio_spec.sample_rate, model.audio_spec.clip_seconds,
+        model.tokenizer.context_length)
+
+
+def test_registry_loads_no_torch():
+    code = "import sys, septctl.backbones.registry, septctl.backbones; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_generic_weights_code_imports_no_backbone():
+    """weights.py is shared loading code: no backbone module may be imported from it (lazily either)."""
+    imported = _imported_modules(PACKAGE / "backbones" / "weights.py")
+    backbone_modules = {s.factory.split(":")[0] for s in SPECS.values()}
+    assert not imported & backbone_modules, imported & backbone_modules
