@@ -103,7 +103,7 @@ def _cached(path: Path, key: dict, echo: Callable[[str], None], own: bool) -> Em
 
 
 def _say(message: str) -> None:
-    from septctl.cli.console import err
+    from septctl.console import err
 
     err.print(message, highlight=False)
 
@@ -138,7 +138,7 @@ def embed_dataset(
 
 
 def _compute(dataset, backbone, files, crop, seed, batch_size, progress) -> torch.Tensor:
-    from septctl.cli.progress import progress_bar
+    from septctl.progress import progress_bar
 
     out = []
     with progress_bar(f"embedding {dataset.name}", total=len(files), enabled=progress) as advance:

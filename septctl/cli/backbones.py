@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from septctl.cli.common import err, out
-from septctl.cli.console import styled
+from septctl.console import styled
 from septctl.errors import SeptctlError
 
 

@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from septctl.cli.console import err, out, styled, visible
+from septctl.console import err, out, styled, visible
 from septctl.errors import SeptctlError, os_error_line
 
 __all__ = ["err", "out", "run_app", "set_threads"]

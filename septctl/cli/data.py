@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from septctl.cli.common import err, out
-from septctl.cli.console import styled
+from septctl.console import styled
 
 data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
                        no_args_is_help=True)

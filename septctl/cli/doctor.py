@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli.common import err, out
-from septctl.cli.console import styled
+from septctl.console import styled
 from septctl.cli.options import Device
 
 PACKAGES = ("septctl", "torch", "torchaudio", "transformers", "numpy", "soundfile", "safetensors", "huggingface_hub",

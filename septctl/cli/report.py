@@ -9,7 +9,7 @@ import typer
 
 from septctl.cli import grid_batch as gb
 from septctl.cli.common import err, out, set_threads
-from septctl.cli.console import styled
+from septctl.console import styled
 from septctl.cli.options import Device, GridDevice
 from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE

@@ -257,7 +257,7 @@ def margins(
     set_threads()
     from septctl.artifacts import provenance, sha256_text
     from septctl.backbones import load_backbone
-    from septctl.cli.progress import progress_bar
+    from septctl.progress import progress_bar
     from septctl.sept import margins as mg
     from septctl.sept.neighbors import load_neighbors
     from septctl.sept.prefixes import load_prefixes, template_problem

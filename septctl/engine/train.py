@@ -257,7 +257,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.rows)} shots in all): "
          f"{method.num_trainable():,} trainable parameters")
 
-    from septctl.cli.progress import progress_bar
+    from septctl.progress import progress_bar
 
     t0 = time.time()
     epoch = saved = start

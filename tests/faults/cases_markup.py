@@ -6,7 +6,7 @@ one error line must quote it exactly as `visible()` writes it (`[red]` as is, ES
 
 from __future__ import annotations
 
-from septctl.cli.console import visible
+from septctl.console import visible
 from tests.faults.table import Case
 
 HOSTILE = {

@@ -11,7 +11,7 @@ import csv
 import shutil
 from pathlib import Path
 
-from septctl.cli.console import visible
+from septctl.console import visible
 
 FOLDER = "ds [red]x[bold] \x1b[31mred"  # no "/": it would make two folders
 CLASS = "[/]siren[red]"  # control characters in class names are refused (see the test below)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    from septctl.cli.console import err, visible
+    from septctl.console import err, visible
 
     if not enabled or not err.is_terminal:  # a bar's last frame in a log or pipe is noise before an error line
         yield lambda n=1: None
