@@ -30,7 +30,13 @@ from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
 from septctl.backbones.registry import SPECS
-from septctl.backbones.weights import load_checkpoint_state, recorded_checkpoint, register_checkpoint, rename_prefix, weights_dir
+from septctl.backbones.weights import (
+    load_checkpoint_state,
+    recorded_checkpoint,
+    register_checkpoint,
+    rename_prefix,
+    weights_dir,
+)
 from septctl.errors import SeptctlError
 
 SOURCE = SPECS["pengi"].source

@@ -60,6 +60,7 @@ def resolve(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), attr)
 
 
+_HUB_LICENCE = "as stated on the hub model card"
 SPECS: dict[str, BackboneSpec] = {s.name: s for s in (
     BackboneSpec("tiny", "septctl.backbones.tiny:load_tiny", embed_dim=64, token_dim=32, sample_rate=16000,
                  clip_seconds=2.0, text_len=40,
@@ -72,10 +73,10 @@ SPECS: dict[str, BackboneSpec] = {s.name: s for s in (
                  download="septctl.backbones.pengi:download_pengi"),
     BackboneSpec("laion-clap", "septctl.backbones.laion_clap:load_laion_clap", embed_dim=512, token_dim=768,
                  sample_rate=48000, clip_seconds=10.0, text_len=77,
-                 source=WeightsSource("hub", "laion/clap-htsat-unfused", "model.safetensors", licence="as stated on the hub model card")),
+                 source=WeightsSource("hub", "laion/clap-htsat-unfused", "model.safetensors", licence=_HUB_LICENCE)),
     BackboneSpec("ms-clap", "septctl.backbones.ms_clap:load_ms_clap", embed_dim=1024, token_dim=768,
                  sample_rate=44100, clip_seconds=7.0, text_len=77,
-                 source=WeightsSource("hub", "microsoft/msclap", "CLAP_weights_2023.pth", licence="as stated on the hub model card")),
+                 source=WeightsSource("hub", "microsoft/msclap", "CLAP_weights_2023.pth", licence=_HUB_LICENCE)),
     BackboneSpec("synth-clap", "septctl.backbones.synth_clap:load_synth_clap", embed_dim=128, token_dim=64,
                  sample_rate=16000, clip_seconds=1.0, text_len=40,
                  source=WeightsSource("shipped", notes="ships with septctl (trained on the synth world; "

@@ -35,7 +35,8 @@ def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON ins
 
 
 def download(
-    backbone: str = typer.Argument(..., help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`)."),
+    backbone: str = typer.Argument(
+        ..., help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Use this local checkpoint instead of downloading."),
     sha256: Optional[str] = typer.Option(None, "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other."),
 ) -> None:
