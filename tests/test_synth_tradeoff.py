@@ -10,8 +10,6 @@ not asserted. Nothing is asserted about SEPT's sign: on this run its gain in H (
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 import yaml
 
@@ -22,10 +20,6 @@ def _accuracy(runs, method: str, classes: str, seed: int) -> float:
     folder = "zeroshot/fold0" if method == "zeroshot" else f"{method}/base/fold0/seed{seed}"
     evaluations = yaml.safe_load((runs / folder / "metrics.yaml").read_text())["evaluations"]
     return next(v["accuracy"] for k, v in evaluations.items() if k.endswith(f"/{classes}"))
-
-
-def _h(base: float, new: float) -> float:
-    return 2 * base * new / (base + new)
 
 
 @pytest.fixture(scope="module")
