@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, out
 from septctl.console import styled
 from septctl.errors import SeptctlError
@@ -73,5 +74,5 @@ def download(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("backbones")(backbones)
-    app.command("download")(download)
+    app.command("backbones", rich_help_panel=panels.BACKBONES)(backbones)
+    app.command("download", rich_help_panel=panels.BACKBONES)(download)

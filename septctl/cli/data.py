@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, out
 from septctl.console import styled
 
@@ -142,4 +143,4 @@ def synth(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(data_app, name="data")
+    app.add_typer(data_app, name="data", rich_help_panel=panels.DATA)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, out
 from septctl.console import styled
 from septctl.cli.options import Device
@@ -162,5 +163,5 @@ def verify(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
-    app.command("verify")(verify)
+    app.command("doctor", rich_help_panel=panels.MAINTENANCE)(doctor)
+    app.command("verify", rich_help_panel=panels.MAINTENANCE)(verify)

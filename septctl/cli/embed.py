@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, set_threads
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
@@ -38,4 +39,4 @@ def embed(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("embed")(embed)
+    app.command("embed", rich_help_panel=panels.DATA)(embed)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
@@ -55,4 +56,4 @@ def evaluate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval")(evaluate)
+    app.command("eval", rich_help_panel=panels.TRAIN)(evaluate)

@@ -39,23 +39,9 @@ def _root(
     pass
 
 
-# Help panels, in pipeline order: `septctl --help` groups the commands by stage.
-PANELS = {
-    "Data": ("data", "embed"),
-    "Backbones": ("backbones", "download"),
-    "SEPT files": ("neighbors", "prefixes", "margins"),
-    "Train and evaluate": ("train", "eval"),
-    "Results": ("report", "plot"),
-    "Experiment grids": ("grid", "grid-prep", "grid-eval"),
-    "Maintenance": ("doctor", "verify"),
-}
-
 for _name in COMMAND_MODULES:
     importlib.import_module(f"septctl.cli.{_name}").register(app)
 guard_numbers(app)
-_panel = {command: panel for panel, commands in PANELS.items() for command in commands}
-for _info in [*app.registered_commands, *app.registered_groups]:
-    _info.rich_help_panel = _panel.get(_info.name or "")
 
 
 def run() -> None:

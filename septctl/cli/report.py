@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from septctl.cli import grid_batch as gb
+from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
 from septctl.console import styled
 from septctl.cli.options import Device, GridDevice
@@ -264,8 +265,8 @@ def plot_similarity(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-    app.command("grid")(grid)
-    app.command("grid-prep")(grid_prep)
-    app.command("grid-eval")(grid_eval)
-    app.add_typer(plot_app, name="plot")
+    app.command("report", rich_help_panel=panels.RESULTS)(report)
+    app.command("grid", rich_help_panel=panels.GRIDS)(grid)
+    app.command("grid-prep", rich_help_panel=panels.GRIDS)(grid_prep)
+    app.command("grid-eval", rich_help_panel=panels.GRIDS)(grid_eval)
+    app.add_typer(plot_app, name="plot", rich_help_panel=panels.RESULTS)

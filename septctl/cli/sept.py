@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from septctl.cli import panels
 from typer.core import TyperGroup
 
 from septctl.cli.common import err, out, set_threads
@@ -293,6 +294,6 @@ def margins(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(neighbors_app, name="neighbors")
-    app.command("prefixes")(prefixes)
-    app.command("margins")(margins)
+    app.add_typer(neighbors_app, name="neighbors", rich_help_panel=panels.SEPT)
+    app.command("prefixes", rich_help_panel=panels.SEPT)(prefixes)
+    app.command("margins", rich_help_panel=panels.SEPT)(margins)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from septctl.cli import panels
 from septctl.cli.common import err, set_threads
 from septctl.cli.options import Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE
@@ -75,4 +76,4 @@ def train(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    app.command("train", rich_help_panel=panels.TRAIN)(train)
