@@ -36,7 +36,7 @@ def fast_run(args) -> float:
     import torch
 
     from septctl.backbones.pengi import PengiBackbone
-    from septctl.engine.config import SeptOptions
+    from septctl.engine.config import SeptOptions, TrainConfig
     from septctl.engine.train import SeptTerm, train_epoch
     from septctl.methods.coop import CoOp
 
@@ -50,8 +50,8 @@ def fast_run(args) -> float:
     features = torch.randn(args.classes * args.shots, backbone.embed_dim, generator=g).to(dev)
     labels = (torch.arange(args.classes * args.shots) // args.shots).to(dev)
     method = CoOp(backbone, classes)
-    opt = torch.optim.SGD(method.trainable_parameters(), lr=0.0125, momentum=0.9)
-    sept = SeptTerm(names, classes, margins, SeptOptions(neighbors="", margins="", lam=3.0))
+    opt = method.make_optimizer(TrainConfig(dataset="benchmark", device=dev))  # septctl's defaults
+    sept = SeptTerm(names, classes, margins, SeptOptions(neighbors="", margins=""))
     shuffle = torch.Generator().manual_seed(0)
 
     def run():
@@ -67,8 +67,8 @@ def reference_run(args) -> float:
 
     steps_per_epoch = math.ceil(args.classes * args.shots / args.batch)
     timed_steps = max(1, round(args.ref_epochs * steps_per_epoch))
-    ns = argparse.Namespace(device=args.device, classes=args.classes, neighbors=args.neighbors, ctx=16,
-                            shots=args.shots, batch=args.batch, steps=timed_steps, bf16=False, neighbor_subset=0,
+    ns = argparse.Namespace(device=args.device, classes=args.classes, neighbors=args.neighbors, shots=args.shots,
+                            batch=args.batch, steps=timed_steps, bf16=False, neighbor_subset=0,
                             no_audio_encoder=False, skip_reference=False)
     s = Setup(ns)
     step = make_steps(s, ns)["reference"]
