@@ -21,7 +21,8 @@ import torch
 from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors, sha256_file, sha256_text, write_yaml
 from septctl.backbones.base import Backbone
 from septctl.data.audio import load_clip
-from septctl.data.layout import DatasetFolder, Row
+from septctl.data.layout import DatasetFolder
+from septctl.data.schema import Row
 from septctl.errors import SeptctlError, doing
 from septctl.paths import cache_dir
 

@@ -16,7 +16,8 @@ import yaml
 
 import septctl
 from septctl.backbones.tokenizer import ClipTokenizer
-from septctl.data.registry import DATASETS, SYNTH_DATASETS, base_new_split
+from septctl.data.registry import DATASETS, SYNTH_DATASETS
+from septctl.data.schema import base_new_split
 
 BANKS = Path(septctl.__file__).resolve().parent / "sept" / "banks"
 N_NEIGHBORS = 10

@@ -98,7 +98,8 @@ def test_outside_rows_need_the_opt_in(synth_dataset, tmp_path, monkeypatch):
 def test_prepare_link_records_where_its_symlinks_point(tmp_path):
     import soundfile as sf
 
-    from septctl.data.layout import LINKS_FILE, Row, write_layout
+    from septctl.data.layout import LINKS_FILE, write_layout
+    from septctl.data.schema import Row
 
     src = tmp_path / "release"
     src.mkdir()

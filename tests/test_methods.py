@@ -194,7 +194,7 @@ def cli(monkeypatch, capsys, *args):
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A small synthetic dataset, its embedding cache, and SEPT inputs built by the SEPT commands."""
-    from septctl.data.registry import base_new_split
+    from septctl.data.schema import base_new_split
     from septctl.data.synth import synthesize_dataset
 
     root = tmp_path_factory.mktemp("methods")

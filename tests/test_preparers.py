@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from septctl.data.layout import DatasetFolder, read_csv
-from septctl.data.preparers import make_plan, prepare
+from septctl.data.prepare import make_plan, prepare
 from septctl.data.registry import DATASETS, find_dataset
 from septctl.errors import SeptctlError
 

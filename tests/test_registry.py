@@ -1,6 +1,7 @@
 import json
 
-from septctl.data.registry import DATASETS, base_new_split, find_dataset
+from septctl.data.registry import DATASETS, find_dataset
+from septctl.data.schema import base_new_split
 
 EXPECTED = {  # name: (classes, folds, base count)  -- paper Table 5, PALM's folds
     "beijing-opera": (4, 5, 2), "crema-d": (6, 1, 3), "esc50": (50, 5, 25), "esc50-actions": (10, 5, 5),

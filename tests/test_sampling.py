@@ -1,6 +1,6 @@
 import numpy as np
 
-from septctl.data.layout import Row
+from septctl.data.schema import Row
 from septctl.data.sampling import sample_few_shot
 
 ROWS = [Row(f"a/{c}{i}.wav", c) for c in "xyz" for i in range(30)] + [Row("a/w0.wav", "w")]

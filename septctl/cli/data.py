@@ -44,7 +44,7 @@ def prepare(
     link: bool = typer.Option(False, "--link", help="Symlink audio instead of copying it."),
 ) -> None:
     """Convert a dataset's original release into the common layout (the release is never modified)."""
-    from septctl.data.preparers import prepare as run_prepare
+    from septctl.data.prepare import prepare as run_prepare
     from septctl.data.registry import find_dataset
     from septctl.errors import SeptctlError
 

@@ -70,7 +70,8 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
         if not names or len(set(names)) != len(names):
             raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
         return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
-    from septctl.data.registry import find_dataset, select_classes
+    from septctl.data.registry import find_dataset
+    from septctl.data.schema import select_classes
 
     if find_dataset(dataset) is None and Path(dataset).is_dir():  # a prepared folder: classes from its training CSV
         from septctl.data.layout import DatasetFolder

@@ -14,65 +14,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from septctl.data.registry import DatasetInfo
+from septctl.data.registry import DATASETS
+from septctl.data.schema import DatasetInfo, Release
 from septctl.errors import SeptctlError
 
-# Test-split sizes of PALM's copies, per fold (palm-pengi notes, section 4, from PALM's logs).
-PALM_TEST_SIZES: dict[str, tuple[int, ...]] = {
-    "beijing-opera": (48, 47, 47, 47, 47),
-    "crema-d": (1489,),
-    "esc50": (400,) * 5,
-    "esc50-actions": (80,) * 5,
-    "gt-music-genre": (200,),
-    "ns-instruments": (4096,),
-    "ravdess": (491,),
-    "sesa": (105,),
-    "tut2017": (1170, 3507, 3507, 3510),
-    "urbansound8k": (873, 888, 925, 990, 936, 823, 838, 806, 816, 837),
-    "vocalsound": (3591,),
-}
-
-
-@dataclass(frozen=True)
-class Release:
-    url: str
-    steps: str  # what to fetch and unpack, and what --source is
-    gated: bool = False  # a licence must be accepted or a form filled in by hand
-
-
-RELEASES: dict[str, Release] = {
-    "beijing-opera": Release("https://zenodo.org/record/1285212",
-                             "download beijing_opera_percussion_instrument_1.0.zip and unzip it; --source is the "
-                             "folder of wav files and _readme_and_license.txt"),
-    "crema-d": Release("https://github.com/CheyneyComputerScience/CREMA-D",
-                       "clone the repository with git-lfs (the audio is in LFS; Open Database License); "
-                       "--source is the checkout (with AudioWAV/)", gated=True),
-    "esc50": Release("https://github.com/karolpiczak/ESC-50",
-                     "download the repository's master zip and unzip it; --source is ESC-50-master/"),
-    "esc50-actions": Release("https://github.com/karolpiczak/ESC-50",
-                             "as esc50 (same release; the 10 action classes are selected when preparing)"),
-    "gt-music-genre": Release("http://marsyas.info/downloads/datasets.html",
-                              "download genres.tar.gz (or the Kaggle mirror's Data/genres_original/); --source is "
-                              "the folder holding the ten genre folders"),
-    "ns-instruments": Release("https://magenta.tensorflow.org/datasets/nsynth",
-                              "download nsynth-test.jsonwav.tar.gz and nsynth-valid (or nsynth-train).jsonwav.tar.gz "
-                              "and unpack them side by side; --source is the folder holding nsynth-test/"),
-    "ravdess": Release("https://zenodo.org/record/1188976",
-                       "download Audio_Speech_Actors_01-24.zip and Audio_Song_Actors_01-24.zip (CC BY-NC-SA 4.0) "
-                       "and unzip them under one folder; --source is that folder"),
-    "sesa": Release("https://zenodo.org/record/3519845",
-                    "download the SESA zip and unzip it; --source is the folder with train/ and test/"),
-    "tut2017": Release("https://zenodo.org/record/400515",
-                       "accept the TUT licence (academic, non-commercial), download "
-                       "TUT-acoustic-scenes-2017-development.audio.1-10.zip and .meta.zip and unzip them in one "
-                       "place; --source is TUT-acoustic-scenes-2017-development/", gated=True),
-    "urbansound8k": Release("https://urbansounddataset.weebly.com/urbansound8k.html",
-                            "fill in the request form (CC BY-NC 3.0) or use the Zenodo record 1203745, then "
-                            "unpack UrbanSound8K.tar.gz; --source is UrbanSound8K/", gated=True),
-    "vocalsound": Release("https://github.com/YuanGongND/vocalsound",
-                          "download vs_release_16k.zip (link in the README; CC BY-SA 4.0) and unzip it; --source "
-                          "is the folder with audio_16k/ and datafiles/"),
-}
+# Derived from the declarations (septctl/data/preparers/*.py), never written here.
+PALM_TEST_SIZES: dict[str, tuple[int, ...]] = {d.name: d.palm_test_sizes for d in DATASETS}
+RELEASES: dict[str, Release] = {d.name: d.release for d in DATASETS if d.release is not None}
 
 
 @dataclass(frozen=True)
@@ -144,7 +92,7 @@ def snapshot(repo_id: str, local_dir: Path) -> None:
 
 def download_palm(info: DatasetInfo, out: Path) -> Path:
     """Fetch PALM's copy into out/palm-hub/<Folder> and prepare out/<Folder> from it (symlinks)."""
-    from septctl.data.preparers import prepare
+    from septctl.data.prepare import prepare
 
     raw = out / "palm-hub" / info.folder
     dest = out / info.folder

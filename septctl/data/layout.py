@@ -14,22 +14,13 @@ import posixpath
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from septctl.artifacts import shared_mode
-from septctl.data.registry import DatasetInfo, find_dataset
+from septctl.data.registry import find_dataset
+from septctl.data.schema import COLUMNS, DatasetInfo, Row
 from septctl.errors import SeptctlError
-
-COLUMNS = ("path", "classname")
-
-
-@dataclass(frozen=True)
-class Row:
-    path: str
-    classname: str
-
 
 LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder

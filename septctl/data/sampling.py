@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from septctl.data.layout import Row
+from septctl.data.schema import Row
 
 
 @dataclass

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from septctl.data.layout import Row, write_layout
+from septctl.data.layout import write_layout
+from septctl.data.schema import Row
 
 SR = 16000
 BACKGROUND = 0.4  # level of the background sound in synth-* clips, against the named one (docs/methods.md)

@@ -14,7 +14,7 @@ import torch
 from septctl.artifacts import file_lock, provenance, write_yaml
 from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
-from septctl.data.registry import select_classes
+from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.train import require_finite_features
 from septctl.defaults import DEFAULT_BACKBONE

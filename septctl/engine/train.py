@@ -19,8 +19,9 @@ import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
-from septctl.data.layout import DatasetFolder, Row, open_dataset
-from septctl.data.registry import select_classes
+from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.schema import Row
+from septctl.data.schema import select_classes
 from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig

@@ -125,7 +125,7 @@ def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class:
 def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str = "new",
                 perplexity: float = 10.0) -> list[Path]:
     """Figure 4: t-SNE of class prompts (diamonds) and their neighbors (circles), one colour per class."""
-    from septctl.data.registry import select_classes
+    from septctl.data.schema import select_classes
     from septctl.report.tsne import tsne
     from septctl.sept.neighbors import load_neighbors
 

@@ -39,7 +39,7 @@ def world(tmp_path_factory) -> World:
     from septctl.artifacts import write_yaml
     from septctl.backbones import load_backbone
     from septctl.data.layout import DatasetFolder
-    from septctl.data.registry import base_new_split
+    from septctl.data.schema import base_new_split
     from septctl.data.synth import synthesize_dataset
     from septctl.embed import embed_dataset
     from septctl.engine.config import TrainConfig

@@ -17,10 +17,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan, cv_splits
+from septctl.data.schema import DatasetInfo, Release, Row
 from septctl.errors import SeptctlError
 
-FOLDS = 5
+DATASETS = (
+    DatasetInfo("beijing-opera", "Beijing-Opera", "instrument classification",
+                ("bangu", "daluo", "naobo", "xiaoluo"), 5, ("beijing_opera", "beijingopera"),
+                release=Release("https://zenodo.org/record/1285212",
+                                "download beijing_opera_percussion_instrument_1.0.zip and unzip it; --source is the "
+                                "folder of wav files and _readme_and_license.txt"),
+                palm_test_sizes=(48, 47, 47, 47, 47)),
+)
+FOLDS = DATASETS[0].folds
 README = "_readme_and_license.txt"
 _NAME = re.compile(r"(\d+)__ajaysm__([a-z]+)(?:-\d+)?\.wav")
 
@@ -36,7 +45,6 @@ def _listed(readme: Path) -> dict[int, tuple[str, str]]:
 
 
 def plan(source: Path, name: str = "beijing-opera"):
-    from septctl.data.preparers import Plan, cv_splits
 
     readme = source / README
     listed = _listed(readme) if readme.is_file() else {}

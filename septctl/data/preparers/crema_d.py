@@ -11,8 +11,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("crema-d", "CREMA-D", "emotion recognition",
+                ("anger", "disgust", "fear", "happy", "neutral", "sad"), 1, ("cremad", "crema_d"),
+                release=Release("https://github.com/CheyneyComputerScience/CREMA-D",
+                                "clone the repository with git-lfs (the audio is in LFS; Open Database License); --source"
+                                " is the checkout (with AudioWAV/)",
+                                gated=True),
+                palm_test_sizes=(1489,)),
+)
+
 
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 _NAME = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.wav")
@@ -23,7 +35,6 @@ def is_test_actor(actor: int) -> bool:
 
 
 def plan(source: Path, name: str = "crema-d"):
-    from septctl.data.preparers import Plan
 
     folder = source / "AudioWAV" if (source / "AudioWAV").is_dir() else source
     wavs = sorted(p for p in folder.glob("*.wav") if not p.name.startswith("._"))

@@ -13,8 +13,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row, split_names
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("gt-music-genre", "GT-Music-Genre", "music genre classification",
+                split_names("blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, rock"), 1,
+                ("gtzan", "gt_music_genre"),
+                release=Release("http://marsyas.info/downloads/datasets.html",
+                                "download genres.tar.gz (or the Kaggle mirror's Data/genres_original/); --source is the "
+                                "folder holding the ten genre folders"),
+                palm_test_sizes=(200,)),
+)
+
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 TEST_FROM = 80
@@ -32,7 +44,6 @@ def _genre_root(source: Path) -> Path:
 
 
 def plan(source: Path, name: str = "gt-music-genre"):
-    from septctl.data.preparers import Plan
 
     root = _genre_root(source)
     result = Plan(source_meta="the genre folders")

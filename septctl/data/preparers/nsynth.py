@@ -13,8 +13,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row, split_names
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("ns-instruments", "NS-Instruments", "instrument classification",
+                split_names("bass, brass, flute, guitar, keyboard, mallet, organ, reed, string, vocal"), 1,
+                ("nsynth", "ns_instruments"),
+                release=Release("https://magenta.tensorflow.org/datasets/nsynth",
+                                "download nsynth-test.jsonwav.tar.gz and nsynth-valid (or nsynth-train).jsonwav.tar.gz "
+                                "and unpack them side by side; --source is the folder holding nsynth-test/"),
+                palm_test_sizes=(4096,)),
+)
+
 
 LEFT_OUT = {"synth_lead"}
 
@@ -43,7 +55,6 @@ def _split(folder: Path, split: str, result) -> list[Row]:
 
 
 def plan(source: Path, name: str = "ns-instruments"):
-    from septctl.data.preparers import Plan
 
     test = source / "nsynth-test"
     train = next((source / d for d in ("nsynth-train", "nsynth-valid") if (source / d / "examples.json").is_file()), None)

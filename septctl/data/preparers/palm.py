@@ -14,8 +14,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path, PurePosixPath
 
-from septctl.data.layout import COLUMNS, Row
+from septctl.data.preparers.base import Plan
 from septctl.data.registry import find_dataset
+from septctl.data.schema import COLUMNS, Row
 from septctl.errors import SeptctlError
 
 
@@ -52,7 +53,6 @@ def read_rows(csv_path: Path) -> list[Row]:
 
 
 def plan(source: Path, name: str):
-    from septctl.data.preparers import Plan
 
     info = find_dataset(name)
     if info is None:

@@ -13,8 +13,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row, split_names
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("ravdess", "RAVDESS", "emotion recognition",
+                split_names("angry, calm, disgust, fearful, happy, neutral, sad, surprised"), 1,
+                release=Release("https://zenodo.org/record/1188976",
+                                "download Audio_Speech_Actors_01-24.zip and Audio_Song_Actors_01-24.zip (CC BY-NC-SA 4.0)"
+                                " and unzip them under one folder; --source is that folder"),
+                palm_test_sizes=(491,)),
+)
+
 
 EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fearful", 7: "disgust", 8: "surprised"}
 TEST_ACTORS = {5, 10, 15, 20}
@@ -22,7 +33,6 @@ _NAME = re.compile(r"03-0[12]-(0[1-8])-0[12]-0[12]-0[12]-(\d\d)\.wav")
 
 
 def plan(source: Path, name: str = "ravdess"):
-    from septctl.data.preparers import Plan
 
     found = source.rglob("Actor_*/*.wav")
     wavs = sorted(p for p in found if "__MACOSX" not in p.parts and not p.name.startswith("._"))

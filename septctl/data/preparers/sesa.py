@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("sesa", "SESA", "surveillance sound classification",
+                ("casual", "explosion", "gunshot", "siren"), 1,
+                release=Release("https://zenodo.org/record/3519845",
+                                "download the SESA zip and unzip it; --source is the folder with train/ and test/"),
+                palm_test_sizes=(105,)),
+)
 
 
 def plan(source: Path, name: str = "sesa"):
-    from septctl.data.preparers import Plan
 
     result = Plan(source_meta="train/ and test/")
     for split in ("train", "test"):

@@ -13,10 +13,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row, split_names
 from septctl.errors import SeptctlError
 
-FOLDS = 4
+DATASETS = (
+    DatasetInfo("tut2017", "TUT2017", "acoustic scene classification",
+                split_names("beach, bus, cafe/restaurant, car, city_center, forest_path, grocery_store, home, library, "
+                       "metro_station, office, park, residential_area, train, tram"), 4, ("tut-2017",),
+                release=Release("https://zenodo.org/record/400515",
+                                "accept the TUT licence (academic, non-commercial), download TUT-acoustic-"
+                                "scenes-2017-development.audio.1-10.zip and .meta.zip and unzip them in one place; "
+                                "--source is TUT-acoustic-scenes-2017-development/",
+                                gated=True),
+                palm_test_sizes=(1170, 3507, 3507, 3510)),
+)
+FOLDS = DATASETS[0].folds
 
 
 def _lines(path: Path) -> list[list[str]]:
@@ -27,7 +39,6 @@ def _lines(path: Path) -> list[list[str]]:
 
 
 def plan(source: Path, name: str = "tut2017"):
-    from septctl.data.preparers import Plan
 
     labels = {}
     for fields in _lines(source / "meta.txt"):

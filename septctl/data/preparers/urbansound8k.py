@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan, cv_splits, parse_fold, read_metadata
+from septctl.data.schema import DatasetInfo, Release, Row, split_names
 
-FOLDS = 10
+DATASETS = (
+    DatasetInfo("urbansound8k", "UrbanSound8K", "sound event classification",
+                split_names("air conditioner, car horn, children playing, dog bark, drilling, engine idling, gun shot, "
+                       "jackhammer, siren, street music"), 10, ("us8k", "urbansound"),
+                release=Release("https://urbansounddataset.weebly.com/urbansound8k.html",
+                                "fill in the request form (CC BY-NC 3.0) or use the Zenodo record 1203745, then unpack "
+                                "UrbanSound8K.tar.gz; --source is UrbanSound8K/",
+                                gated=True),
+                palm_test_sizes=(873, 888, 925, 990, 936, 823, 838, 806, 816, 837)),
+)
+FOLDS = DATASETS[0].folds
 
 
 def plan(source: Path, name: str = "urbansound8k"):
-    from septctl.data.preparers import Plan, cv_splits, parse_fold, read_metadata
 
     meta = source / "metadata" / "UrbanSound8K.csv"
     records = read_metadata(meta, ("slice_file_name", "fold", "class"), "UrbanSound8K",

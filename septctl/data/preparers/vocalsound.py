@@ -15,8 +15,19 @@ import json
 import re
 from pathlib import Path
 
-from septctl.data.layout import Row
+from septctl.data.preparers.base import Plan
+from septctl.data.schema import DatasetInfo, Release, Row
 from septctl.errors import SeptctlError
+
+DATASETS = (
+    DatasetInfo("vocalsound", "VocalSound", "vocal sound classification",
+                ("Cough", "Laughter", "Sigh", "Sneeze", "Sniff", "Throat clearing"), 1, ("vocal-sound",),
+                release=Release("https://github.com/YuanGongND/vocalsound",
+                                "download vs_release_16k.zip (link in the README; CC BY-SA 4.0) and unzip it; --source is"
+                                " the folder with audio_16k/ and datafiles/"),
+                palm_test_sizes=(3591,)),
+)
+
 
 SOUNDS = {"cough": "Cough", "laughter": "Laughter", "sigh": "Sigh", "sneeze": "Sneeze", "sniff": "Sniff",
           "throatclearing": "Throat clearing"}
@@ -36,7 +47,6 @@ def _names(datafile: Path) -> list[str]:
 
 
 def plan(source: Path, name: str = "vocalsound"):
-    from septctl.data.preparers import Plan
 
     audio = next((source / d for d in ("audio_16k", "audio_44k") if (source / d).is_dir()), None)
     if audio is None:
