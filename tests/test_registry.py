@@ -36,3 +36,22 @@ def test_data_list_json(run_cli):
     assert [len(d["classes"]) for d in data] == [4, 6, 50, 10, 10, 10, 8, 4, 15, 10, 6]
     assert [d["folds"] for d in data] == [5, 1, 5, 5, 1, 1, 1, 1, 4, 10, 1]
     assert all({"name", "classes", "folds", "base", "new"} <= d.keys() for d in data)
+
+
+def test_each_dataset_is_declared_once_by_its_release_module():
+    """registry.py only collects: every table about datasets derives from the release modules' DATASETS."""
+    import subprocess
+    import sys
+
+    from septctl.data import download, registry
+
+    declared = [d for m in registry.RELEASE_MODULES for d in m.DATASETS]
+    assert len(declared) == len({d.name for d in declared}) == len(DATASETS) == 11
+    assert set(registry.PREPARERS) == {d.name for d in declared}
+    assert all(d in registry.PREPARERS[d.name].DATASETS for d in DATASETS)
+    assert download.PALM_TEST_SIZES == {d.name: d.palm_test_sizes for d in declared}
+    assert download.RELEASES == {d.name: d.release for d in declared}
+    assert all(len(d.palm_test_sizes) == d.folds for d in declared)
+    for first in ("septctl.data.registry", "septctl.data.preparers.esc50", "septctl.data.layout", "septctl.data.prepare"):
+        probe = f"import {first}, septctl.data.registry as r; assert len(r.DATASETS) == 11"
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 0, first  # no import cycle, whatever comes first
