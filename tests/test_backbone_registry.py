@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from septctl.backbones.registry import BACKBONES, SPECS, resolve
-
-PACKAGE = Path(__file__).resolve().parents[1] / "septctl"
 
 
 @pytest.fixture
@@ -75,20 +71,3 @@ def test_registry_loads_no_torch():
     code = "import sys, septctl.backbones.registry, septctl.backbones; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
-
-
-def _imported_modules(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-    return found
-
-
-def test_generic_weights_code_imports_no_backbone():
-    """weights.py is shared loading code: no backbone module may be imported from it (lazily either)."""
-    imported = _imported_modules(PACKAGE / "backbones" / "weights.py")
-    backbone_modules = {s.factory.split(":")[0] for s in SPECS.values()}
-    assert not imported & backbone_modules, imported & backbone_modules

@@ -26,3 +26,12 @@ def test_no_module_below_the_cli_imports_it():
     offenders = {str(p.relative_to(PACKAGE)): sorted(m for m in _imports(p) if m == "septctl.cli" or m.startswith("septctl.cli."))
                  for p in below}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_generic_weights_code_imports_no_backbone():
+    """weights.py is shared loading code: no backbone module may be imported from it (lazily either)."""
+    from septctl.backbones.registry import SPECS
+
+    imported = _imports(PACKAGE / "backbones" / "weights.py")
+    backbone_modules = {s.factory.split(":")[0] for s in SPECS.values()}
+    assert not imported & backbone_modules, imported & backbone_modules
