@@ -8,13 +8,13 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, set_threads
-from septctl.cli.options import Device
+from septctl.cli.options import BACKBONE_HELP, Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 
 def embed(
     dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="tiny | pengi | laion-clap | ms-clap."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help=BACKBONE_HELP),
     weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),

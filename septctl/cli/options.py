@@ -21,8 +21,11 @@ def _device_name(value: str) -> str:
 Device = Annotated[str, typer.Option("--device", callback=_device_name, help=_DEVICE_HELP)]
 GridDevice = Annotated[str, typer.Option("--device", envvar="DEVICE", callback=_device_name, help=_DEVICE_HELP)]
 
-# The methods' names from their registry (torch-free), as choices --help lists and Typer checks.
+# The methods' and backbones' names from their registries (torch-free).
+from septctl.backbones.registry import BACKBONES  # noqa: E402
 from septctl.methods.registry import METHODS, option  # noqa: E402
+
+BACKBONE_HELP = " | ".join(BACKBONES) + "."
 
 Baseline = Enum("Baseline", {name: name for name in METHODS}, type=str)
 

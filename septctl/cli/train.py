@@ -8,13 +8,13 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, set_threads
-from septctl.cli.options import Baseline, Device, method_flag
+from septctl.cli.options import BACKBONE_HELP, Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE
 
 
 def train(
     dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="tiny | pengi | laion-clap | ms-clap."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help=BACKBONE_HELP),
     weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
     baseline: Baseline = typer.Option(Baseline.coop, "--baseline", help="The prompt-tuning method."),
     shots: int = typer.Option(16, "--shots", help="Training clips per class."),
