@@ -89,3 +89,16 @@ def test_packed_refuses_mixed_backbones(tmp_path, synth_dataset):
     with pytest.raises(SeptctlError, match="n_ctx"):
         train_packed([a, b], [tmp_path / "a", tmp_path / "b"], progress=False)
     assert not (tmp_path / "a").exists()
+
+
+def test_cli_seeds_packed(run_cli, tmp_path, synth_dataset):
+    common = ["train", "--backbone", "tiny", synth_dataset, "--epochs", "2", "--shots", "4", "--batch-size", "4", "-q"]
+    code, _, err = run_cli(*common, "--seeds", "0,1", "--pack-size", "2", "--out", tmp_path / "p" / "s{seed}")
+    assert code == 0, err
+    code, _, err = run_cli(*common, "--seed", "1", "--out", tmp_path / "alone")
+    assert code == 0, err
+    assert _max_diff(tmp_path / "p" / "s1", tmp_path / "alone") < TOL
+    card = yaml.safe_load((tmp_path / "p" / "s1" / "run.yaml").read_text())
+    assert card["config"]["seed"] == 1 and card["trained_packed_with"] == [str(tmp_path / "p" / "s0")]
+    code, _, err = run_cli(*common, "--seeds", "0,1", "--out", tmp_path / "q")
+    assert code == 2 and "{seed}" in err and not (tmp_path / "q").exists()
