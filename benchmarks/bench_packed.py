@@ -29,6 +29,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--shots", type=int, default=16, help="clips per class (steps per epoch = K x shots / batch)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--neighbors", type=int, default=10)
+    ap.add_argument("--alone-runs", type=int, default=0, help="time only this many runs alone (0: all R)")
     ap.add_argument("--sizes", default="2,25", help="base-class counts to time (SESA: 2, ESC-50: 25)")
     return ap.parse_args()
 
@@ -75,8 +76,10 @@ def main() -> None:
     for k in (int(v) for v in args.sizes.split(",")):
         runs = make_runs(backbone, k, args)
 
+        solo = runs[: args.alone_runs or args.runs]
+
         def alone():
-            for r in runs:
+            for r in solo:
                 for e in range(args.epochs):
                     train_epoch(r.method, r.setup.features, r.setup.labels, r.setup.classes, r.opt, r.gen,
                                 args.batch, r.sept, epoch=e + 1)
@@ -87,11 +90,12 @@ def main() -> None:
 
         packed()  # warm-up (allocator, prompt caches) for both paths
         steps = -(-k * args.shots // args.batch)
-        per = args.runs * args.epochs
         a, _ = common.timed(alone, args.device)
         p, _ = common.timed(packed, args.device)
+        a, p = a / (len(solo) * args.epochs), p / (args.runs * args.epochs)
         print(f"K={k:2d} ({k * (1 + args.neighbors)} prompts/step, {steps} steps/epoch), R={args.runs}: "
-              f"alone {a / per:7.3f} s/run-epoch, packed {p / per:7.3f} s/run-epoch, packed is {a / p:4.2f}x faster")
+              f"alone {a:7.3f} s/run-epoch, packed {p:7.3f} s/run-epoch, packed is {a / p:4.2f}x faster; "
+              f"{args.epochs} epochs: alone {a * args.epochs:.1f} s/run, all {args.runs} packed {p * args.runs * args.epochs:.1f} s")
 
 
 if __name__ == "__main__":
