@@ -44,7 +44,12 @@ def train(
     crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
     device: Device = "cpu",
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
-    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8)."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8); "
+                                                 "with --seeds/--folds a template with {seed} and {fold}."),
+    seeds: str = typer.Option(None, "--seeds", help="Several runs, one per seed: 0,1,2 (replaces --seed)."),
+    folds: str = typer.Option(None, "--folds", help="Several runs, one per fold: 1,2,3,4,5 (replaces --fold)."),
+    pack_size: int = typer.Option(1, "--pack-size", min=1,
+                                  help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.
@@ -63,16 +68,53 @@ def train(
             raise SeptctlError("--sept needs --neighbors FILE and --margins FILE (see `septctl neighbors`, `septctl margins`)")
         sept_opts = SeptOptions(str(neighbors), str(margins), lam, not no_intra, not no_inter, not no_intra_margin,
                                 not no_inter_margin, neighbor_subset)
-    cfg = TrainConfig(
+    seed_list = _int_list("--seeds", seeds) if seeds is not None else [seed]
+    fold_list = _int_list("--folds", folds) if folds is not None else [fold]
+    cfgs = [TrainConfig(
         dataset=dataset, backbone=backbone, weights=str(weights) if weights else None, method=baseline.value,
         method_options=method_options(baseline.value, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
                                                  "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
-        classes=classes, fold=fold, shots=shots, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size,
+        classes=classes, fold=f, shots=shots, seed=s, epochs=epochs, lr=lr, batch_size=batch_size,
         n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop, device=device,
         data_root=str(data_root) if data_root else None, sept=sept_opts,
-    )
-    run_dir = run_train(cfg, out, progress=not quiet, echo=err.print)
-    err.print(f"run folder: {run_dir}")
+    ) for f in fold_list for s in seed_list]
+    outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]
+    if pack_size == 1:
+        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print) for c, o in zip(cfgs, outs)]
+    else:
+        from septctl.engine.packed import train_packed
+
+        run_dirs = []
+        for i in range(0, len(cfgs), pack_size):
+            run_dirs += train_packed(cfgs[i : i + pack_size], outs[i : i + pack_size], progress=not quiet,
+                                     echo=err.print)
+    for run_dir in run_dirs:
+        err.print(f"run folder: {run_dir}")
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    from septctl.errors import SeptctlError
+
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or len(set(values)) != len(values):
+        raise SeptctlError(f"{flag} {text!r}: give distinct whole numbers separated by commas, e.g. 0,1,2")
+    return values
+
+
+def _out_for(out: Path | None, cfg, many_seeds: bool, many_folds: bool) -> Path | None:
+    """The run folder of one run: --out with {seed} and {fold} filled in (each needed when that axis has several values)."""
+    from septctl.errors import SeptctlError
+
+    if out is None:
+        return None
+    text = str(out)
+    for key, many in (("seed", many_seeds), ("fold", many_folds)):
+        if many and "{" + key + "}" not in text:
+            raise SeptctlError(f"--out {text}: several {key}s need {{{key}}} in the folder name, e.g. {text}/{key}{{{key}}}")
+    return Path(text.replace("{seed}", str(cfg.seed)).replace("{fold}", str(cfg.fold)))
 
 
 def register(app: typer.Typer) -> None:

@@ -65,9 +65,9 @@ class Setup:
         self.embeddings_card = {"file": str(emb.path), **emb.card["key"]}
 
 
-def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None) -> Setup:
+def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone=None) -> Setup:
     """Backbone, classes and few-shot rows; cheap, so bad inputs are refused before any embedding."""
-    backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    backbone = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
     train_rows, _ = dataset.splits(fold)
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in ("base", "all"):
@@ -144,6 +144,49 @@ class SeptTerm:
         )
 
 
+@dataclass
+class Step:
+    """One batch of one run: its audio rows, targets, the names to encode, and SEPT's neighbor indices."""
+
+    audio: torch.Tensor
+    target: torch.Tensor
+    names: list[str]
+    nidx: torch.Tensor | None
+
+
+def plan_step(features: torch.Tensor, labels: torch.Tensor, classes: list[str], rows: torch.Tensor,
+              gen: torch.Generator, sept: SeptTerm | None) -> Step:
+    """The batch `rows` of a run; draws SEPT's neighbor subset from the run's own generator."""
+    idx = rows.to(features.device)
+    names, nidx = list(classes), None
+    if sept:
+        extra, nidx = sept.names_for_step(len(classes), gen)
+        names += extra
+    return Step(features[idx], labels[idx], names, nidx)
+
+
+def step_loss(method, step: Step, feats: torch.Tensor, k: int, sept: SeptTerm | None,
+              epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """The method's loss plus lambda * L_se from this step's text features; refuses a non-finite term."""
+    class_feats, rest = feats[..., :k, :], feats[..., k:, :]
+    loss, parts = method.loss(step.audio, step.target, class_feats)
+    if sept:
+        se = sept.loss(method, class_feats, rest, step.nidx)
+        loss = loss + sept.opts.lam * se
+        parts["se"] = se.item()
+    parts["loss"] = loss.item()
+    for key, v in parts.items():
+        if not math.isfinite(v):
+            raise SeptctlError(f"epoch {epoch}: loss term {key!r} is not finite ({v}); lower --lr "
+                               f"or check the features and margins")
+    return loss, parts
+
+
+def add_parts(sums: dict[str, float], parts: dict[str, float], rows: int) -> None:
+    for key, v in parts.items():
+        sums[key] = sums.get(key, 0.0) + v * rows
+
+
 def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: list[str], opt: torch.optim.Optimizer,
                 gen: torch.Generator, batch_size: int, sept: SeptTerm | None = None, epoch: int = 1) -> dict[str, float]:
     """One pass over the few-shot rows in a seeded order; returns the mean of each loss term.
@@ -153,33 +196,17 @@ def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: l
     Per step, the class prompts (and with SEPT the neighbor prompts) are encoded in one
     batched call with the learned context, then the method's loss plus lambda * L_se.
     """
-    k, n = len(classes), len(labels)
+    n = len(labels)
     perm = torch.randperm(n, generator=gen)
     sums: dict[str, float] = {}
     for b in range(0, n, batch_size):
-        idx = perm[b : b + batch_size].to(features.device)
-        audio, target = features[idx], labels[idx]
-        names = list(classes)
-        if sept:
-            extra, nidx = sept.names_for_step(k, gen)
-            names += extra
-        feats = method.encode_names(names, audio)
-        class_feats, rest = feats[..., :k, :], feats[..., k:, :]
-        loss, parts = method.loss(audio, target, class_feats)
-        if sept:
-            se = sept.loss(method, class_feats, rest, nidx)
-            loss = loss + sept.opts.lam * se
-            parts["se"] = se.item()
-        parts["loss"] = loss.item()
-        for key, v in parts.items():
-            if not math.isfinite(v):
-                raise SeptctlError(f"epoch {epoch}: loss term {key!r} is not finite ({v}); lower --lr "
-                                   f"or check the features and margins")
+        step = plan_step(features, labels, classes, perm[b : b + batch_size], gen, sept)
+        feats = method.encode_names(step.names, step.audio)
+        loss, parts = step_loss(method, step, feats, len(classes), sept, epoch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        for key, v in parts.items():
-            sums[key] = sums.get(key, 0.0) + v * len(idx)
+        add_parts(sums, parts, len(step.audio))
     return {key: v / n for key, v in sums.items()}
 
 
@@ -229,17 +256,47 @@ def train(
     return run_dir
 
 
-def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                  echo: Callable[[str], None]) -> None:
+@dataclass
+class Run:
+    """A run ready to train: its setup, method, optimizer, shuffling generator and saved progress."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    cfg_hash: str
+    setup: Setup
+    method: object
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    sept: SeptTerm | None  # None when off or lambda = 0
+    sept_files: SeptTerm | None
+    start: int
+    log: list
+
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    def end_epoch(self, epoch: int, means: dict[str, float]) -> None:
+        """Log epoch `epoch` (1-based) and save the state, so a kill resumes after it."""
+        self.log.append({"epoch": epoch, **{key: round(v, 6) for key, v in means.items()}})
+        _save_state(self.state_path, self.method, self.opt, epoch, self.gen, self.log, self.cfg_hash)
+
+
+def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
+                echo: Callable[[str], None], backbone=None) -> Run | None:
+    """Build (or resume) a run in a locked folder; None when it is already complete.
+
+    `backbone` lets packed runs share one frozen backbone (engine/packed.py).
+    """
     cfg_hash = config_hash(cfg)
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         done = read_yaml(run_file, "run card")
         if isinstance(done, dict) and done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
             echo(f"{run_dir}: already complete, nothing to do")
-            return
+            return None
         raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
-    setup = resolve(cfg, dataset, fold)
+    setup = resolve(cfg, dataset, fold, backbone)
 
     torch.manual_seed(cfg.seed)
     method = build_method(cfg.method, setup.backbone, setup.classes, {"n_ctx": cfg.n_ctx, **cfg.method_options})
@@ -249,48 +306,63 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
     opt = method.make_optimizer(cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    state_path = run_dir / STATE_FILE
-    start, log = (0, [])
-    if state_path.is_file():
-        start, log = _load_state(state_path, method, opt, gen, cfg_hash)
-        echo(f"{run_dir}: resuming after epoch {start}/{cfg.epochs}")
+    run = Run(cfg, run_dir, cfg_hash, setup, method, opt, gen, sept, sept_files, 0, [])
+    if run.state_path.is_file():
+        run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
+        echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
     setup.embed(progress)
     echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.rows)} shots in all): "
          f"{method.num_trainable():,} trainable parameters")
+    return run
 
+
+def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
+                  echo: Callable[[str], None]) -> None:
+    run = prepare_run(cfg, dataset, fold, run_dir, progress, echo)
+    if run is None:
+        return
     from septctl.progress import progress_bar
 
     t0 = time.time()
-    epoch = saved = start
+    saved = run.start
+    setup = run.setup
     try:
         with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
-            advance(start)
-            for epoch in range(start, cfg.epochs):
-                means = train_epoch(method, setup.features, setup.labels, setup.classes, opt, gen, cfg.batch_size, sept,
-                                    epoch=epoch + 1)
-                log.append({"epoch": epoch + 1, **{key: round(v, 6) for key, v in means.items()}})
-                _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
+            advance(run.start)
+            for epoch in range(run.start, cfg.epochs):
+                means = train_epoch(run.method, setup.features, setup.labels, setup.classes, run.opt, run.gen,
+                                    cfg.batch_size, run.sept, epoch=epoch + 1)
+                run.end_epoch(epoch + 1, means)
                 saved = epoch + 1
                 advance(1)
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise
+    finish_run(run, time.time() - t0)
 
+
+def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -> None:
+    """Write the prompt and the run card, then drop the state file.
+
+    `packed_with` names the other run folders this one was trained with in one pack.
+    """
+    cfg, setup, method, run_dir = run.cfg, run.setup, run.method, run.run_dir
     prompt = method.prompt_state()
     bad = nonfinite(prompt)
     if bad:
         raise SeptctlError(f"epoch {cfg.epochs}: prompt tensor {bad[0]!r} is not finite; lower --lr")
     card = provenance(
         backbone=cfg.backbone, weights_id=setup.backbone.weights_id(), device=str(setup.backbone.device),
-        embeddings=setup.embeddings_card, **(sept_files.hashes if sept_files else {}),
+        embeddings=setup.embeddings_card, **(run.sept_files.hashes if run.sept_files else {}),
     )
     save_tensors(run_dir / PROMPT_FILE, prompt,
                  {"method": cfg.method, "classes": json.dumps(setup.classes), "weights_id": setup.backbone.weights_id()})
+    extra = {"trained_packed_with": packed_with} if packed_with is not None else {}
     write_card(run_dir, {
         "status": "complete",
         "label": cfg.label,
         "config": cfg.as_dict(),
-        "config_sha256": cfg_hash,
+        "config_sha256": run.cfg_hash,
         "dataset": setup.dataset.name,
         "dataset_path": str(setup.dataset.root.resolve()),
         "dataset_fingerprint": (setup.embeddings_card or {}).get("dataset_fingerprint"),
@@ -299,9 +371,10 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
         "all_classes": setup.all_classes,
         "trainable_parameters": method.num_trainable(),
         "few_shot": setup.few_shot,
-        "losses": log,
-        "train_seconds": round(time.time() - t0, 2),
+        "losses": run.log,
+        "train_seconds": round(seconds, 2),
+        **extra,
         "prompt_sha256": sha256_file(run_dir / PROMPT_FILE),
         "card": card,
     })
-    state_path.unlink(missing_ok=True)
+    run.state_path.unlink(missing_ok=True)

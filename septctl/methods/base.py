@@ -46,6 +46,19 @@ class PromptMethod(nn.Module):
     def encode_names(self, names: list[str], audio: torch.Tensor | None = None) -> torch.Tensor:
         """Text features of `names` with the learned context: [n, D]."""
 
+    def prompt_batch(self, names: list[str], audio: torch.Tensor | None = None):
+        """(prompt embeddings [n, L, W], end-of-text index [n], prefix group id per row [n]) for `names`.
+
+        Packed training (engine/packed.py) puts several runs' batches into one text-tower
+        call, offsetting the group ids per run; `unflatten` turns this method's rows of
+        the result back into what `encode_names` returns.
+        """
+        raise NotImplementedError(f"{self.name} cannot be trained packed")
+
+    def unflatten(self, feats: torch.Tensor, names: list[str], audio: torch.Tensor | None = None) -> torch.Tensor:
+        """This method's rows of a packed text-tower call -> `encode_names`' shape."""
+        return feats
+
     def loss(self, audio: torch.Tensor, labels: torch.Tensor, class_feats: torch.Tensor) -> tuple[torch.Tensor, dict]:
         logits = self.cosine_logits(audio, class_feats)
         ce = F.cross_entropy(logits, labels)

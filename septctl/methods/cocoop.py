@@ -56,6 +56,18 @@ class CoCoOp(CoOp):
                 parts.append(self._encode_chunk(part, names))
         return torch.cat(parts)
 
+    def prompt_batch(self, names: list[str], audio: torch.Tensor | None = None):
+        """With audio, one prefix group per clip (B x n rows), as `_encode_chunk` without the chunks."""
+        if audio is None:
+            return super().prompt_batch(names)
+        ctx = self.instance_context(audio)
+        embs, eots = zip(*(self.prompts.embed(c, names) for c in ctx))
+        groups = torch.arange(len(ctx), device=ctx.device).repeat_interleave(len(names))
+        return torch.cat(embs), torch.cat(eots), groups
+
+    def unflatten(self, feats: torch.Tensor, names: list[str], audio: torch.Tensor | None = None) -> torch.Tensor:
+        return feats if audio is None else feats.view(len(audio), len(names), -1)
+
     def _encode_chunk(self, ctx: torch.Tensor, names: list[str]) -> torch.Tensor:
         """[C, M, W] contexts -> [C, n, D]: all C x n prompts in one tower call.
 

@@ -21,3 +21,7 @@ class CoOp(PromptMethod):
 
     def encode_names(self, names: list[str], audio: torch.Tensor | None = None) -> torch.Tensor:
         return self.prompts.encode(self.ctx, names)
+
+    def prompt_batch(self, names: list[str], audio: torch.Tensor | None = None):
+        emb, eot = self.prompts.embed(self.ctx, names)
+        return emb, eot, torch.zeros(len(names), dtype=torch.long, device=emb.device)
