@@ -71,10 +71,10 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
         return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
     from septctl.data.registry import find_dataset, select_classes
 
-    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a prepared folder: classes from its training CSV
-        from septctl.data.layout import DatasetFolder
+    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a dataset folder: classes from its training split
+        from septctl.data.layout import open_dataset
 
-        folder = DatasetFolder(Path(dataset))
+        folder = open_dataset(dataset)
         every = {r.classname for r in folder.rows("train", folder.default_fold())}
         registry_name = folder.info.name if folder.info else None
         return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name

@@ -40,6 +40,6 @@ def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
             durs = [d for d, _ in good]
             rates = sorted({sr for _, sr in good})
             spread = f"{min(durs):.1f} / {sum(durs) / len(durs):.1f} / {max(durs):.1f}" if durs else "-"
-            report.rows.append((str(csv_path.relative_to(folder.root)), cls, str(len(by_class[cls])), spread,
+            report.rows.append((str(csv_path.relative_to(folder.csv_dir)), cls, str(len(by_class[cls])), spread,
                                 ", ".join(map(str, rates))))
     return report
