@@ -115,6 +115,8 @@ def check(
     for row in report.rows:
         table.add_row(*row)
     out.print(table)
+    for note in report.notes:
+        out.print(note, highlight=False)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")

@@ -38,10 +38,10 @@ Labelled = list[tuple[str, str]]  # (path relative to ROOT, class)
 
 
 def is_audiofolder(root: Path) -> bool:
-    """True for a folder with no split CSVs that holds a metadata.csv or class folders of audio."""
+    """True for a folder with no split CSVs that holds a metadata.csv, a train/ folder or class folders of audio."""
     if (root / "train.csv").is_file() or (root / "csv_files").is_dir():
         return False
-    return (root / METADATA).is_file() or any(_audio_in(d) for d in _subdirs(root))
+    return (root / METADATA).is_file() or (root / "train").is_dir() or any(_audio_in(d) for d in _subdirs(root))
 
 
 def split_csvs(root: Path) -> Path:
@@ -78,7 +78,10 @@ def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
         found = {}
         for s in SPLITS:
             meta = root / s / METADATA
-            found[s] = _metadata(meta, root, s + "/") if meta.is_file() else _class_folders(root / s, root)
+            if meta.is_file():
+                found[s] = _metadata(meta, root, s + "/")
+            else:
+                found[s] = _class_folders(root / s, root) if (root / s).is_dir() else []
         if not found["test"]:
             raise SeptctlError(f"{root / 'test'}: missing or empty, and {root / 'train'} exists; add the test split "
                                f"as {root / 'test'}/<class>/<file>, or move the class folders up to {root} to let "

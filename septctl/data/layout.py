@@ -197,6 +197,12 @@ class DatasetFolder:
         train, test = self.rows("train", fold), self.rows("test", fold)
         check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
+        fold_key = {" ".join(c.split()).casefold(): c for c in {r.classname for r in train}}
+        near = [(c, fold_key[k]) for c in extra if (k := " ".join(c.split()).casefold()) in fold_key]
+        if near:
+            pairs = ", ".join(f"{describe(t)} vs {describe(c)}" for t, c in near)
+            raise SeptctlError(f"{self.csv_path('test', fold)}: test label(s) differ from training labels only by case "
+                               f"or spaces ({pairs}: test vs train); spell them the same in both splits")
         if extra:
             raise SeptctlError(
                 f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
