@@ -100,6 +100,13 @@ def test_whole_flow_on_a_folder_of_sounds(run_cli, tmp_path, monkeypatch, layout
                            "--out", tmp_path / "fig" / "heat")
     assert code == 0, err
     assert (tmp_path / "fig" / "heat.png").is_file()
+    grid = ["grid", "base2new", data, "--backbone", "tiny", "--methods", "coop", "--seeds", "0", "--epochs", "1",
+            "--runs", tmp_path / "grid", "--sept-dir", tmp_path / "sept"]
+    code, _, err = run_cli(*grid)
+    assert code == 0, err
+    code, out, _ = run_cli(*grid, "--status")
+    assert code == 0 and {line.split()[0] for line in out.splitlines()} == {"done"}
+    assert (tmp_path / "grid" / "words" / "tiny" / "zeroshot" / "fold0" / "metrics.yaml").is_file()
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # the user's folder is never written
 
 
