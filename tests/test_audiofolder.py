@@ -58,6 +58,11 @@ def test_whole_flow_on_a_folder_of_sounds(run_cli, tmp_path, monkeypatch, layout
     assert code == 0, err
     assert "20 files" in out and "base/new split: base = casual, explosion; new = gunshot, siren" in out
     assert "1 channel(s) in 20 file(s)" in out and "split (seeded, recorded)" in out
+    import soundfile as sf
+
+    seconds = [sf.info(str(p)).duration for p in data.rglob("*.wav")]
+    short, long = sum(s < 3.5 for s in seconds), sum(s > 14 for s in seconds)
+    assert short + long > 0 and f"{short} file(s) under 3.5 s will be repeated to fill it, {long} over 14 s" in out
     split = _recorded_split(cache)
     rows = list(csv.DictReader(split["test"].splitlines()))
     assert sorted(r["classname"] for r in rows) == sorted(CLASSES * 2)  # stratified: ceil(0.25 * 5) per class

@@ -17,7 +17,12 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)  # what later commands will do with this data
 
 
-def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
+def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: float = 7.0) -> CheckReport:
+    """Read every header, refuse splits that would fail later, and note what the backbone will do with the clips.
+
+    `clip_seconds` is the backbone's clip length (Pengi, the default, and MS-CLAP: 7 s): a clip under half of
+    it is repeated at least twice, one over twice it loses more than half.
+    """
     from septctl.data.headers import check_header
     from septctl.data.registry import base_new_split
     from septctl.errors import SeptctlError
@@ -47,8 +52,12 @@ def check_dataset(dataset: str, data_root: Path | None = None) -> CheckReport:
                             "add test files or they go unmeasured")
     base, new = base_new_split(classes)
     report.notes.append(f"base/new split: base = {', '.join(base)}; new = {', '.join(new) or '(none)'}")
-    report.notes.append("channels: " + ", ".join(f"{n} channel(s) in {k} file(s)" for n, k in sorted(channels.items()))
-                       )
+    report.notes.append("channels: " + ", ".join(f"{n} channel(s) in {k} file(s)" for n, k in sorted(channels.items())))
+    durations = [d for d, _ in filter(None, info.values())]
+    short = sum(d < clip_seconds / 2 for d in durations)
+    long = sum(d > clip_seconds * 2 for d in durations)
+    report.notes.append(f"clip length {clip_seconds:g} s: {short} file(s) under {clip_seconds / 2:g} s will be "
+                        f"repeated to fill it, {long} over {clip_seconds * 2:g} s cropped to it")
     for csv_path in folder.csv_files():
         by_class: dict[str, list[str]] = {}
         for r in read_csv(csv_path, folder.root):
