@@ -39,7 +39,7 @@ Labelled = list[tuple[str, str]]  # (path relative to ROOT, class)
 
 def is_audiofolder(root: Path) -> bool:
     """True for a folder with no split CSVs that holds a metadata.csv, a train/ folder or class folders of audio."""
-    if (root / "train.csv").is_file() or (root / "csv_files").is_dir():
+    if any((root / name).exists() for name in ("train.csv", "test.csv", "csv_files")):  # the common layout
         return False
     return (root / METADATA).is_file() or (root / "train").is_dir() or any(_audio_in(d) for d in _subdirs(root))
 
