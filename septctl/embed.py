@@ -44,7 +44,7 @@ class Embeddings:
 
 def dataset_fingerprint(dataset: DatasetFolder, files: list[str]) -> str:
     """Cheap identity of a dataset folder: its CSVs' content and each file's size and mtime."""
-    parts = [f"{p.relative_to(dataset.root)}:{sha256_file(p)}" for p in dataset.csv_files()]
+    parts = [f"{p.relative_to(dataset.csv_dir)}:{sha256_file(p)}" for p in dataset.csv_files()]
     for rel in files:
         st = (dataset.root / rel).stat()
         parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")

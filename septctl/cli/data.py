@@ -103,19 +103,23 @@ def download(
 def check(
     dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    clip_seconds: float = typer.Option(7.0, "--clip-seconds", min=0.1,
+                                       help="The backbone's clip length: pengi and ms-clap 7, laion-clap 10, tiny 2."),
 ) -> None:
     """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
     from rich.table import Table
 
     from septctl.data.check import check_dataset
 
-    report = check_dataset(dataset, data_root)
+    report = check_dataset(dataset, data_root, clip_seconds)
     table = Table(title=f"{report.name}: {report.n_files} files, {len(report.unreadable)} unreadable")
     for col in ("split", "class", "files", "seconds (min/mean/max)", "sample rates"):
         table.add_column(col)
     for row in report.rows:
         table.add_row(*row)
     out.print(table)
+    for note in report.notes:
+        out.print(note, highlight=False)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")

@@ -66,7 +66,7 @@ def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
 
 def grid(
     experiment: str = typer.Argument(..., help="base2new, cross, shots, ablation or paper (all four)."),
-    datasets: list[str] = typer.Argument(None, help="Registry dataset names (cross uses --pairs instead)."),
+    datasets: list[str] = typer.Argument(None, help="Registry dataset names or dataset folders (cross uses --pairs instead)."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
     epochs: int = typer.Option(50, "--epochs", min=1, envvar="EPOCHS", help="Paper: 50."),
     seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
@@ -138,7 +138,7 @@ def grid(
 
 
 def grid_prep(
-    dataset: str = typer.Argument(..., help="Registry dataset name."),
+    dataset: str = typer.Argument(..., help="Registry dataset name or dataset folder."),
     classes: str = typer.Option("base", "--classes", help="Training classes: base (base-to-new) or all (cross)."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
@@ -157,7 +157,7 @@ def grid_prep(
     neighbors, margins = g.sept_files(knobs, dataset, classes)
     prefixes = Path(sept_dir) / "prefixes.yaml"
     dev = ["--device", device] if device != "cpu" else []
-    with file_lock(Path(sept_dir) / dataset / "files"):
+    with file_lock(Path(sept_dir) / g.dataset_label(dataset) / "files"):
         for name in sorted({dataset, *embed}):
             app(args=["embed", name, "--backbone", backbone, *knobs.common()], standalone_mode=False)
         if not neighbors.is_file():
@@ -168,7 +168,7 @@ def grid_prep(
                 app(args=["prefixes", "--llm", "builtin", "--out", str(prefixes)], standalone_mode=False)
         app(args=["margins", "--neighbors", str(neighbors), "--prefixes", str(prefixes), "--backbone", backbone,
                   "--out", str(margins), *dev], standalone_mode=False)
-        write_yaml(Path(sept_dir) / dataset / g.prep_stamp(knobs, classes),
+        write_yaml(Path(sept_dir) / g.dataset_label(dataset) / g.prep_stamp(knobs, classes),
                    {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})
 
 

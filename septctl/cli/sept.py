@@ -57,6 +57,19 @@ def _dataset(name: str):
     return info
 
 
+def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
+    """The new classes of a neighbors file's dataset: named (a registry name or a dataset folder) or guessed."""
+    from septctl.data.registry import DATASETS, base_new_split, find_dataset
+
+    if dataset and find_dataset(dataset) is None and Path(dataset).is_dir():
+        from septctl.data.layout import open_dataset
+
+        folder = open_dataset(dataset)
+        return base_new_split({r.classname for r in folder.rows("train", folder.default_fold())})[1]
+    info = _dataset(dataset) if dataset else next((d for d in DATASETS if d.base == base), None)
+    return info.new if info else None
+
+
 def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split: str) -> tuple[list[str], dict, str | None]:
     """Class names to expand, where they came from (for the card), and the registry name if any."""
     if split not in SPLITS:
@@ -73,10 +86,10 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
     from septctl.data.registry import find_dataset
     from septctl.data.schema import select_classes
 
-    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a prepared folder: classes from its training CSV
-        from septctl.data.layout import DatasetFolder
+    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a dataset folder: classes from its training split
+        from septctl.data.layout import open_dataset
 
-        folder = DatasetFolder(Path(dataset))
+        folder = open_dataset(dataset)
         every = {r.classname for r in folder.rows("train", folder.default_fold())}
         registry_name = folder.info.name if folder.info else None
         return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name
@@ -155,7 +168,7 @@ def neighbors_stats(
     weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
     split: str = typer.Option("base", "--split", help="Classes of a dataset name: base or all."),
     dataset: Optional[str] = typer.Option(
-        None, "--dataset", help="Dataset of a neighbors file, for the new-name overlap (guessed when omitted)."
+        None, "--dataset", help="Dataset (name or folder) of a neighbors file, for the new-name overlap (guessed when omitted)."
     ),
     template: Optional[str] = typer.Option(None, "--template", help="Template with one {} (default: This is a sound of {}.)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -178,8 +191,7 @@ def neighbors_stats(
     for src in [d.name for d in DATASETS] if sources == ["all"] else sources:
         if Path(src).is_file():
             ns = nb.load_neighbors(src)
-            info = _dataset(dataset) if dataset else next((d for d in DATASETS if d.base == ns.classes), None)
-            jobs.append((src, ns.classes, ns.rows(), info.new if info else None))
+            jobs.append((src, ns.classes, ns.rows(), _new_classes(dataset, ns.classes)))
         else:
             info = _dataset(src)
             names = info.base if split == "base" else sorted(info.classes)

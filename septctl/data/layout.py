@@ -143,28 +143,33 @@ def check_disjoint(csv_path: Path, rows: list[Row], root: Path, other: list[Row]
 
 
 class DatasetFolder:
-    """A dataset in the common layout, optionally matched to a registry entry."""
+    """A dataset in the common layout, optionally matched to a registry entry.
 
-    def __init__(self, root: Path, info: DatasetInfo | None = None):
+    `csv_dir` holds the split CSVs: the dataset folder itself, or, for a folder of sounds
+    (data/audiofolder.py), the cache folder where septctl recorded its split.
+    """
+
+    def __init__(self, root: Path, info: DatasetInfo | None = None, csv_dir: Path | None = None):
         self.root = Path(root)
+        self.csv_dir = Path(csv_dir) if csv_dir is not None else self.root
         self.info = info if info is not None else find_dataset(self.root.name)
         self.name = self.info.name if self.info else self.root.name
 
     @property
     def folds(self) -> int:
         """Number of folds in csv_files/ (0 when only train.csv/test.csv exist)."""
-        found = [p for p in (self.root / "csv_files").glob("train_*.csv") if re.fullmatch(r"train_\d+", p.stem)]
+        found = [p for p in (self.csv_dir / "csv_files").glob("train_*.csv") if re.fullmatch(r"train_\d+", p.stem)]
         return len(found)
 
     def csv_path(self, split: str, fold: int | None) -> Path:
         if split not in ("train", "test"):
             raise SeptctlError(f"unknown split {split!r}; use train or test")
         if fold is None:
-            path = self.root / f"{split}.csv"
+            path = self.csv_dir / f"{split}.csv"
             if not path.is_file() and self.folds:
                 raise SeptctlError(f"{self.root}: has {self.folds} folds and no {split}.csv; pass --fold 1..{self.folds}")
         else:
-            path = self.root / "csv_files" / f"{split}_{fold}.csv"
+            path = self.csv_dir / "csv_files" / f"{split}_{fold}.csv"
             if not path.is_file():
                 have = f"folds 1..{self.folds}" if self.folds else "no folds: drop --fold"
                 raise SeptctlError(f"{path}: fold {fold} not found; this dataset has {have}")
@@ -173,7 +178,7 @@ class DatasetFolder:
         return path
 
     def default_fold(self) -> int | None:
-        return None if (self.root / "train.csv").is_file() or not self.folds else 1
+        return None if (self.csv_dir / "train.csv").is_file() or not self.folds else 1
 
     def rows(self, split: str, fold: int | None = None) -> list[Row]:
         return read_csv(self.csv_path(split, fold), self.root)
@@ -183,6 +188,12 @@ class DatasetFolder:
         train, test = self.rows("train", fold), self.rows("test", fold)
         check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
+        fold_key = {" ".join(c.split()).casefold(): c for c in {r.classname for r in train}}
+        near = [(c, fold_key[k]) for c in extra if (k := " ".join(c.split()).casefold()) in fold_key]
+        if near:
+            pairs = ", ".join(f"{describe(t)} vs {describe(c)}" for t, c in near)
+            raise SeptctlError(f"{self.csv_path('test', fold)}: test label(s) differ from training labels only by case "
+                               f"or spaces ({pairs}: test vs train); spell them the same in both splits")
         if extra:
             raise SeptctlError(
                 f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
@@ -191,8 +202,8 @@ class DatasetFolder:
         return train, test
 
     def csv_files(self) -> list[Path]:
-        paths = [self.root / "train.csv", self.root / "test.csv"]
-        paths += sorted((self.root / "csv_files").glob("*.csv"))
+        paths = [self.csv_dir / "train.csv", self.csv_dir / "test.csv"]
+        paths += sorted((self.csv_dir / "csv_files").glob("*.csv"))
         return [p for p in paths if p.is_file()]
 
     def all_files(self) -> list[str]:
@@ -205,7 +216,7 @@ class DatasetFolder:
             raise SeptctlError(f"{self.root}: no split CSVs (train.csv and test.csv, or csv_files/); "
                                "make them with `septctl data prepare` (see docs/datasets.md)")
         read = {p: read_csv(p, self.root) for p in csvs}
-        both = all((self.root / f"{s}.csv").is_file() for s in ("train", "test"))
+        both = all((self.csv_dir / f"{s}.csv").is_file() for s in ("train", "test"))
         for fold in ([None] if both else []) + list(range(1, self.folds + 1)):
             train, test = self.csv_path("train", fold), self.csv_path("test", fold)
             check_disjoint(train, read[train], self.root, read[test], test)
@@ -213,9 +224,13 @@ class DatasetFolder:
 
 
 def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> DatasetFolder:
-    """Resolve a CLI DATASET argument: a folder in the common layout, or a registry name under the data root."""
+    """Resolve a CLI DATASET argument: a folder (common layout or a folder of sounds), or a registry name."""
+    from septctl.data import audiofolder
+
     path = Path(name_or_path).expanduser()
     if path.is_dir():
+        if audiofolder.is_audiofolder(path):
+            return DatasetFolder(path, csv_dir=audiofolder.split_csvs(path))
         return DatasetFolder(path)
     info = find_dataset(name_or_path)
     if info is None:

@@ -97,6 +97,19 @@ def _dataset_info(name: str):
     return info
 
 
+def _dataset_arg(name: str) -> str:
+    """What the grid's commands are given: a registry name, or a dataset folder's absolute path."""
+    if find_dataset(name) is None and Path(name).is_dir():
+        return str(Path(name).resolve())
+    return _dataset_info(name).name
+
+
+def dataset_label(dataset: str) -> str:
+    """What a dataset is called in grid folders and metrics keys: its registry name, or its folder's name."""
+    info = find_dataset(dataset) or find_dataset(Path(dataset).name)
+    return info.name if info else Path(dataset).name
+
+
 def _folds(name: str, knobs: Knobs) -> list[int | None]:
     """Folds to run on, from the prepared folder (None: a single train/test split)."""
     from septctl.data.layout import open_dataset
@@ -119,7 +132,7 @@ def _folds(name: str, knobs: Knobs) -> list[int | None]:
 
 def sept_files(knobs: Knobs, dataset: str, classes: str) -> tuple[Path, Path]:
     """neighbors.yaml and margins for a dataset's training classes (base or all)."""
-    root = Path(knobs.sept_dir) / dataset
+    root = Path(knobs.sept_dir) / dataset_label(dataset)
     return root / f"neighbors-{classes}.yaml", root / f"margins-{classes}-{knobs.backbone}.safetensors"
 
 
@@ -137,7 +150,7 @@ def _prep(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...] = ())
     """SEPT files (neighbors of the training classes, margins) and embeddings, made once per dataset."""
     step = ["grid-prep", dataset, "--classes", classes, "--backbone", knobs.backbone, "--sept-dir", knobs.sept_dir,
             *[a for t in embed for a in ("--embed", t)], *knobs.common()]
-    return Job("prep", [step], Path(knobs.sept_dir) / dataset, prep_record(knobs, dataset, classes, embed),
+    return Job("prep", [step], Path(knobs.sept_dir) / dataset_label(dataset), prep_record(knobs, dataset, classes, embed),
                [prep_stamp(knobs, classes)])
 
 
@@ -145,7 +158,7 @@ def _run_dir(knobs: Knobs, dataset: str, method: str, classes: str, shots: int, 
     """The grid's own layout, passed to `train --out`: each job's config is fixed by the grid's knobs, and
     Job.done / train refuse a folder holding another config, so readable parts suffice (no hash)."""
     part = classes if shots == 16 else f"{classes}-{shots}shot"
-    return Path(knobs.runs) / dataset / knobs.backbone / method / part / f"fold{fold or 0}" / f"seed{seed}"
+    return Path(knobs.runs) / dataset_label(dataset) / knobs.backbone / method / part / f"fold{fold or 0}" / f"seed{seed}"
 
 
 def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: int, *, shots: int = 16,
@@ -163,10 +176,10 @@ def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: 
     which = ("base", "new") if classes == "base" else ("all",)
     evaluate = ["grid-eval", str(run_dir), *[a for c in which for a in ("--classes", c)], *knobs.common()]
     steps = [train, evaluate]
-    keys = [metrics_key(dataset, fold, c) for c in which]
+    keys = [metrics_key(dataset_label(dataset), fold, c) for c in which]
     for target in targets:
         steps.append(["grid-eval", str(run_dir), "--dataset", target, "--classes", "all", *knobs.common()])
-        keys.append(metrics_key(target, _default_fold(target, knobs), "all"))
+        keys.append(metrics_key(dataset_label(target), _default_fold(target, knobs), "all"))
     expect = {"method": method, "seed": seed, "shots": shots, "epochs": knobs.epochs, "classes": classes,
               "backbone": knobs.backbone}
     return Job("runs", steps, run_dir, expect, keys)
@@ -179,11 +192,11 @@ def _default_fold(dataset: str, knobs: Knobs) -> int | None:
 
 
 def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
-    out = zeroshot_run_dir(dataset, knobs.backbone, fold, knobs.runs)
+    out = zeroshot_run_dir(dataset_label(dataset), knobs.backbone, fold, knobs.runs)
     step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone, "--classes", "base", "--classes", "new",
             "--out", str(out), *knobs.common()]
     step += ["--fold", str(fold)] if fold is not None else []
-    return Job("runs", [step], out, {}, [metrics_key(dataset, fold, "base"), metrics_key(dataset, fold, "new")])
+    return Job("runs", [step], out, {}, [metrics_key(dataset_label(dataset), fold, c) for c in ("base", "new")])
 
 
 def _method_runs(knobs: Knobs, dataset: str, fold: int | None, shots: int = 16) -> list[Job]:
@@ -196,7 +209,7 @@ def base2new(knobs: Knobs, datasets: list[str]) -> list[Job]:
     """Table 1: zero-shot, then each method with and without SEPT on base classes, every fold and seed."""
     jobs = []
     for name in datasets:
-        dataset = _dataset_info(name).name
+        dataset = _dataset_arg(name)
         jobs.append(_prep(knobs, dataset, "base"))
         for fold in _folds(dataset, knobs):
             jobs.append(_zeroshot_job(knobs, dataset, fold))
@@ -208,7 +221,7 @@ def shots(knobs: Knobs, datasets: list[str]) -> list[Job]:
     """Table 6: the base-to-new runs at each shot count (16 shots are the base2new runs)."""
     jobs = []
     for name in datasets:
-        dataset = _dataset_info(name).name
+        dataset = _dataset_arg(name)
         jobs.append(_prep(knobs, dataset, "base"))
         for fold in _folds(dataset, knobs):
             for n in knobs.shots:
@@ -220,7 +233,7 @@ def ablation(knobs: Knobs, datasets: list[str]) -> list[Job]:
     """Table 3: CoOp with each subset of SEPT's terms and margins (plain and full CoOp + SEPT included)."""
     jobs = []
     for name in datasets:
-        dataset = _dataset_info(name).name
+        dataset = _dataset_arg(name)
         jobs.append(_prep(knobs, dataset, "base"))
         for fold in _folds(dataset, knobs):
             for seed in knobs.seeds:
@@ -234,7 +247,7 @@ def cross(knobs: Knobs, pairs: list[tuple[str, str]] | None = None) -> list[Job]
     """Table 2: train on all source classes, evaluate on the source test split and on the target."""
     jobs = []
     for src, tgt in pairs or knobs.cross_pairs:
-        source, target = _dataset_info(src).name, _dataset_info(tgt).name
+        source, target = _dataset_arg(src), _dataset_arg(tgt)
         jobs.append(_prep(knobs, source, "all", embed=(target,)))
         for fold in _folds(source, knobs):
             for method in knobs.methods:
