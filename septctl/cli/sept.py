@@ -59,7 +59,8 @@ def _dataset(name: str):
 
 def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
     """The new classes of a neighbors file's dataset: named (a registry name or a dataset folder) or guessed."""
-    from septctl.data.registry import DATASETS, base_new_split, find_dataset
+    from septctl.data.registry import DATASETS, find_dataset
+    from septctl.data.schema import base_new_split
 
     if dataset and find_dataset(dataset) is None and Path(dataset).is_dir():
         from septctl.data.layout import open_dataset

@@ -24,7 +24,7 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
     it is repeated at least twice, one over twice it loses more than half.
     """
     from septctl.data.headers import check_header
-    from septctl.data.registry import base_new_split
+    from septctl.data.schema import base_new_split
     from septctl.errors import SeptctlError
 
     folder = open_dataset(dataset, data_root)
