@@ -86,8 +86,10 @@ def test_whole_flow_on_a_folder_of_sounds(run_cli, tmp_path, monkeypatch, layout
                            "--backbone", "tiny", "--out", tmp_path / "margins.safetensors")
     assert code == 0, err
     runs = tmp_path / "runs"
-    code, _, err = run_cli("eval", "--zeroshot", data, "--backbone", "tiny", "--classes", "base", "--out", runs / "zs")
+    code, out, err = run_cli("eval", "--zeroshot", data, "--backbone", "tiny", "--classes", "base", "--out", runs / "zs")
     assert code == 0, err
+    assert out.startswith("words/fold0/base (2-way, n=4): accuracy")  # the line names its metrics.yaml key
+    assert "words/fold0/base" in yaml.safe_load((runs / "zs" / "metrics.yaml").read_text())["evaluations"]
     assert run_cli("eval", "--zeroshot", data, "--backbone", "tiny", "--classes", "new", "--out", runs / "zs")[0] == 0
     for name, sept in (("coop", []), ("coop-sept", ["--sept", "--neighbors", neighbors,
                                                     "--margins", tmp_path / "margins.safetensors"])):

@@ -50,7 +50,9 @@ def evaluate(
     if as_json:
         out.print_json(json.dumps(result))
     else:
-        out.print(f"{result['dataset']} fold {result['fold'] or '-'} {classes} ({len(result['class_names'])}-way, "
+        from septctl.runs import metrics_key
+
+        out.print(f"{metrics_key(result['dataset'], result['fold'], classes)} ({len(result['class_names'])}-way, "
                   f"n={result['n']}): accuracy {result['accuracy']:.2f}  macro-F1 {result['macro_f1']:.2f}")
     err.print(f"metrics: {run_dir / 'metrics.yaml'}")
 
