@@ -27,8 +27,13 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help="Print JSON
     from rich.table import Table
 
     table = Table(title="septctl datasets (base = first ceil(K/2) sorted classes)")
-    for col in ("name", "task", "classes", "folds", "base", "new"):
-        table.add_column(col, overflow="fold")
+    # words never break: names and numbers on one line, the task at its longest word, class lists share the rest
+    table.add_column("name", no_wrap=True)
+    table.add_column("task", min_width=max(len(w) for d in DATASETS for w in d.task.split()))
+    table.add_column("classes", no_wrap=True)
+    table.add_column("folds", no_wrap=True)
+    table.add_column("base", ratio=1)
+    table.add_column("new", ratio=1)
     for d in DATASETS:
         table.add_row(d.name, d.task, str(len(d.classes)), str(d.folds), ", ".join(d.base), ", ".join(d.new))
     out.print(table)
