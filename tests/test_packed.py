@@ -102,3 +102,30 @@ def test_cli_seeds_packed(run_cli, tmp_path, synth_dataset):
     assert card["config"]["seed"] == 1 and card["trained_packed_with"] == [str(tmp_path / "p" / "s0")]
     code, _, err = run_cli(*common, "--seeds", "0,1", "--out", tmp_path / "q")
     assert code == 2 and "{seed}" in err and not (tmp_path / "q").exists()
+
+
+def test_grid_packs_seeds(run_cli, tmp_path):
+    """`grid --pack-size 2`: one `train --seeds 0,1` per method, SEPT setting and fold; the pack runs and is done."""
+    import shlex
+
+    from septctl.data.synth import synthesize_like
+    from septctl.report import grid as g
+
+    synthesize_like("beijing-opera", tmp_path / "data" / "Beijing-Opera", per_class=3, test_per_class=1, folds=2,
+                    seconds=0.2)
+    knobs = g.Knobs(backbone="tiny", epochs=1, seeds=(0, 1), methods=("coop", "dept"), data_root=str(tmp_path / "data"),
+                    runs=str(tmp_path / "runs"), pack=2)
+    jobs = g.plan("base2new", knobs, ["Beijing-Opera"])
+    assert len(jobs) == 1 + 2 * (1 + 2 * 2)  # prep; per fold: zero-shot + 2 methods x SEPT on/off, seeds packed
+    packs = [j for j in jobs if isinstance(j, g.PackedJob)]
+    assert len(packs) == 2 * 2 * 2 and all(" --seeds 0,1 --pack-size 2 " in j.line() for j in packs)
+    cpu = g.Knobs(backbone="tiny", seeds=(0, 1), data_root=str(tmp_path / "data"))
+    assert not any(isinstance(j, g.PackedJob) for j in g.plan("base2new", cpu, ["Beijing-Opera"]))  # CPU default: alone
+    coop = next(j for j in packs if " --sept " not in j.line())
+    assert shlex.split(coop.line())[1:len(coop.steps[0]) + 1] == coop.steps[0]
+    for step in coop.steps:
+        code, _, err = run_cli(*step)
+        assert code == 0, err
+    assert coop.done() and all(m.done() for m in coop.members)
+    card = yaml.safe_load((coop.members[1].run_dir / "run.yaml").read_text())
+    assert card["config"]["seed"] == 1 and card["trained_packed_with"] == [str(coop.members[0].run_dir)]

@@ -80,6 +80,9 @@ def grid(
     runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
     device: GridDevice = "cpu",
+    pack_size: int = typer.Option(0, "--pack-size", min=0, envvar="PACK_SIZE",
+                                  help="Runs differing only in seed trained together by one `train` (0: all seeds on "
+                                       "CUDA, 1 on the CPU, where packing measured no gain; docs/speed.md)."),
     show_plan: bool = typer.Option(False, "--plan", help="Print one command per unfinished job (every job with "
                                                          "--all) instead of running them."),
     stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
@@ -105,7 +108,7 @@ def grid(
     knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
-                    runs=str(runs), sept_dir=str(sept_dir), device=device)
+                    runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size)
     if pairs:
         bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
         if bad:

@@ -51,6 +51,13 @@ class Knobs:
     sept_dir: str = "sept"
     device: str = "cpu"
     cross_pairs: tuple[tuple[str, str], ...] = CROSS_PAIRS
+    pack: int = 0  # runs per packed `train` (engine/packed.py); 0: all seeds on CUDA, 1 (alone) on the CPU
+
+    def pack_size(self) -> int:
+        """On the CPU packing measured no gain at ESC-50 size (docs/speed.md), so runs stay alone there."""
+        if self.pack:
+            return self.pack
+        return len(self.seeds) if self.device.startswith("cuda") else 1
 
     def common(self) -> list[str]:
         extra = ["--data-root", self.data_root] if self.data_root else []
@@ -274,8 +281,52 @@ def plan(experiment: str, knobs: Knobs, datasets: list[str]) -> list[Job]:
     for name in names:
         for job in makers[name]():
             seen.setdefault(job.line(), job)
-    jobs = list(seen.values())
+    jobs = pack_jobs(list(seen.values()), knobs.pack_size())
     return [j for j in jobs if j.stage == "prep"] + [j for j in jobs if j.stage == "runs"]
+
+
+@dataclass
+class PackedJob(Job):
+    """Runs that differ only in their seed, trained by one `train --seeds ... --pack-size N`, then each evaluated."""
+
+    members: list[Job] = field(default_factory=list)
+
+    def done(self) -> bool:
+        return all(m.done() for m in self.members)
+
+
+def _seedless(job: Job) -> tuple:
+    """A run job's train command with its seed and run folder taken out (the key runs are packed by)."""
+    train = list(job.steps[0])
+    i, o = train.index("--seed"), train.index("--out")
+    return tuple(train[:i] + train[i + 2 : o] + train[o + 2 :]) + (str(job.run_dir.parent),)
+
+
+def pack_jobs(jobs: list[Job], size: int) -> list[Job]:
+    """Merge run jobs that differ only in seed (same dataset, backbone, epochs, method, fold) into packs of `size`."""
+    if size <= 1:
+        return jobs
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        key = _seedless(job) if job.stage == "runs" and job.run_dir and "--seed" in job.steps[0] else ("alone", id(job))
+        groups.setdefault(key, []).append(job)
+    out: list[Job] = []
+    for members in groups.values():
+        for i in range(0, len(members), size):
+            part = members[i : i + size]
+            out.append(part[0] if len(part) == 1 else _packed(part))
+    return out
+
+
+def _packed(members: list[Job]) -> PackedJob:
+    train = list(members[0].steps[0])
+    i = train.index("--seed")
+    train[i : i + 2] = ["--seeds", ",".join(m.steps[0][m.steps[0].index("--seed") + 1] for m in members),
+                        "--pack-size", str(len(members))]
+    o = train.index("--out")
+    train[o + 1] = str(members[0].run_dir.parent / "seed{seed}")
+    steps = [train] + [step for m in members for step in m.steps[1:]]
+    return PackedJob("runs", steps, members[0].run_dir, members[0].expect, members[0].eval_keys, members)
 
 
 def run_jobs(jobs: list[Job], invoke: Callable[[list[str]], None], echo: Callable[[str], None]) -> tuple[int, int]:
