@@ -45,3 +45,10 @@ class PlainConsole(Console):
 # Data (tables, JSON) goes to stdout; progress and messages to stderr.
 out = PlainConsole(soft_wrap=True)
 err = PlainConsole(stderr=True, soft_wrap=True)
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 class`, `2 classes`, `1 file`: a count with its noun in the right number."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}es" if noun.endswith(("s", "x", "ch", "sh")) else f"{n} {noun}s"

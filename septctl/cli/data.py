@@ -10,6 +10,7 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, out
+from septctl.console import counted
 from septctl.console import styled
 
 data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
@@ -61,7 +62,7 @@ def prepare(
         if bad:
             err.print(styled(f"skipped {len(bad)} {what} file(s)", "yellow"), f"(first: {', '.join(bad[:3])})")
     counts = ", ".join(f"{k}: {len(v)}" for k, v in plan.splits.items())
-    err.print(f"prepared {info.name} in {out_dir} ({len(plan.files)} files; {counts})")
+    err.print(f"prepared {info.name} in {out_dir} ({counted(len(plan.files), 'file')}; {counts})")
 
 
 @data_app.command("download")
@@ -148,7 +149,7 @@ def synth(
         classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
     else:
         classes = synthesize_world(dataset, out_dir, train_per_class, test_per_class, seed=seed)
-    err.print(f"synthesized {len(classes)} classes ({', '.join(classes)}) in {out_dir}")
+    err.print(f"synthesized {counted(len(classes), 'class')} ({', '.join(classes)}) in {out_dir}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, set_threads
 from septctl.cli.options import BACKBONE_HELP, Device
+from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -35,7 +36,7 @@ def embed(
     emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=not quiet,
                              force=force)
     state = "cache hit" if hit else "computed"
-    err.print(f"{state}: {len(emb.files)} embeddings of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    err.print(f"{state}: {counted(len(emb.files), 'embedding')} of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,7 @@ def run_batch(experiment: str, jobs, runs: Path, batch: Batch, echo, show) -> in
     plans = gf.write_plans(jobs, folder, batch.everything)
     n_prep, n_runs = len(plans["prep"]), len(plans["runs"])
     if n_prep + n_runs == 0:
-        echo(f"{experiment}: nothing to do, all {len(jobs)} jobs already complete (plans in {folder})")
+        echo(f"{experiment}: nothing to do, all {counted(len(jobs), 'job')} already complete (plans in {folder})")
         return 0
     _write_scripts(folder, runs, experiment, batch)
     if batch.slurm:

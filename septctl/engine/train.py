@@ -19,10 +19,11 @@ import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
+from septctl.console import counted
 from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.sampling import sample_few_shot
 from septctl.data.schema import Row
 from septctl.data.schema import select_classes
-from septctl.data.sampling import sample_few_shot
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import SeptctlError
@@ -311,7 +312,7 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
         run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
     setup.embed(progress)
-    echo(f"{cfg.label} on {setup.dataset.name} ({len(setup.classes)} classes, {len(setup.rows)} shots in all): "
+    echo(f"{cfg.label} on {setup.dataset.name} ({counted(len(setup.classes), 'class')}, {counted(len(setup.rows), 'shot')} in all): "
          f"{method.num_trainable():,} trainable parameters")
     return run
 

@@ -85,3 +85,10 @@ def test_class_names_in_a_neighbors_refusal_are_printed_as_written(world, tmp_pa
     assert result.code == 2
     _shown_safely(result, str(neighbors), "[red]rain[/]")
     assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_counts_agree_with_their_noun():
+    from septctl.console import counted
+
+    assert [counted(1, "class"), counted(2, "class"), counted(0, "file"), counted(1, "shot")] == \
+        ["1 class", "2 classes", "0 files", "1 shot"]
