@@ -109,3 +109,13 @@ def test_usage_errors_are_one_line(run_cli, args, says):
 def test_no_arguments_shows_help(run_cli):
     code, stdout, stderr = run_cli()
     assert code == 0 and "Usage" in stdout + stderr
+
+
+def test_flags_show_no_value_in_help(run_cli, monkeypatch):
+    """`--quiet`, not `--quiet <bool>`: a flag takes no value (Typer's own --help keeps its label)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    for command in (["train"], ["embed"], ["data", "list"], []):
+        code, usage, _ = run_cli(*command, "--help")
+        assert code == 0
+        flags = [line for line in usage.splitlines() if "<bool>" in line and "--help" not in line]
+        assert flags == [], (command, flags)

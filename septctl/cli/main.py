@@ -12,6 +12,7 @@ import typer
 
 from septctl import __version__
 from septctl.cli.numbers import guard_numbers
+from septctl.cli.options import plain_flags
 
 app = typer.Typer(
     name="septctl",
@@ -42,6 +43,7 @@ def _root(
 for _name in COMMAND_MODULES:
     importlib.import_module(f"septctl.cli.{_name}").register(app)
 guard_numbers(app)
+plain_flags(app)
 
 
 def run() -> None:

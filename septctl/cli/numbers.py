@@ -16,7 +16,7 @@ import typer
 
 def guard_numbers(app: typer.Typer) -> None:
     """Give every int/float option of every command the finite, non-negative check."""
-    for callback in _callbacks(app):
+    for callback in callbacks(app):
         for info in numeric_options(callback).values():
             if info.callback is None:
                 info.callback = _finite_non_negative
@@ -38,11 +38,14 @@ def numeric_options(callback: Callable) -> dict[str, typer.models.OptionInfo]:
     return found
 
 
-def _callbacks(app: typer.Typer) -> Iterator[Callable]:
+def callbacks(app: typer.Typer) -> Iterator[Callable]:
+    """Every command's function, in groups too, and the app's own callback (`--version`)."""
+    if app.registered_callback is not None and app.registered_callback.callback is not None:
+        yield app.registered_callback.callback
     for command in app.registered_commands:
         yield command.callback
     for group in app.registered_groups:
-        yield from _callbacks(group.typer_instance)
+        yield from callbacks(group.typer_instance)
 
 
 def _finite_non_negative(value: float | None) -> float | None:

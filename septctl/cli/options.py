@@ -37,3 +37,16 @@ def method_flag(key: str, **kwargs) -> typer.models.OptionInfo:
         return typer.Option(False, declared.flag, help=declared.help, **kwargs)
     shown = "" if isinstance(declared.default, list) else f" Default: {declared.default}."
     return typer.Option(None, declared.flag, help=declared.help + shown, **kwargs)
+
+
+def plain_flags(app: typer.Typer) -> None:
+    """On/off flags show no `<bool>` in --help: they take no value (`--quiet`, not `--quiet <bool>`)."""
+    import inspect
+
+    from septctl.cli.numbers import callbacks
+
+    for callback in callbacks(app):
+        for param in inspect.signature(callback).parameters.values():
+            info = param.default
+            if isinstance(info, typer.models.OptionInfo) and isinstance(info.default, bool) and info.metavar is None:
+                info.metavar = ""
