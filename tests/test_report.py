@@ -163,6 +163,15 @@ def test_report_cli_writes_every_table(run_cli, tmp_path):
     assert run_cli("report", tmp_path / "runs", "--table", "nope")[0] == 2
 
 
+def test_report_explains_what_is_empty(run_cli, tmp_path):
+    (tmp_path / "nothing").mkdir()
+    code, out, err = run_cli("report", tmp_path / "nothing")
+    assert code == 2 and "no run folders found" in err and str(tmp_path / "nothing") in err and out == ""
+    make_run(tmp_path / "runs", "sesa", "coop", 0, None, {("sesa", "base"): 60.0, ("sesa", "new"): 40.0})
+    code, out, err = run_cli("report", tmp_path / "runs", "--table", "cross")
+    assert code == 0 and "empty; none of the 1 run found is of this kind" in err
+
+
 def test_tsne_keeps_clusters_apart():
     from septctl.report.tsne import kl_divergence, tsne
 

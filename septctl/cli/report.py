@@ -10,7 +10,7 @@ import typer
 from septctl.cli import grid_batch as gb
 from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
-from septctl.console import styled
+from septctl.console import counted, styled
 from septctl.cli.options import Device, GridDevice
 from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE
@@ -38,9 +38,18 @@ def report(
     from septctl.report.paper_tables import build_tables, render_tables
     from septctl.report.tables import find_runs, load_record
 
+    from septctl.errors import SeptctlError
+
     records = [load_record(p) for p in find_runs(runs)]
+    if not records:
+        raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
+                           "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
     tables = build_tables(records, table, shots, h_of_means)
     out.print(render_tables(tables, fmt), highlight=False, end="")
+    for t in tables:
+        if not t.cells:
+            err.print(f"{t.title}: empty; none of the {counted(len(records), 'run')} found is of this kind "
+                      "(see --table, --shots)")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
         for t in tables:
