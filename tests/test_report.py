@@ -204,3 +204,26 @@ def test_grid_plan_lines(tmp_path):
     paper = g.plan("paper", knobs, ["beijing-opera"])
     assert len({j.line() for j in paper}) == len(paper)  # shared runs appear once
     assert not any(j.done() for j in jobs)
+
+
+def test_cjk_class_names_get_a_font_that_has_them(tmp_path, capsys):
+    """Beijing Opera's names in Chinese: drawn with an installed CJK font, without a warning per glyph."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    from septctl.report.figures import _charmap, _pyplot, _save
+
+    names = ["锣鼓", "大锣", "rain"]
+    have = [p for p in font_manager.findSystemFonts() if {ord(c) for c in "锣鼓大"} <= _charmap(p)]
+    if not have:
+        pytest.skip("no CJK font installed (.ci/run installs fonts-wqy-microhei)")
+    fig, ax = _pyplot().subplots()
+    ax.set_yticks(range(3), names)
+    ax.set_title("大锣 vs rain")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph would warn
+        files = _save(fig, tmp_path / "cjk")
+    assert [f.suffix for f in files] == [".png", ".pdf"] and all(f.stat().st_size > 0 for f in files)
+    family = ax.title.get_fontfamily()
+    assert family[0] == "DejaVu Sans" and len(family) > 1 and "no installed font" not in capsys.readouterr().err

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +38,58 @@ def _save(fig, out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     from septctl.artifacts import atomic_path
 
+    _fit_fonts(fig)
     files = []
     for ext in ("png", "pdf"):
         path = out.parent / f"{out.name}.{ext}"
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once by _fit_fonts
             fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
         files.append(path)
     _pyplot().close(fig)
     return files
+
+
+def _charmap(path: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
+    return frozenset(FT2Font(path).get_charmap())
+
+
+def _fit_fonts(fig) -> None:
+    """Class names in any script: each text falls back, glyph by glyph, to installed fonts that have its characters.
+
+    Matplotlib's default (DejaVu Sans) has no CJK, so such names became boxes with a warning per glyph.
+    Characters no installed font has are named once on stderr, with the package that adds them.
+    """
+    from matplotlib import font_manager
+    from matplotlib.text import Text
+
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    default = font_manager.findfont("DejaVu Sans")
+    needed = {ord(c) for t in texts for c in t.get_text() if not c.isspace()} - _charmap(default)
+    if not needed:
+        return
+    family, left = ["DejaVu Sans"], set(needed)
+    for path in sorted(font_manager.findSystemFonts()):  # scanned now: matplotlib's cache misses fonts added later
+        if not left:
+            break
+        try:
+            covered = left & _charmap(path)
+        except (OSError, RuntimeError):
+            continue
+        if covered:
+            font_manager.fontManager.addfont(path)
+            family.append(font_manager.FontProperties(fname=path).get_name())
+            left -= covered
+    for t in texts:
+        t.set_fontfamily(family)
+    if left:
+        from septctl.console import err
+
+        shown = "".join(sorted(chr(c) for c in left))[:20]
+        err.print(f"figure: no installed font has {shown!r}; they show as boxes (Debian: apt install fonts-noto-cjk)",
+                  highlight=False)
 
 
 class PromptEncoder:
