@@ -71,7 +71,24 @@ def test_neighbors_input_errors(banks, monkeypatch, capsys):
     code, cap = run(monkeypatch, capsys, "neighbors", "--llm", "builtin")
     assert code == 2 and "either a DATASET" in cap.err
     code, cap = run(monkeypatch, capsys, "neighbors", "esc50", "--llm", "builtin")
-    assert code == 2 and "no built-in neighbors for class 'airplane'" in cap.err
+    assert code == 2 and "no built-in neighbors for 25 of 25 classes: 'airplane' (none close)" in cap.err
+
+
+def test_builtin_names_every_missing_class_with_the_closest_and_ignores_case(banks, monkeypatch, capsys):
+    classes = banks / "classes.txt"
+    classes.write_text("Siren \nsirens\ngun shots\nCASUAL\nwhale song\n")
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", classes, "--llm", "builtin", "--out",
+                    banks / "n.yaml")
+    line = " ".join(cap.err.split())
+    assert code == 2 and "no built-in neighbors for 3 of 5 classes:" in line
+    assert "'gun shots' (closest: 'gunshot'); 'sirens' (closest: 'siren'); 'whale song' (none close)" in line
+    assert "write neighbors.yaml by hand (see docs/sept.md" in line
+    classes.write_text("Siren \n  CASUAL\n")  # case and spacing do not matter
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", classes, "--llm", "builtin", "--out",
+                    banks / "n.yaml")
+    assert code == 0, cap.err
+    assert yaml.safe_load((banks / "n.yaml").read_text())["neighbors"] == {"CASUAL": SESA["casual"],
+                                                                           "Siren": SESA["siren"]}
     code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--split", "new")
     assert code == 2 and "--split 'new'" in cap.err
 
