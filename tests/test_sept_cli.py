@@ -44,7 +44,7 @@ def test_builtin_neighbors_for_base_and_all(banks, monkeypatch, capsys):
     assert data["neighbors"]["explosion"] == SESA["explosion"]
     assert data["card"]["classes_from"] == {"dataset": "sesa", "split": "base"} and data["card"]["n"] == 10
     code, cap = run(monkeypatch, capsys, "neighbors", "generate", "SESA", "--llm", "builtin", "--split", "all",
-                    "--n", "4", "--out", str(out))
+                    "--n", "4", "--out", str(out), "--force")
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert list(data["neighbors"]) == sorted(SESA) and all(len(v) == 4 for v in data["neighbors"].values())
@@ -55,7 +55,7 @@ def test_builtin_with_class_file_and_exclusions(banks, monkeypatch, capsys):
     classes.write_text("siren\n\nexplosion\n")
     excl.write_text("gunshot\n")
     code, cap = run(monkeypatch, capsys, "neighbors", "--classes", str(classes), "--llm", "builtin", "--n", "9",
-                    "--exclude-names", str(excl), "--out", str(out))
+                    "--exclude-names", str(excl), "--out", str(out), "--force")
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert "distant gunshot" not in data["neighbors"]["explosion"] and len(data["neighbors"]["explosion"]) == 9
@@ -99,7 +99,7 @@ def test_builtin_prefixes(banks, monkeypatch, capsys):
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert data["prefixes"] == PREFIXES[:3] and data["card"]["kind"] == "prefixes"
-    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--out", str(out))
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--out", str(out), "--force")
     assert code == 2 and "has 5 templates, not 100" in cap.err
 
 

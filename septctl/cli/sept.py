@@ -129,6 +129,7 @@ MaxTime = Annotated[float, typer.Option(
     "fails after at most this long.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if this request is cached.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not announce retries.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace --out even if it differs (e.g. was edited by hand).")]
 
 
 @neighbors_app.command("generate")
@@ -153,6 +154,7 @@ def neighbors_generate(
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up on short classes."),
     no_cache: NoCache = False,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Generate N semantic neighbors per class and write neighbors.yaml."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -182,7 +184,7 @@ def neighbors_generate(
         hits = sum(r["cached"] for r in gen.requests)
         summary = f"{llm}, {len(gen.requests)} requests ({hits} from cache)"
     card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
-    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card})
+    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
     err.print(f"wrote {out_path}: {len(table)} classes x {n} neighbors ({summary})", highlight=False)
 
 
@@ -263,6 +265,7 @@ def prefixes(
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up."),
     no_cache: NoCache = False,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -278,7 +281,7 @@ def prefixes(
         templates = gen.names["prefixes"]
         card = provenance(kind="prefixes", llm={"model": llm, "base_url": client.base_url}, n=n, seconds=gen.seconds,
                           rejected=gen.rejected, requests=gen.requests)
-    write_yaml(out_path, {"prefixes": templates, "card": card})
+    write_yaml(out_path, {"prefixes": templates, "card": card}, force=force)
     err.print(f"wrote {out_path}: {len(templates)} templates", highlight=False)
 
 
@@ -293,11 +296,12 @@ def margins(
     out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
     device: Device = "cpu",
-    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs."),
+    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs, and "
+                               "replace --out even if it differs (e.g. was made from other inputs)."),
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
-    from septctl.artifacts import provenance, sha256_text
+    from septctl.artifacts import provenance, refuse_to_replace, sha256_text
     from septctl.backbones import load_backbone
     from septctl.progress import progress_bar
     from septctl.sept import margins as mg
@@ -320,13 +324,14 @@ def margins(
     if not force and mg.is_current(out_path, meta):
         err.print(f"{out_path} is up to date (same neighbors, templates and backbone); --force recomputes it")
         return
+    refuse_to_replace(out_path, force)
     rows = ns.rows()
     texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
     with progress_bar("margins", total=len(texts)) as advance:
         m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size, progress=advance)
     card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
                       single_template=single_template, sentences=len(texts))
-    mg.save_margins(out_path, m, meta, card)
+    mg.save_margins(out_path, m, meta, card, force=force)
     err.print(
         f"wrote {out_path}: margins [{len(ns.classes)}, {len(ns.classes)}, {ns.n}] over {len(templates)} templates "
         f"(mean {m.mean():.4f}, own-class mean {m.diagonal().mean():.4f})",
