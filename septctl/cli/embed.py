@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pathlib import Path
 
 import typer
 
-from septctl.cli.common import err, set_threads
+from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -35,6 +37,7 @@ def embed(
                              force=force)
     state = "cache hit" if hit else "computed"
     err.print(f"{state}: {len(emb.files)} embeddings of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    next_step(f"septctl train {shlex.quote(dataset)} --backbone {backbone}", quiet)
 
 
 def register(app: typer.Typer) -> None:

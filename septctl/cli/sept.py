@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from septctl.cli.common import err, out, set_threads
+from septctl.cli.common import err, next_step, out, set_threads
 from septctl.errors import SeptctlError
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
@@ -186,6 +187,9 @@ def neighbors_generate(
     card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
     write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
     err.print(f"wrote {out_path}: {len(table)} classes x {n} neighbors ({summary})", highlight=False)
+    prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
+    next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
+              "--backbone BACKBONE", quiet)
 
 
 @neighbors_app.command("stats")
@@ -298,10 +302,11 @@ def margins(
     device: Device = "cpu",
     force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs, and "
                                "replace --out even if it differs (e.g. was made from other inputs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or next-step line."),
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
-    from septctl.artifacts import provenance, refuse_to_replace, sha256_text
+    from septctl.artifacts import provenance, read_yaml, refuse_to_replace, sha256_text
     from septctl.backbones import load_backbone
     from septctl.progress import progress_bar
     from septctl.sept import margins as mg
@@ -327,7 +332,7 @@ def margins(
     refuse_to_replace(out_path, force)
     rows = ns.rows()
     texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
-    with progress_bar("margins", total=len(texts)) as advance:
+    with progress_bar("margins", total=len(texts), enabled=not quiet) as advance:
         m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size, progress=advance)
     card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
                       single_template=single_template, sentences=len(texts))
@@ -337,6 +342,10 @@ def margins(
         f"(mean {m.mean():.4f}, own-class mean {m.diagonal().mean():.4f})",
         highlight=False,
     )
+    source = (read_yaml(neighbors, "neighbors file").get("card") or {}).get("classes_from") or {}
+    dataset = source.get("dataset", "DATASET") if isinstance(source, dict) else "DATASET"
+    next_step(f"septctl train {shlex.quote(str(dataset))} --backbone {backbone} --sept --neighbors "
+              f"{shlex.quote(str(neighbors))} --margins {shlex.quote(str(out_path))}", quiet)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 
-from septctl.cli.common import err, set_threads
+from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -72,6 +73,7 @@ def train(
     )
     run_dir = run_train(cfg, out, progress=not quiet, echo=err.print)
     err.print(f"run folder: {run_dir}")
+    next_step(f"septctl eval {shlex.quote(str(run_dir))}", quiet)
 
 
 def register(app: typer.Typer) -> None:

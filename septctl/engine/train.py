@@ -270,7 +270,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
                 log.append({"epoch": epoch + 1, **{key: round(v, 6) for key, v in means.items()}})
                 _save_state(state_path, method, opt, epoch + 1, gen, log, cfg_hash)
                 saved = epoch + 1
-                advance(1)
+                advance(1, "  ".join(f"{key} {v:.4f}" for key, v in means.items()))
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise
