@@ -2,6 +2,8 @@
 
 Every artifact is written to a temporary file in the same folder and renamed into
 place, so a crash leaves either the old file or the new one, never half of one.
+A file the user named with --out is replaced only when it holds what we would write
+anyway, or with --force (`force=False` below), so a hand-edited file is never lost.
 """
 
 from __future__ import annotations
@@ -52,11 +54,38 @@ def shared_mode(dir: bool = False) -> int:
     return (0o777 if dir else 0o666) & ~current_umask()
 
 
+def refuse_to_replace(path: str | os.PathLike, force: bool, new: Path | None = None) -> None:
+    """Refuse when `path` exists and differs from `new` (what we would write; None: anything differs).
+
+    YAML files compare by content without their `card:` (which records the time), so
+    rerunning the same command over its own output is fine.
+    """
+    path = Path(path)
+    if force or not path.is_file() or (new is not None and _same_content(path, new)):  # a folder: the OS says
+        return
+    raise SeptctlError(f"{path}: exists and differs from what this command would write (edited by hand?); "
+                       "pass --force to replace it, or choose another --out")
+
+
+def _same_content(old: Path, new: Path) -> bool:
+    if not old.is_file():
+        return False
+    if old.suffix in (".yaml", ".yml"):
+        try:
+            a, b = (yaml.safe_load(p.read_text(encoding="utf-8")) for p in (old, new))
+        except (ValueError, yaml.YAMLError):
+            return False
+        strip = lambda d: {k: v for k, v in d.items() if k != "card"} if isinstance(d, dict) else d  # noqa: E731
+        return strip(a) == strip(b)
+    return old.read_bytes() == new.read_bytes()
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, force: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success.
 
     The file gets the umask's mode (as open() would), not mkstemp's private 0600.
+    `force=False`: refuse to replace a differing file (see refuse_to_replace).
     """
     path = Path(path)
     with doing("writing", path):
@@ -66,19 +95,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path = Path(tmp)
         try:
             yield tmp_path
+            refuse_to_replace(path, force, tmp_path)
             os.chmod(tmp_path, shared_mode())
             os.replace(tmp_path, path)
         finally:
             tmp_path.unlink(missing_ok=True)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
+def write_text(path: str | os.PathLike, text: str, *, force: bool = True) -> None:
+    with atomic_path(path, force=force) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_yaml(path: str | os.PathLike, data: Any) -> None:
-    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
+def write_yaml(path: str | os.PathLike, data: Any, *, force: bool = True) -> None:
+    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), force=force)
 
 
 def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
@@ -92,7 +122,8 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None, *,
+                 force: bool = True) -> None:
     """Save tensors as safetensors (no pickle), atomically.
 
     The bytes are made in memory and written by Python, so a full disk raises a plain
@@ -101,7 +132,7 @@ def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str
     from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, force=force) as tmp:
         tmp.write_bytes(save(tensors, metadata={k: str(v) for k, v in (metadata or {}).items()}))
         _sort_metadata(tmp)
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 
-from septctl.artifacts import file_lock, load_tensors, provenance, save_tensors, sha256_file, sha256_text, write_yaml
+from septctl.artifacts import (
+    file_lock, load_tensors, provenance, refuse_to_replace, save_tensors, sha256_file, sha256_text, write_yaml,
+)
 from septctl.backbones.base import Backbone
 from septctl.data.audio import load_clip
 from septctl.data.layout import DatasetFolder
@@ -127,6 +129,8 @@ def embed_dataset(
     path = Path(out) if out else default_path(dataset, key)
     if not force and (cached := _cached(path, key, echo, own=out is None)) is not None:
         return cached, True
+    if out is not None:
+        refuse_to_replace(path, force)  # a file the user named, made from other inputs
     with file_lock(path):
         if not force and (cached := _cached(path, key, lambda _: None, own=True)) is not None:  # made while we waited
             return cached, True

@@ -44,7 +44,7 @@ def test_builtin_neighbors_for_base_and_all(banks, monkeypatch, capsys):
     assert data["neighbors"]["explosion"] == SESA["explosion"]
     assert data["card"]["classes_from"] == {"dataset": "sesa", "split": "base"} and data["card"]["n"] == 10
     code, cap = run(monkeypatch, capsys, "neighbors", "generate", "SESA", "--llm", "builtin", "--split", "all",
-                    "--n", "4", "--out", str(out))
+                    "--n", "4", "--out", str(out), "--force")
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert list(data["neighbors"]) == sorted(SESA) and all(len(v) == 4 for v in data["neighbors"].values())
@@ -55,7 +55,7 @@ def test_builtin_with_class_file_and_exclusions(banks, monkeypatch, capsys):
     classes.write_text("siren\n\nexplosion\n")
     excl.write_text("gunshot\n")
     code, cap = run(monkeypatch, capsys, "neighbors", "--classes", str(classes), "--llm", "builtin", "--n", "9",
-                    "--exclude-names", str(excl), "--out", str(out))
+                    "--exclude-names", str(excl), "--out", str(out), "--force")
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert "distant gunshot" not in data["neighbors"]["explosion"] and len(data["neighbors"]["explosion"]) == 9
@@ -71,7 +71,24 @@ def test_neighbors_input_errors(banks, monkeypatch, capsys):
     code, cap = run(monkeypatch, capsys, "neighbors", "--llm", "builtin")
     assert code == 2 and "either a DATASET" in cap.err
     code, cap = run(monkeypatch, capsys, "neighbors", "esc50", "--llm", "builtin")
-    assert code == 2 and "no built-in neighbors for class 'airplane'" in cap.err
+    assert code == 2 and "no built-in neighbors for 25 of 25 classes: 'airplane' (none close)" in cap.err
+
+
+def test_builtin_names_every_missing_class_with_the_closest_and_ignores_case(banks, monkeypatch, capsys):
+    classes = banks / "classes.txt"
+    classes.write_text("Siren \nsirens\ngun shots\nCASUAL\nwhale song\n")
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", classes, "--llm", "builtin", "--out",
+                    banks / "n.yaml")
+    line = " ".join(cap.err.split())
+    assert code == 2 and "no built-in neighbors for 3 of 5 classes:" in line
+    assert "'gun shots' (closest: 'gunshot'); 'sirens' (closest: 'siren'); 'whale song' (none close)" in line
+    assert "write neighbors.yaml by hand (see docs/sept.md" in line
+    classes.write_text("Siren \n  CASUAL\n")  # case and spacing do not matter
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", classes, "--llm", "builtin", "--out",
+                    banks / "n.yaml")
+    assert code == 0, cap.err
+    assert yaml.safe_load((banks / "n.yaml").read_text())["neighbors"] == {"CASUAL": SESA["casual"],
+                                                                           "Siren": SESA["siren"]}
     code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--split", "new")
     assert code == 2 and "--split 'new'" in cap.err
 
@@ -82,7 +99,7 @@ def test_builtin_prefixes(banks, monkeypatch, capsys):
     assert code == 0, cap.err
     data = yaml.safe_load(out.read_text())
     assert data["prefixes"] == PREFIXES[:3] and data["card"]["kind"] == "prefixes"
-    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--out", str(out))
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--out", str(out), "--force")
     assert code == 2 and "has 5 templates, not 100" in cap.err
 
 

@@ -21,7 +21,7 @@ GOOD = {"dog": ["puppy yelp", "growl", "howl"], "rain": ["drizzle", "downpour", 
 
 
 class FakeChat:
-    """A chat-completions endpoint that plays a script: each item is (status, content, delay_s)."""
+    """A chat-completions endpoint that plays a script: each item is (status, content, delay_s[, headers])."""
 
     def __init__(self):
         self.script: list[tuple[int, str, float]] = []
@@ -35,7 +35,7 @@ class FakeChat:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                status, content, delay = fake.script.pop(0) if fake.script else (500, "script exhausted", 0)
+                status, content, delay, *headers = fake.script.pop(0) if fake.script else (500, "script exhausted", 0)
                 time.sleep(delay)
                 if status == 200:
                     payload = {
@@ -50,6 +50,8 @@ class FakeChat:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for key, value in (headers[0] if headers else {}).items():
+                        self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
@@ -122,7 +124,7 @@ def test_invalid_and_excluded_neighbors_are_refilled(chat):
     chat.script = [(200, json.dumps(first), 0), (200, json.dumps({"dog": ["whimper"], "rain": ["pitter patter"]}), 0)]
     gen = generate_neighbors(client(chat), CLASSES, 3, exclude=["siren"])
     assert gen.names == {"dog": ["growl", "howl", "whimper"], "rain": ["drizzle", "downpour", "pitter patter"]}
-    assert gen.rejected["dog"] == {"Dog": "is a class name", "GROWL": "repeated", "rain": "is a class name"}
+    assert gen.rejected["dog"] == {"Dog": "is the class 'dog'", "GROWL": "repeated", "rain": "is the class 'rain'"}
     assert gen.rejected["rain"] == {"siren in the rain": "contains an excluded name"}
     second = chat.prompts()[1]
     assert "- dog: 1 (do not repeat: growl; howl; Dog; GROWL; rain)" in second
@@ -209,3 +211,92 @@ def test_api_key_never_written_or_printed(chat, monkeypatch, capsys, tmp_path):
         assert SECRET not in p.read_text(errors="replace"), p
     for c in (cap, cap2, cap3):
         assert SECRET not in c.err and SECRET not in c.out
+
+
+# --- Must show (issue 15): a misbehaving server, seen through `septctl neighbors` ---------------------------
+
+BARK = {"dog bark": ["growl", "howl", "yelp"], "rain": ["drizzle", "downpour", "raindrops on a roof"]}
+
+
+def _neighbors(monkeypatch, capsys, tmp_path, chat, *extra):
+    """Run `septctl neighbors` against the fake server; return (exit code, stderr, seconds, raw-replies file)."""
+    classes = tmp_path / "classes.txt"
+    classes.write_text("dog bark\nrain\n")
+    out = tmp_path / "neighbors.yaml"
+    t0 = time.monotonic()
+    code, cap = _cli(monkeypatch, capsys, "neighbors", "--classes", classes, "--llm", "test-model", "--n", "3",
+                     "--base-url", chat.url, "--api-key-env", "SEPT_TEST_KEY", "--backoff", "0.01", "--no-cache",
+                     "--out", out, *extra)
+    raw = tmp_path / "neighbors.llm.json"
+    return code, " ".join(cap.err.split()), time.monotonic() - t0, json.loads(raw.read_text()) if raw.exists() else None
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ("Sure! Here are some neighbors: growl, howl", "dog bark: the reply was not JSON"),
+    (json.dumps({**BARK, "dog bark": ["growl", "Dog Bark", "howl"]}),
+     "dog bark: 2 of 3 valid (refused 'Dog Bark' is the class 'dog bark')"),
+    (json.dumps({**BARK, "rain": ["drizzle", "downpour"]}), "rain: 2 of 3 valid)"),
+    (json.dumps({**BARK, "rain": ["drizzle", "Drizzle", "downpour"]}), "rain: 2 of 3 valid (refused 'Drizzle' repeated)"),
+], ids=["not-json", "class-as-neighbor", "short-by-one", "duplicates"])
+def test_bad_replies_named_per_class_and_kept(chat, monkeypatch, capsys, tmp_path, reply, reason):
+    chat.script = [(200, reply, 0)]
+    code, err, _, raw = _neighbors(monkeypatch, capsys, tmp_path, chat, "--max-rounds", "1")
+    assert code == 2 and reason in err, err
+    assert "neighbors.llm.json" in err and not (tmp_path / "neighbors.yaml").exists()
+    assert raw["requests"][0]["reply"] == reply and raw["error"] and raw["model"] == "test-model"
+    cls = reason.split(":")[0]
+    assert cls in raw["requests"][0]["problems"]
+    if "refused" in reason:
+        assert list(raw["refused"][cls]) == [reason.split("'")[1]]
+
+
+def test_a_bad_reply_is_announced_and_re_asked(chat, monkeypatch, capsys, tmp_path):
+    replies = [json.dumps({**BARK, "rain": ["drizzle", "downpour"]}), json.dumps({"rain": ["pitter patter"]})]
+    chat.script = [(200, reply, 0) for reply in replies]
+    code, err, _, raw = _neighbors(monkeypatch, capsys, tmp_path, chat)
+    assert code == 0, err
+    assert "retry: asking again for 1 classes: rain: 2 of 3 valid" in err
+    assert [r["reply"] for r in raw["requests"]] == replies
+    assert raw["error"] is None
+    assert yaml.safe_load((tmp_path / "neighbors.yaml").read_text())["neighbors"]["rain"][-1] == "pitter patter"
+
+
+def test_retry_after_is_obeyed_and_announced(chat, monkeypatch, capsys, tmp_path):
+    chat.script = [(429, "slow down", 0, {"Retry-After": "2"}), (200, json.dumps(BARK), 0)]
+    code, err, seconds, raw = _neighbors(monkeypatch, capsys, tmp_path, chat)
+    assert code == 0, err
+    assert "retry: rate limited (HTTP 429, Retry-After 2 s); try 2 of 3 in 2 s" in err
+    assert 2.0 <= seconds < 10  # waited what the server asked, not --backoff 0.01
+    assert raw["requests"][0]["reply"] == json.dumps(BARK)
+
+
+def test_a_server_that_never_answers_fails_fast_and_says_timeout(chat, monkeypatch, capsys, tmp_path):
+    chat.script = [(200, "{}", 60)] * 2
+    code, err, seconds, raw = _neighbors(monkeypatch, capsys, tmp_path, chat, "--timeout", "0.5", "--max-tries", "2")
+    assert code == 2 and seconds < 5, (seconds, err)
+    assert "timed out after 0.5 s on all 2 tries; raise --timeout" in err
+    assert "retry: timed out after 0.5 s; try 2 of 2" in err
+    assert raw["requests"] == [{"prompt": raw["requests"][0]["prompt"], "reply": None, "cached": False}]
+    # the total bound: however many tries and however long each may take, --max-time stops it
+    chat.script = [(200, "{}", 60)] * 5
+    code, err, seconds, _ = _neighbors(monkeypatch, capsys, tmp_path, chat, "--timeout", "20", "--max-tries", "5",
+                                       "--max-time", "1.5")
+    assert code == 2 and seconds < 5, (seconds, err)
+    assert "total time of 1.5 s (--max-time) ran out" in err
+
+
+def test_llm_bounds_are_stated_in_help(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "400")
+    code, cap = _cli(monkeypatch, capsys, "neighbors", "generate", "--help")
+    text = " ".join(cap.out.replace("│", " ").split())
+    assert code == 0, text
+    assert "a server that never answers fails after at most this long. [default: 300.0]" in text
+    assert "Seconds to wait for one reply. [default: 30.0]" in text
+
+
+def test_base_url_without_scheme_gets_a_hint(chat, monkeypatch, capsys, tmp_path):
+    chat.script = [(200, json.dumps(BARK), 0)]
+    chat.url = chat.url.removeprefix("http://")
+    code, err, _, _ = _neighbors(monkeypatch, capsys, tmp_path, chat)
+    assert code == 0, err
+    assert f"has no scheme; using http://{chat.url}" in err

@@ -9,7 +9,13 @@ import typer
 from septctl.console import err, out, styled, visible
 from septctl.errors import SeptctlError, os_error_line
 
-__all__ = ["err", "out", "run_app", "set_threads"]
+__all__ = ["err", "next_step", "out", "run_app", "set_threads"]
+
+
+def next_step(command: str, quiet: bool = False) -> None:
+    """One line naming the natural next command, for a person at a terminal (not with --quiet, pipes or logs)."""
+    if not quiet and out.is_terminal:
+        err.print(f"next: {command}", highlight=False, markup=False)
 
 
 def run_app(app: typer.Typer) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pathlib import Path
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, set_threads
+from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import BACKBONE_HELP, Device
 from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE
@@ -37,6 +39,7 @@ def embed(
                              force=force)
     state = "cache hit" if hit else "computed"
     err.print(f"{state}: {counted(len(emb.files), 'embedding')} of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    next_step(f"septctl train {shlex.quote(dataset)} --backbone {backbone}", quiet)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, out, set_threads
+from septctl.cli.common import err, next_step, out, set_threads
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
 
 
 def evaluate(
     target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
-    classes: str = typer.Option("new", "--classes", help="base, new or all (each its own K-way problem)."),
+    classes: str = typer.Option(None, "--classes", show_default="the run's training classes, plus new after base; "
+                                "new for --zeroshot", help="base, new or all (each its own K-way problem)."),
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
     fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset (default: the run's)."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
@@ -26,8 +28,9 @@ def evaluate(
     crop: str = typer.Option(None, "--crop", help="Zero-shot: seeded (default), center or start; a run uses its own."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (a list when several --classes)."),
     device: Device = "cpu",
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No next-step line."),
 ) -> None:
     """Rebuild the class prompts for the evaluated class names and score the test split; writes metrics.yaml."""
     set_threads()
@@ -37,24 +40,36 @@ def evaluate(
     if zeroshot:
         if "{}" not in template:
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
-        result, run_dir = evaluate_zeroshot(target, backbone or DEFAULT_BACKBONE, template, classes, fold, out_dir,
-                                            str(weights) if weights else None, str(data_root) if data_root else None,
-                                            crop or "seeded", device=device)
+        result, run_dir = evaluate_zeroshot(target, backbone or DEFAULT_BACKBONE, template, classes or "new", fold,
+                                            out_dir, str(weights) if weights else None,
+                                            str(data_root) if data_root else None, crop or "seeded", device=device)
+        results = [(classes or "new", result)]
     else:
         if backbone is not None:
             raise SeptctlError(f"--backbone applies to --zeroshot only; {target} is scored with the backbone it was trained on")
         if crop is not None:
             raise SeptctlError(f"--crop applies to --zeroshot only; {target} is scored with the crop it was trained with")
         run_dir = Path(target)
-        result = evaluate_run(run_dir, classes, dataset, fold, str(data_root) if data_root else None, device=device)
+        results = [(which, evaluate_run(run_dir, which, dataset, fold, str(data_root) if data_root else None,
+                                        device=device)) for which in ([classes] if classes else _trained_on(run_dir))]
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json.dumps(results[0][1] if len(results) == 1 else [r for _, r in results]))
     else:
         from septctl.runs import metrics_key
 
-        out.print(f"{metrics_key(result['dataset'], result['fold'], classes)} ({len(result['class_names'])}-way, "
-                  f"n={result['n']}): accuracy {result['accuracy']:.2f}  macro-F1 {result['macro_f1']:.2f}")
+        for which, result in results:
+            out.print(f"{metrics_key(result['dataset'], result['fold'], which)} ({len(result['class_names'])}-way, "
+                      f"n={result['n']}): accuracy {result['accuracy']:.2f}  macro-F1 {result['macro_f1']:.2f}")
     err.print(f"metrics: {run_dir / 'metrics.yaml'}")
+    next_step(f"septctl report {shlex.quote(str(run_dir))}", quiet)
+
+
+def _trained_on(run_dir: Path) -> list[str]:
+    """The classes a run learned on, and `new` after `base` (the other half of base-to-new)."""
+    from septctl.runs import read_run
+
+    trained = str(read_run(run_dir)["config"].get("classes") or "new")
+    return ["base", "new"] if trained == "base" else [trained]
 
 
 def register(app: typer.Typer) -> None:

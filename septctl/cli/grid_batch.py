@@ -96,7 +96,7 @@ def _write_scripts(folder: Path, runs: Path, experiment: str, batch: Batch) -> N
     for stage in ("prep", "runs"):
         write_text(folder / f"{stage}.sbatch", sl.task_script(f"{experiment}-{stage}", folder, res, env, Path.cwd()))
     report = shlex.join(["septctl", "report", str(runs), "--table", TABLES[experiment],
-                         "--out", str(folder / "report")])
+                         "--out", str(folder / "report"), "--force"])  # the grid's own tables, remade
     write_text(folder / "report.sbatch", sl.report_script(folder, res, env, Path.cwd(), report))
 
 

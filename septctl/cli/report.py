@@ -26,6 +26,7 @@ def report(
     h_of_means: bool = typer.Option(False, "--h-of-means",
                                     help="H of the averaged Base and New (CoCoOp convention) instead of the "
                                          "SEPT paper's mean of per-seed H."),
+    force: bool = typer.Option(False, "--force", help="Replace files under --out even if they differ."),
 ) -> None:
     """The paper's tables from run folders (H as the SEPT paper takes it; lists what is missing).
 
@@ -53,7 +54,7 @@ def report(
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
         for t in tables:
-            write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt))
+            write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt), force=force)
         err.print(f"wrote {len(tables)} table(s) to {out_dir}")
     missing = sum(len(t.missing) for t in tables)
     if missing:
@@ -236,12 +237,13 @@ def plot_heatmap(
     neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml of the classes to show."),
     per_class: int = typer.Option(3, "--per-class", min=1, help="Neighbors shown per class."),
     out_path: Path = typer.Option(Path("figures/heatmap"), "--out", help="Writes OUT.png and OUT.pdf."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
 ) -> None:
     """Figure 1: cosine similarity of each class prompt to every class's neighbor prompts."""
     set_threads()
     from septctl.report.figures import heatmap_figure
 
-    files = heatmap_figure(runs, neighbors, out_path, per_class)
+    files = heatmap_figure(runs, neighbors, out_path, per_class, force=force)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 
@@ -252,12 +254,13 @@ def plot_tsne(
     classes: str = typer.Option("new", "--classes", help="Which of the runs' dataset classes: new, base or all."),
     perplexity: float = typer.Option(10.0, "--perplexity", min=1.0, help="t-SNE perplexity."),
     out_path: Path = typer.Option(Path("figures/tsne"), "--out", help="Writes OUT.png and OUT.pdf."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
 ) -> None:
     """Figure 4: exact t-SNE of class prompts (diamonds) and their neighbors' prompts (circles)."""
     set_threads()
     from septctl.report.figures import tsne_figure
 
-    files = tsne_figure(runs, neighbors, out_path, classes, perplexity)
+    files = tsne_figure(runs, neighbors, out_path, classes, perplexity, force=force)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 
@@ -267,12 +270,13 @@ def plot_similarity(
     backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
     weights: Path = typer.Option(None, "--weights"),
     out_path: Path = typer.Option(Path("figures/similarity"), "--out", help="Writes OUT.png and OUT.pdf."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
 ) -> None:
     """Figure 8: histogram of class-to-own-neighbor cosine similarities (other classes' neighbors for contrast)."""
     set_threads()
     from septctl.report.figures import similarity_figure
 
-    files = similarity_figure(neighbors, backbone, str(weights) if weights else None, out_path)
+    files = similarity_figure(neighbors, backbone, str(weights) if weights else None, out_path, force=force)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 

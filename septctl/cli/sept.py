@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +15,7 @@ import typer
 from septctl.cli import panels
 from typer.core import TyperGroup
 
-from septctl.cli.common import err, out, set_threads
+from septctl.cli.common import err, next_step, out, set_threads
 from septctl.errors import SeptctlError
 from septctl.cli.options import Device
 from septctl.defaults import DEFAULT_BACKBONE
@@ -98,11 +99,37 @@ def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split:
     return select_classes(info.classes, split), {"dataset": info.name, "split": split}, info.name
 
 
-def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, no_cache):
-    from septctl.sept.llm import ChatClient
+def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet):
+    from septctl.sept.llm import ChatClient, with_scheme
 
+    base_url, hint = with_scheme(base_url)
+    if hint:
+        err.print(f"note: {hint}", highlight=False)
     return ChatClient(model=llm, base_url=base_url, api_key_env=api_key_env, max_tries=max_tries,
-                      backoff_s=backoff, timeout_s=timeout, use_cache=not no_cache)
+                      backoff_s=backoff, timeout_s=timeout, total_s=max_time, use_cache=not no_cache,
+                      notify=_silent if quiet else _announce)
+
+
+def _silent(message: str) -> None:
+    """--quiet: retries happen without a word; the final error still says everything."""
+
+
+def _announce(message: str) -> None:
+    """A retry or re-ask, said as it happens (on stderr, above the spinner)."""
+    err.print(f"retry: {message}", highlight=False, markup=False)
+
+
+def _save_exchange(path: Path, llm: str, base_url, gen, error: str | None) -> None:
+    """Every prompt, raw reply and refused term of an LLM generation, written even when it failed."""
+    from septctl.artifacts import write_json
+
+    write_json(path, {"model": llm, "base_url": base_url, "error": error, "requests": gen.requests,
+                      "refused": gen.rejected})
+
+
+def exchange_path(out_path: Path) -> Path:
+    """Where the raw replies of `out_path` go: neighbors.yaml -> neighbors.llm.json."""
+    return out_path.with_suffix(".llm.json")
 
 
 _LLM_HELP = "'builtin' (the shipped bank, no network) or a chat model name, e.g. gpt-4o"
@@ -110,10 +137,16 @@ _LLM_HELP = "'builtin' (the shipped bank, no network) or a chat model name, e.g.
 # The LLM client's options, shared by `neighbors` and `prefixes`.
 BaseUrl = Annotated[Optional[str], typer.Option("--base-url", help="OpenAI-compatible endpoint (default: OpenAI).")]
 ApiKeyEnv = Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the key.")]
-MaxTries = Annotated[int, typer.Option("--max-tries", min=1, help="HTTP attempts per request (429, timeouts).")]
-Backoff = Annotated[float, typer.Option("--backoff", min=0.0, help="First retry wait in seconds; doubles each try.")]
+MaxTries = Annotated[int, typer.Option("--max-tries", min=1, help="HTTP attempts per request (429, 5xx, timeouts).")]
+Backoff = Annotated[float, typer.Option(
+    "--backoff", min=0.0, help="First retry wait in seconds; doubles each try (a 429's Retry-After wins).")]
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one reply.")]
+MaxTime = Annotated[float, typer.Option(
+    "--max-time", min=1.0, help="Seconds for all requests and retries together; a server that never answers "
+    "fails after at most this long.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if this request is cached.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not announce retries.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace --out even if it differs (e.g. was edited by hand).")]
 
 
 @neighbors_app.command("generate")
@@ -131,11 +164,14 @@ def neighbors_generate(
         None, "--exclude-names", help="Drop (and refill) neighbors containing any name in this file (Table 12)."
     ),
     out_path: Path = typer.Option(Path("neighbors.yaml"), "--out", help="Where to write the neighbors."),
-    max_tries: MaxTries = 5,
+    max_tries: MaxTries = 3,
     backoff: Backoff = 2.0,
-    timeout: Timeout = 120.0,
+    timeout: Timeout = 30.0,
+    max_time: MaxTime = 300.0,
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up on short classes."),
     no_cache: NoCache = False,
+    quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Generate N semantic neighbors per class and write neighbors.yaml."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -149,17 +185,27 @@ def neighbors_generate(
         extra: dict = {}
         summary = "built-in bank"
     else:
-        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, no_cache)
-        with err.status(f"asking {llm} for neighbors of {len(names)} classes"):
-            gen = nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds)
+        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
+        gen, raw = nb.Generation(names={}), exchange_path(out_path)
+        try:
+            with err.status(f"asking {llm} for neighbors of {len(names)} classes"):
+                nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds, record=gen,
+                                      notify=_silent if quiet else _announce)
+        except SeptctlError as exc:
+            _save_exchange(raw, llm, client.base_url, gen, str(exc))
+            raise SeptctlError(f"{exc} (raw replies and refused terms: {raw})") from None
+        _save_exchange(raw, llm, client.base_url, gen, None)
         table = gen.names
-        llm_card = {"model": llm, "base_url": base_url}
-        extra = {"seconds": gen.seconds, "rejected": gen.rejected, "requests": gen.requests}
+        llm_card = {"model": llm, "base_url": client.base_url}
+        extra = {"seconds": gen.seconds, "rejected": gen.rejected, "requests": gen.requests, "raw_replies": str(raw)}
         hits = sum(r["cached"] for r in gen.requests)
         summary = f"{llm}, {len(gen.requests)} requests ({hits} from cache)"
     card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
-    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card})
+    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
     err.print(f"wrote {out_path}: {len(table)} classes x {n} neighbors ({summary})", highlight=False)
+    prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
+    next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
+              "--backbone BACKBONE", quiet)
 
 
 @neighbors_app.command("stats")
@@ -231,11 +277,14 @@ def prefixes(
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
     out_path: Path = typer.Option(Path("prefixes.yaml"), "--out", help="Where to write the templates."),
-    max_tries: MaxTries = 5,
+    max_tries: MaxTries = 3,
     backoff: Backoff = 2.0,
-    timeout: Timeout = 120.0,
+    timeout: Timeout = 30.0,
+    max_time: MaxTime = 300.0,
     max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up."),
     no_cache: NoCache = False,
+    quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
@@ -245,13 +294,13 @@ def prefixes(
         templates = px.from_bank(n)
         card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
     else:
-        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, no_cache)
+        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
         with err.status(f"asking {llm} for {n} templates"):
             gen = px.generate_prefixes(client, n, max_rounds=max_rounds)
         templates = gen.names["prefixes"]
-        card = provenance(kind="prefixes", llm={"model": llm, "base_url": base_url}, n=n, seconds=gen.seconds,
+        card = provenance(kind="prefixes", llm={"model": llm, "base_url": client.base_url}, n=n, seconds=gen.seconds,
                           rejected=gen.rejected, requests=gen.requests)
-    write_yaml(out_path, {"prefixes": templates, "card": card})
+    write_yaml(out_path, {"prefixes": templates, "card": card}, force=force)
     err.print(f"wrote {out_path}: {len(templates)} templates", highlight=False)
 
 
@@ -266,11 +315,13 @@ def margins(
     out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
     device: Device = "cpu",
-    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs."),
+    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs, and "
+                               "replace --out even if it differs (e.g. was made from other inputs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or next-step line."),
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
-    from septctl.artifacts import provenance, sha256_text
+    from septctl.artifacts import provenance, read_yaml, refuse_to_replace, sha256_text
     from septctl.backbones import load_backbone
     from septctl.progress import progress_bar
     from septctl.sept import margins as mg
@@ -293,18 +344,23 @@ def margins(
     if not force and mg.is_current(out_path, meta):
         err.print(f"{out_path} is up to date (same neighbors, templates and backbone); --force recomputes it")
         return
+    refuse_to_replace(out_path, force)
     rows = ns.rows()
     texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
-    with progress_bar("margins", total=len(texts)) as advance:
+    with progress_bar("margins", total=len(texts), enabled=not quiet) as advance:
         m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size, progress=advance)
     card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
                       single_template=single_template, sentences=len(texts))
-    mg.save_margins(out_path, m, meta, card)
+    mg.save_margins(out_path, m, meta, card, force=force)
     err.print(
         f"wrote {out_path}: margins [{len(ns.classes)}, {len(ns.classes)}, {ns.n}] over {len(templates)} templates "
         f"(mean {m.mean():.4f}, own-class mean {m.diagonal().mean():.4f})",
         highlight=False,
     )
+    source = (read_yaml(neighbors, "neighbors file").get("card") or {}).get("classes_from") or {}
+    dataset = source.get("dataset", "DATASET") if isinstance(source, dict) else "DATASET"
+    next_step(f"septctl train {shlex.quote(str(dataset))} --backbone {backbone} --sept --neighbors "
+              f"{shlex.quote(str(neighbors))} --margins {shlex.quote(str(out_path))}", quiet)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, set_threads
+from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import BACKBONE_HELP, Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -90,6 +91,8 @@ def train(
                                      echo=err.print)
     for run_dir in run_dirs:
         err.print(f"run folder: {run_dir}")
+    if len(run_dirs) == 1:
+        next_step(f"septctl eval {shlex.quote(str(run_dirs[0]))}", quiet)
 
 
 def _int_list(flag: str, text: str) -> list[int]:

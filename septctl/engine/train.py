@@ -335,7 +335,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
                                     cfg.batch_size, run.sept, epoch=epoch + 1)
                 run.end_epoch(epoch + 1, means)
                 saved = epoch + 1
-                advance(1)
+                advance(1, "  ".join(f"{key} {v:.4f}" for key, v in means.items()))
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise

@@ -31,7 +31,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out: Path) -> list[Path]:
+def _save(fig, out: Path, force: bool = True) -> list[Path]:
+    """OUT.png and OUT.pdf, byte-identical for the same figure (no creation date), so a rerun is not a change."""
     out = Path(out)
     if out.suffix in (".png", ".pdf"):
         out = out.with_suffix("")
@@ -42,9 +43,10 @@ def _save(fig, out: Path) -> list[Path]:
     files = []
     for ext in ("png", "pdf"):
         path = out.parent / f"{out.name}.{ext}"
-        with atomic_path(path) as tmp, warnings.catch_warnings():
+        with atomic_path(path, force=force) as tmp, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once by _fit_fonts
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight",
+                        metadata={"CreationDate": None} if ext == "pdf" else None)
         files.append(path)
     _pyplot().close(fig)
     return files
@@ -141,7 +143,8 @@ def _encoders(runs: list[Path]) -> list[PromptEncoder]:
     return [PromptEncoder(None, trained[0].method.backbone)] + trained
 
 
-def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class: int = 3) -> list[Path]:
+def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class: int = 3, *,
+                   force: bool = True) -> list[Path]:
     """Figure 1: one panel per prompt (zero-shot first); rows classes, columns their neighbors."""
     from septctl.sept.neighbors import load_neighbors
 
@@ -164,11 +167,11 @@ def heatmap_figure(runs: list[Path], neighbors_file: Path, out: Path, per_class:
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="cosine similarity")
     fig.suptitle("Class prompts vs semantic-neighbor prompts (own neighbors on the block diagonal)", y=1.04,
                  fontsize=10)
-    return _save(fig, out)
+    return _save(fig, out, force)
 
 
 def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str = "new",
-                perplexity: float = 10.0) -> list[Path]:
+                perplexity: float = 10.0, *, force: bool = True) -> list[Path]:
     """Figure 4: t-SNE of class prompts (diamonds) and their neighbors (circles), one colour per class."""
     from septctl.data.schema import select_classes
     from septctl.report.tsne import tsne
@@ -200,7 +203,7 @@ def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str 
         ax.set_yticks([])
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"t-SNE of {classes}-class prompts (◆) and their semantic neighbors (●)")
-    return _save(fig, out)
+    return _save(fig, out, force)
 
 
 def similarity_values(neighbors_files: list[Path], backbone) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +225,8 @@ def similarity_values(neighbors_files: list[Path], backbone) -> tuple[np.ndarray
     return np.concatenate(own), np.concatenate(other)
 
 
-def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: str | None, out: Path) -> list[Path]:
+def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: str | None, out: Path, *,
+                      force: bool = True) -> list[Path]:
     """Figure 8: histogram of similarities between classes and their semantic neighbors."""
     from septctl.backbones import load_backbone
 
@@ -240,4 +244,4 @@ def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: 
     ax.set_ylabel("density")
     ax.set_title(f"Class vs semantic-neighbor similarity ({len(neighbors_files)} neighbor files, {len(own)} pairs)")
     ax.legend(fontsize=8)
-    return _save(fig, out)
+    return _save(fig, out, force)

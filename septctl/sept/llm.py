@@ -4,6 +4,9 @@ Talks to OpenAI or any OpenAI-compatible server through the `openai` package. We
 our own retries (429, timeouts, 5xx) so the bound and the backoff are explicit and
 fast in tests. Replies the caller found useful are cached under cache_dir("llm"),
 keyed by sha256(model, base_url, prompt), so a rerun replays them without network.
+Every request is bounded twice: `timeout_s` per reply and `total_s` for all tries of
+all requests of one command together, so a hung server fails in seconds, not hours.
+Each retry is announced through `notify` with its cause; a 429's Retry-After is obeyed.
 The API key is only ever handed to the client object: it is scrubbed from every
 error message and is never part of a cache entry or a card.
 """
@@ -15,8 +18,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from septctl.artifacts import sha256_text, write_json
 from septctl.errors import SeptctlError
@@ -25,6 +30,18 @@ from septctl.paths import cache_dir
 # Local servers (vLLM, llama.cpp, Ollama) accept any key; the openai client insists on one.
 _PLACEHOLDER_KEY = "not-needed"
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+DEFAULT_TIMEOUT_S = 30.0  # one reply; a local 8B model answers a neighbors prompt well within this
+DEFAULT_TOTAL_S = 300.0  # every try of every request of one command
+
+
+def with_scheme(base_url: str | None) -> tuple[str | None, str | None]:
+    """(URL, hint): a --base-url without http(s):// gets one, http for loopback/IP hosts, https otherwise."""
+    if base_url is None or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", base_url):
+        return base_url, None
+    host = urlsplit(f"//{base_url}").hostname or ""
+    local = host == "localhost" or re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", host) is not None
+    fixed = f"{'http' if local else 'https'}://{base_url}"
+    return fixed, f"--base-url {base_url!r} has no scheme; using {fixed} (write the scheme to choose)"
 
 
 @dataclass
@@ -34,10 +51,13 @@ class ChatClient:
     model: str
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    max_tries: int = 5
+    max_tries: int = 3
     backoff_s: float = 2.0
-    timeout_s: float = 120.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    total_s: float = DEFAULT_TOTAL_S
     use_cache: bool = True
+    notify: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
+    _deadline: float | None = field(default=None, init=False, repr=False)
     _client: Any = field(default=None, init=False, repr=False)
     _key: str = field(default="", init=False, repr=False)
 
@@ -100,14 +120,30 @@ class ChatClient:
         text = " ".join(str(text).split())
         return text.replace(self._key, "***") if self._key else text
 
+    def _left(self) -> float:
+        """Seconds left of the total budget (which starts at the first request)."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.total_s
+        return self._deadline - time.monotonic()
+
+    def _out_of_time(self, last: str) -> SeptctlError:
+        return SeptctlError(
+            f"{self.where}: {last}, and the total time of {self.total_s:g} s (--max-time) ran out; "
+            "raise --max-time, or check the server (finished replies are cached)"
+        )
+
     def _request(self, prompt: str) -> str:
         import openai
 
         client = self._connect()
-        last = ""
+        last, timed_out = "", False
         for attempt in range(self.max_tries):
+            left = self._left()
+            if left <= 0:
+                raise self._out_of_time(last or "no reply yet")
+            wait = self.backoff_s * 2**attempt
             try:
-                resp = client.chat.completions.create(
+                resp = client.with_options(timeout=min(self.timeout_s, left)).chat.completions.create(
                     model=self.model,
                     messages=[{"role": "user", "content": prompt}],
                     response_format={"type": "json_object"},
@@ -116,10 +152,13 @@ class ChatClient:
                 if not content:
                     raise SeptctlError(f"{self.where}: empty reply; try again or another model")
                 return content
-            except openai.RateLimitError:
-                last = "rate limited (HTTP 429)"
+            except openai.RateLimitError as exc:
+                after = _retry_after(exc.response.headers.get("retry-after"))
+                last = "rate limited (HTTP 429" + (f", Retry-After {after:g} s)" if after is not None else ")")
+                wait = after if after is not None else wait
             except openai.APITimeoutError:
-                last = f"timed out after {self.timeout_s:g} s"
+                timed_out = min(self.timeout_s, left) == self.timeout_s
+                last = f"timed out after {min(self.timeout_s, left):g} s"
             except openai.InternalServerError as exc:
                 last = f"server error (HTTP {exc.status_code})"
             except openai.APIConnectionError as exc:
@@ -135,11 +174,21 @@ class ChatClient:
                     f"{self.where}: HTTP {exc.status_code} ({self._scrub(exc.message)}); check --llm and --base-url"
                 ) from None
             if attempt + 1 < self.max_tries:
-                time.sleep(self.backoff_s * 2**attempt)
-        raise SeptctlError(
-            f"{self.where}: {last} on all {self.max_tries} tries; wait and rerun (finished replies are cached) "
-            "or raise --max-tries"
-        )
+                if wait >= self._left():
+                    raise self._out_of_time(f"{last}; the next try would start after {wait:g} s")
+                self.notify(f"{last}; try {attempt + 2} of {self.max_tries} in {wait:g} s")
+                time.sleep(wait)
+        hint = "raise --timeout if the server is slow, or check that it answers" if timed_out else \
+            "wait and rerun (finished replies are cached) or raise --max-tries"
+        raise SeptctlError(f"{self.where}: {last} on all {self.max_tries} tries; {hint}")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is rare from LLM servers and is ignored)."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def parse_json_reply(reply: str) -> Any:

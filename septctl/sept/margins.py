@@ -92,8 +92,10 @@ def margins_metadata(
     }
 
 
-def save_margins(path: str | Path, margins: torch.Tensor, meta: dict[str, str], card: dict) -> None:
-    save_tensors(path, {"margins": margins.float()}, {**meta, "card": json.dumps(card, ensure_ascii=False)})
+def save_margins(path: str | Path, margins: torch.Tensor, meta: dict[str, str], card: dict, *,
+                 force: bool = True) -> None:
+    save_tensors(path, {"margins": margins.float()}, {**meta, "card": json.dumps(card, ensure_ascii=False)},
+                 force=force)
 
 
 def is_current(path: str | Path, meta: dict[str, str]) -> bool:

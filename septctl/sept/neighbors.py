@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -105,18 +106,29 @@ def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]
 def from_bank(
     classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None
 ) -> dict[str, list[str]]:
-    """Take n neighbors per class from the bank (the dataset's entry, else any dataset that has the class)."""
+    """Take n neighbors per class from the bank (the dataset's entry, else any dataset that has the class).
+
+    Class names match as norm_name does (case, spacing, '_' '-' '/' ignored). Classes the
+    bank lacks are all named at once, each with the closest bank names.
+    """
     bank = load_bank(path)
     where = str(path or bank_path())
     pools: list[dict] = [bank.get(dataset) or {}] if dataset else []
     pools += [v for v in bank.values() if isinstance(v, dict)]
+    index: dict[str, list] = {}
+    for pool in pools:
+        for name, items in pool.items():
+            if isinstance(items, list):
+                index.setdefault(norm_name(str(name)), items)
+    missing = [c for c in classes if norm_name(c) not in index]
+    if missing:
+        raise SeptctlError(f"{where}: no built-in neighbors for {len(missing)} of {len(classes)} classes: "
+                           f"{_closest(missing, pools)}; write neighbors.yaml by hand (see docs/sept.md, "
+                           "'Writing neighbors.yaml by hand') or use --llm MODEL")
     out = {}
     for cls in classes:
-        items = next((p[cls] for p in pools if isinstance(p.get(cls), list)), None)
-        if items is None:
-            raise SeptctlError(f"{where}: no built-in neighbors for class {cls!r}; use --llm MODEL to generate them")
         kept, problems = [], {}
-        for item in items:
+        for item in index[norm_name(cls)]:
             if len(kept) == n:
                 break
             bad = _reject(item, kept, classes, exclude)
@@ -133,6 +145,19 @@ def from_bank(
     return out
 
 
+def _closest(missing: list[str], pools: list[dict]) -> str:
+    """'x' (closest: 'a', 'b'); 'y' (none close) -- difflib over the bank's class names."""
+    import difflib
+
+    names = sorted({str(k) for p in pools for k in p})
+    by_norm = {norm_name(k): k for k in names}
+    parts = []
+    for cls in missing:
+        near = [by_norm[k] for k in difflib.get_close_matches(norm_name(cls), list(by_norm), n=3, cutoff=0.6)]
+        parts.append(f"{cls!r} (closest: {', '.join(map(repr, near))})" if near else f"{cls!r} (none close)")
+    return "; ".join(parts)
+
+
 def _reject(item: Any, have: list[str], classes: list[str], exclude: list[str]) -> str | None:
     """Why `item` cannot be a neighbor, or None if it can."""
     if not isinstance(item, str) or not item.strip():
@@ -140,8 +165,9 @@ def _reject(item: Any, have: list[str], classes: list[str], exclude: list[str]) 
     key = norm_name(item)
     if len(key.split()) > MAX_WORDS:
         return f"longer than {MAX_WORDS} words"
-    if any(key == norm_name(c) for c in classes):
-        return "is a class name"
+    same = next((c for c in classes if key == norm_name(c)), None)
+    if same is not None:
+        return f"is the class {same!r}"
     if any(key == norm_name(h) for h in have):
         return "repeated"
     if any(contains_name(item, name) for name in exclude):
@@ -206,7 +232,11 @@ def _reply_table(obj: Any, wanted: list[str]) -> dict[str, list]:
 
 @dataclass
 class Generation:
-    """What a generation produced, and the exchange that produced it (kept in the card for replay)."""
+    """What a generation produced, and the exchange that produced it (kept in the card for replay).
+
+    `requests` holds every prompt and raw reply with what was wrong with it per class, so
+    a caller can save them even when the generation fails.
+    """
 
     names: dict[str, list[str]]
     requests: list[dict] = field(default_factory=list)
@@ -214,27 +244,48 @@ class Generation:
     seconds: float = 0.0
 
 
+def _problem(cls: str, table: dict[str, list] | None, have: list[str], n: int, refused: dict[str, str]) -> str:
+    """Why class `cls` is still short after a reply, in words."""
+    if table is None:
+        return "the reply was not JSON"
+    if cls not in table:
+        return "missing from the reply"
+    why = "; ".join(f"{item!r} {bad}" for item, bad in refused.items())
+    return f"{len(have)} of {n} valid" + (f" (refused {why})" if why else "")
+
+
 def generate_neighbors(
-    client: ChatClient, classes: list[str], n: int = 10, *, exclude: list[str] = (), max_rounds: int = 4
+    client: ChatClient, classes: list[str], n: int = 10, *, exclude: list[str] = (), max_rounds: int = 4,
+    record: Generation | None = None, notify: Callable[[str], None] = lambda _msg: None,
 ) -> Generation:
-    """Ask the LLM until every class has n valid neighbors, re-asking only for classes still short."""
+    """Ask the LLM until every class has n valid neighbors, re-asking only for classes still short.
+
+    `record` (a Generation to fill) lets the caller keep the raw replies if this raises.
+    """
     start = time.monotonic()
     have: dict[str, list[str]] = {c: [] for c in classes}
     refused: dict[str, list[str]] = {c: [] for c in classes}
-    gen = Generation(names={})
+    gen = record if record is not None else Generation(names={})
+    problems: dict[str, str] = {}
     for _ in range(max_rounds):
         short = {c: n - len(have[c]) for c in classes if len(have[c]) < n}
         if not short:
             break
+        if gen.requests:
+            notify(f"asking again for {len(short)} classes: "
+                   + "; ".join(f"{c}: {problems[c]}" for c in list(short)[:5]) + (" ..." if len(short) > 5 else ""))
         prompt = build_prompt(short, classes, {c: have[c] + refused[c] for c in short})
+        entry = {"prompt": prompt, "reply": None, "cached": False}
+        gen.requests.append(entry)
         reply, cached = client.ask(prompt)
-        gen.requests.append({"prompt": prompt, "reply": reply, "cached": cached})
+        entry.update(reply=reply, cached=cached)
         try:
             table = _reply_table(parse_json_reply(reply), list(short))
         except ValueError:
-            continue
+            table = None
         progress = False
-        for cls, items in table.items():
+        round_refused: dict[str, dict[str, str]] = {}
+        for cls, items in (table or {}).items():
             for item in items:
                 if len(have[cls]) >= n:
                     break  # extra terms beyond n are ignored
@@ -244,15 +295,19 @@ def generate_neighbors(
                     progress = True
                 else:
                     gen.rejected.setdefault(cls, {})[str(item)] = bad
+                    round_refused.setdefault(cls, {})[str(item)] = bad
                     if isinstance(item, str) and item.strip():
                         refused[cls].append(item.strip())
+        problems = {c: _problem(c, table, have[c], n, round_refused.get(c, {})) for c in short if len(have[c]) < n}
+        entry["problems"] = problems
         if progress and not cached:
             client.remember(prompt, reply)
     short = sorted(c for c in classes if len(have[c]) < n)
     if short:
+        listed = "; ".join(f"{c}: {problems[c]}" for c in short[:5]) + (f"; and {len(short) - 5} more" if len(short) > 5 else "")
         raise SeptctlError(
             f"{client.where}: after {len(gen.requests)} requests, {len(short)} classes still lack {n} valid neighbors "
-            f"({', '.join(short[:5])}); raise --max-rounds, try another model, or use --llm builtin"
+            f"({listed}); raise --max-rounds, try another model, or use --llm builtin"
         )
     gen.names = {c: have[c] for c in sorted(classes)}
     gen.seconds = round(time.monotonic() - start, 3)

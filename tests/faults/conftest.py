@@ -122,13 +122,17 @@ def refused(cli, world, tmp_path, tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.chdir(tmp_path)  # default output folders (runs/...) land here, where they are watched
 
-    def run(args: list, *names: str, fix: str | None = None) -> str:
+    def run(args: list, *names: str, fix: str | None = None, kept: tuple[Path, ...] = ()) -> str:
+        """`kept`: diagnostics the command writes on purpose when it fails (e.g. an LLM's raw replies)."""
         watched = (world.root, tmp_path, cache)
         before = snapshot(*watched)
         line = assert_refused(cli(*args), *names)
         if fix is not None:
             assert fix in line, f"fix {fix!r} not suggested in: {line}"
         after = snapshot(*watched)
+        for path in kept:
+            assert str(path) in after and str(path) not in before, f"{path} was not written"
+            del after[str(path)]
         assert after == before, (
             f"files changed by a refused command: new {sorted(set(after) - set(before))}, "
             f"changed {sorted(k for k in before if k in after and before[k] != after[k])}, "

@@ -61,7 +61,9 @@ def test_embeddings_of_another_backbone_are_recomputed_not_reused(world, tmp_pat
     meta["card"] = meta["card"].replace('"backbone": "tiny"', '"backbone": "pengi"')
     assert '"pengi"' in meta["card"]
     save_tensors(target, {"features": torch.zeros_like(tensors["features"])}, meta)
-    result = cli("embed", "--backbone", "tiny", world.data, "--out", target)
+    result = cli("embed", "--backbone", "tiny", world.data, "--out", target)  # --out is the user's: not replaced
+    assert result.code == 2 and "--force" in result.err and "pengi" in load_tensors(target)[1]["card"]
+    result = cli("embed", "--backbone", "tiny", world.data, "--out", target, "--force")
     assert result.code == 0 and "computed" in result.err and "cache hit" not in result.err
     assert torch.equal(load_tensors(target)[0]["features"], tensors["features"])
 

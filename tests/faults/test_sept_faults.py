@@ -99,7 +99,7 @@ def _ask(tmp_path, fake_llm) -> list:
     classes = tmp_path / "classes.txt"
     classes.write_text("siren\nrain\n")
     return ["neighbors", "--classes", classes, "--llm", "fake-model", "--base-url", fake_llm.url, "--n", "2",
-            "--max-rounds", "2", "--max-tries", "1", "--out", tmp_path / "n.yaml"]
+            "--max-rounds", "2", "--max-tries", "1", "--quiet", "--out", tmp_path / "n.yaml"]
 
 
 @pytest.mark.parametrize(
@@ -112,11 +112,12 @@ def _ask(tmp_path, fake_llm) -> list:
 def test_llm_reply_that_is_not_what_was_asked_is_refused(tmp_path, refused, fake_llm, reply):
     fake_llm.reply = reply
     line = refused(_ask(tmp_path, fake_llm), "fake-model", fake_llm.url.split("//")[1], "after 2 requests",
-                   fix="--llm builtin")
+                   "n.llm.json", fix="--llm builtin", kept=(tmp_path / "n.llm.json",))
+    assert [r["reply"] for r in json.loads((tmp_path / "n.llm.json").read_text())["requests"]] == [reply] * 2
     assert len(fake_llm.seen_auth) == 2 and "siren" in line
     assert not (tmp_path / "n.yaml").exists()
 
 
 def test_llm_http_error_is_refused(tmp_path, refused, fake_llm):
     fake_llm.status, fake_llm.error_message = 404, "model 'fake-model' does not exist"
-    refused(_ask(tmp_path, fake_llm), "fake-model", "HTTP 404", fix="--base-url")
+    refused(_ask(tmp_path, fake_llm), "fake-model", "HTTP 404", fix="--base-url", kept=(tmp_path / "n.llm.json",))
