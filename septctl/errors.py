@@ -35,6 +35,20 @@ _FIXES = {
 }
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after the interrupted work has said what it kept (so the CLI adds no second line).
+
+    Typer turns any KeyboardInterrupt into a plain exit code 130, losing the exception, so raising
+    one also records, for this process, that it was said.
+    """
+
+    said = False
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        Interrupted.said = True
+
+
 @contextlib.contextmanager
 def doing(what: str, path: str | os.PathLike) -> Iterator[None]:
     """Label an OSError raised inside with what septctl was doing to which path (the first label wins)."""

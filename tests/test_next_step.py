@@ -38,7 +38,7 @@ def test_next_steps_from_embed_to_report(run_cli, synth_dataset, tmp_path, termi
     assert [len(r["class_names"]) for r in json.loads(out)] == [4, 4]  # base, then new
     code, out, err = run_cli("eval", "run", "-q")
     assert code == 0 and "next:" not in err
-    assert " base (" in out and " new (" in out  # trained on base: base, then new
+    assert "/base (" in out and "/new (" in out  # trained on base: base, then new (by metrics key)
 
 
 def test_no_hint_when_not_a_terminal(run_cli, synth_dataset):

@@ -300,3 +300,32 @@ def test_base_url_without_scheme_gets_a_hint(chat, monkeypatch, capsys, tmp_path
     code, err, _, _ = _neighbors(monkeypatch, capsys, tmp_path, chat)
     assert code == 0, err
     assert f"has no scheme; using http://{chat.url}" in err
+
+
+def test_ctrl_c_while_waiting_for_the_llm_says_so_and_exits_130(tmp_path):
+    """Typer turns Ctrl-C into a silent exit 130; septctl says what happened (one line, no traceback)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts connections, never answers
+    (tmp_path / "classes.txt").write_text("rain\ndog\n")
+    septctl = os.path.join(os.path.dirname(sys.executable), "septctl")
+    proc = subprocess.Popen(
+        [septctl, "neighbors", "--classes", "classes.txt", "--llm", "gpt-4o", "--out", "n.yaml",
+         "--base-url", f"http://127.0.0.1:{server.getsockname()[1]}/v1"],
+        cwd=tmp_path, env={**os.environ, "OPENAI_API_KEY": "sk-test"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background suite ignores it
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        server.close()
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["interrupted: finished files are kept; rerun the same command to continue"]
+    assert not (tmp_path / "n.yaml").exists()

@@ -7,7 +7,7 @@ import os
 import typer
 
 from septctl.console import err, out, styled, visible
-from septctl.errors import SeptctlError, os_error_line
+from septctl.errors import Interrupted, SeptctlError, os_error_line
 
 __all__ = ["err", "next_step", "out", "run_app", "set_threads"]
 
@@ -28,9 +28,7 @@ def run_app(app: typer.Typer) -> int:
         _error(os_error_line(exc))
         return 2
     except KeyboardInterrupt:
-        err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue",
-                  sep="")
-        return 130
+        return _interrupted()
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -42,12 +40,21 @@ def run_app(app: typer.Typer) -> int:
             return 0
         _error(_usage_line(exc))
         return exc.exit_code
+    if rv == 130:  # Typer returns Ctrl-C as exit code 130, silently
+        return _interrupted()
     return rv if isinstance(rv, int) else 0
 
 
 def _error(message: str) -> None:
     """The one line every refusal prints: `error: ` and the message, its control characters shown."""
     err.print(styled("error:", "bold red"), visible(message, one_line=True), highlight=False)
+
+
+def _interrupted() -> int:
+    if not Interrupted.said:  # the work itself has not said what it kept
+        err.print(styled("interrupted", "yellow"), ": finished files are kept; rerun the same command to continue",
+                  sep="")
+    return 130
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

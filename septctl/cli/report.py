@@ -36,10 +36,9 @@ def report(
     evaluation) is listed, never silently dropped.
     """
     from septctl.artifacts import write_text
+    from septctl.errors import SeptctlError
     from septctl.report.paper_tables import build_tables, render_tables
     from septctl.report.tables import find_runs, load_record
-
-    from septctl.errors import SeptctlError
 
     records = [load_record(p) for p in find_runs(runs)]
     if not records:
@@ -47,15 +46,15 @@ def report(
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
     tables = build_tables(records, table, shots, h_of_means)
     out.print(render_tables(tables, fmt), highlight=False, end="")
-    for t in tables:
-        if not t.cells:
-            err.print(f"{t.title}: empty; none of the {counted(len(records), 'run')} found is of this kind "
-                      "(see --table, --shots)")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
         for t in tables:
             write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt), force=force)
         err.print(f"wrote {len(tables)} table(s) to {out_dir}")
+    for t in tables:
+        if not t.cells and not t.missing:
+            err.print(f"{t.title}: empty; none of the {counted(len(records), 'run')} found is of this kind "
+                      "(see --table, --shots)")
     missing = sum(len(t.missing) for t in tables)
     if missing:
         err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")

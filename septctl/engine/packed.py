@@ -22,7 +22,7 @@ from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
 from septctl.engine.config import TrainConfig
 from septctl.engine.train import Run, add_parts, finish_run, plan_step, prepare_run, step_loss
-from septctl.errors import SeptctlError
+from septctl.errors import Interrupted, SeptctlError
 from septctl.runs import default_run_dir, run_lock
 
 
@@ -78,7 +78,7 @@ def _train_together(runs: list[Run], echo: Callable[[str], None]) -> None:
     except KeyboardInterrupt:
         for r in runs:
             echo(f"interrupted: {r.run_dir} holds epoch {saved[id(r)]}/{r.cfg.epochs}; rerun the same command to resume")
-        raise
+        raise Interrupted from None
 
 
 def packed_epoch(runs: list[Run], epoch: int) -> list[dict[str, float]]:

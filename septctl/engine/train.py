@@ -26,7 +26,7 @@ from septctl.data.schema import Row
 from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
-from septctl.errors import SeptctlError
+from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
 from septctl.runs import PROMPT_FILE, RUN_FILE, STATE_FILE, config_hash, default_run_dir, nonfinite, run_lock, write_card
 
@@ -338,7 +338,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
                 advance(1, "  ".join(f"{key} {v:.4f}" for key, v in means.items()))
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
-        raise
+        raise Interrupted from None
     finish_run(run, time.time() - t0)
 
 

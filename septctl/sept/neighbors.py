@@ -85,7 +85,10 @@ def load_neighbors(path: str | Path) -> NeighborSet:
         names[str(cls)] = [x.strip() for x in items]
         sizes.add(len(items))
     if len(sizes) != 1:
-        raise SeptctlError(f"{path}: classes have different numbers of neighbors {sorted(sizes)}; {fix}")
+        counts = {c: len(v) for c, v in names.items()}
+        usual = max(sorted(sizes), key=lambda n: sum(k == n for k in counts.values()))  # the most common count
+        odd = ", ".join(f"{c!r} has {k}" for c, k in counts.items() if k != usual)
+        raise SeptctlError(f"{path}: every class needs the same number of neighbors; most have {usual}, but {odd}; {fix}")
     return NeighborSet(sorted(names), {c: names[c] for c in sorted(names)}, sizes.pop(), sha256_file(path), str(path))
 
 

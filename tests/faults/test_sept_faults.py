@@ -66,7 +66,8 @@ def test_neighbors_with_unequal_counts_are_refused(world, tmp_path, refused):
     table = {c: [f"{c} one", f"{c} two"] for c in world.base}
     table[world.base[0]].append("third")
     _neighbors(bad, table)
-    refused(_sept_train(world, tmp_path / "run", bad, world.margins), "ragged.yaml", "different numbers")
+    refused(_sept_train(world, tmp_path / "run", bad, world.margins), "ragged.yaml",
+            f"most have 2, but {world.base[0]!r} has 3")  # names the odd class
 
 
 def test_missing_neighbors_file_is_refused(world, tmp_path, refused):
