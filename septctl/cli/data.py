@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, out
-from septctl.console import counted
-from septctl.console import styled
+from septctl.backbones.registry import SPECS
+from septctl.cli.common import err, next_step, out
+from septctl.console import counted, styled
 
 data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
                        no_args_is_help=True)
@@ -110,7 +111,9 @@ def check(
     dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
     data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
     clip_seconds: float = typer.Option(7.0, "--clip-seconds", min=0.1,
-                                       help="The backbone's clip length: pengi and ms-clap 7, laion-clap 10, tiny 2."),
+                                       help="The backbone's clip length: "
+                                            + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No next-step line."),
 ) -> None:
     """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
     from rich.table import Table
@@ -130,6 +133,7 @@ def check(
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
+    next_step(f"septctl embed {shlex.quote(dataset)} --backbone BACKBONE", quiet)
 
 
 @data_app.command("synth")

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from septctl.cli import panels
 from typer.core import TyperGroup
 
+from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
-from septctl.errors import SeptctlError
 from septctl.cli.options import Device
+from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE
+from septctl.errors import SeptctlError
 
 SPLITS = ("base", "all")
 
@@ -188,7 +189,7 @@ def neighbors_generate(
         client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
         gen, raw = nb.Generation(names={}), exchange_path(out_path)
         try:
-            with err.status(f"asking {llm} for neighbors of {len(names)} classes"):
+            with err.status(f"asking {llm} for neighbors of {counted(len(names), 'class')}"):
                 nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds, record=gen,
                                       notify=_silent if quiet else _announce)
         except SeptctlError as exc:
@@ -202,7 +203,7 @@ def neighbors_generate(
         summary = f"{llm}, {len(gen.requests)} requests ({hits} from cache)"
     card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
     write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
-    err.print(f"wrote {out_path}: {len(table)} classes x {n} neighbors ({summary})", highlight=False)
+    err.print(f"wrote {out_path}: {counted(len(table), 'class')} x {counted(n, 'neighbor')} ({summary})", highlight=False)
     prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
     next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
               "--backbone BACKBONE", quiet)
