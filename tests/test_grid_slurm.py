@@ -7,6 +7,7 @@ and a resubmission schedules that run alone.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from septctl.runs import LOCK_FILE
 
 from .conftest import needs_shared
 from .slurm_cluster import Cluster, missing
@@ -75,7 +78,10 @@ def test_slurm_grid_equals_local_and_resubmits_only_the_killed_run(world, cluste
     root, env = world
     env = {**cluster.env, **{k: v for k, v in env.items() if k != "SLURM_CONF"}}
     here = tmp_path / "cluster"
-    here.mkdir()
+    (here / KILLED).mkdir(parents=True)
+    # Hold the run's lock, as another writer would: its task waits RUNNING until cancelled, never racing to the end.
+    held = open(here / KILLED / LOCK_FILE, "a")
+    fcntl.flock(held, fcntl.LOCK_EX)
     start = time.monotonic()
     sub = septctl(env, here, *GRID, "--slurm", "--parallel", "2")
     folder = here / "runs/grid-base2new"
@@ -92,6 +98,7 @@ def test_slurm_grid_equals_local_and_resubmits_only_the_killed_run(world, cluste
         time.sleep(0.1)
     cluster.run("scancel", task)
     cluster.wait_idle()
+    held.close()  # releases the lock
     first = time.monotonic() - start
     assert not (here / KILLED / "metrics.yaml").is_file(), "the task finished before it was cancelled"
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from septctl.console import counted
+
 if TYPE_CHECKING:
     from septctl.report.slurm import Resources
 
