@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from septctl.backbones.registry import BACKBONES
+from septctl.methods.registry import METHODS, option
+
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")
 
@@ -22,9 +25,6 @@ Device = Annotated[str, typer.Option("--device", callback=_device_name, help=_DE
 GridDevice = Annotated[str, typer.Option("--device", envvar="DEVICE", callback=_device_name, help=_DEVICE_HELP)]
 
 # The methods' and backbones' names from their registries (torch-free).
-from septctl.backbones.registry import BACKBONES  # noqa: E402
-from septctl.methods.registry import METHODS, option  # noqa: E402
-
 BACKBONE_HELP = " | ".join(BACKBONES) + "."
 
 Baseline = Enum("Baseline", {name: name for name in METHODS}, type=str)

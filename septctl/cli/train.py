@@ -10,7 +10,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import BACKBONE_HELP, Baseline, Device, method_flag
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 
 
 def train(
@@ -23,7 +23,7 @@ def train(
     epochs: int = typer.Option(50, "--epochs", help="Paper: 50."),
     lr: float = typer.Option(0.0125, "--lr", help="SGD learning rate (paper: 0.0125)."),
     batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
-    n_ctx: int = typer.Option(16, "--n-ctx", help="Learned context vectors M (paper: 16)."),
+    n_ctx: int = typer.Option(N_CTX, "--n-ctx", help="Learned context vectors M (paper: 16)."),
     fold: int = typer.Option(None, "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1)."),
     classes: str = typer.Option("base", "--classes", help="base (base-to-new) or all (cross-dataset)."),
     sept: bool = typer.Option(False, "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins)."),

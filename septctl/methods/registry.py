@@ -10,12 +10,12 @@ Adding a method is one module with its class plus one entry here.
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from septctl.backbones.registry import resolve
 from septctl.errors import SeptctlError
 
 
@@ -36,8 +36,7 @@ class MethodSpec:
     options: tuple[MethodOption, ...] = ()
 
     def load(self) -> type:
-        module, cls = self.target.split(":")
-        return getattr(importlib.import_module(module), cls)
+        return resolve(self.target)
 
 
 def _chunk(value: int) -> int:
