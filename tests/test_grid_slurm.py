@@ -96,6 +96,11 @@ def test_slurm_grid_equals_local_and_resubmits_only_the_killed_run(world, cluste
     while f"{task} RUNNING" not in cluster.queue():
         assert time.monotonic() < end, f"task {task} never ran: {cluster.queue()}"
         time.sleep(0.1)
+    # Its log names its command once the task has started it (then it waits on the held lock): cancel only then,
+    # so --status finds the log of a cancelled task rather than none.
+    while not any(KILLED in p.read_text(errors="replace") for p in (folder / "logs").glob("*") if p.is_file()):
+        assert time.monotonic() < end, f"task {task} wrote no log naming {KILLED}"
+        time.sleep(0.1)
     cluster.run("scancel", task)
     cluster.wait_idle()
     held.close()  # releases the lock
