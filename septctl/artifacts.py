@@ -25,6 +25,7 @@ import yaml
 
 from septctl import __version__
 from septctl.errors import SeptctlError, doing
+from septctl.filecheck import load_yaml
 
 
 def current_umask() -> int:
@@ -113,8 +114,6 @@ def write_yaml(path: str | os.PathLike, data: Any, *, force: bool = True) -> Non
 
 def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
     """Strictly: duplicate keys and absurd nesting are refused (see filecheck.py)."""
-    from septctl.filecheck import load_yaml
-
     return load_yaml(path, what)
 
 

@@ -1,7 +1,10 @@
-"""Defaults every command shares, in one torch-free place (importing septctl.backbones loads torch)."""
+"""Defaults and choices every command shares, in one torch-free place (importing septctl.backbones loads torch)."""
 
 DEFAULT_BACKBONE = "pengi"
 """The paper's ALM. `tiny` (random weights) is for tests and the demo, and only when asked for."""
 
 N_CTX = 16
 """Learned context vectors in front of each class name (CoOp's M; the paper's setting)."""
+
+CROPS = ("seeded", "center", "start")
+"""How a clip longer than the backbone's is cut: a seeded window per file (default), the middle, or the start."""

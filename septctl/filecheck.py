@@ -4,7 +4,8 @@ PyYAML's safe loader keeps the last of two equal keys, reads `- no` as false and
 recurses once per nesting level (100,000 levels end in a RecursionError). Every
 septctl reader goes through `load_yaml`, which refuses the first two by line and
 stops at MAX_DEPTH; the `check_*` functions then refuse wrong shapes naming file,
-key and item, so nothing downstream meets a list where it expects a mapping.
+key and item (runs.py checks run.yaml the same way), so nothing downstream meets a
+list where it expects a mapping.
 """
 
 from __future__ import annotations
@@ -124,36 +125,3 @@ def check_metrics(path: Path | str, data: Any) -> dict[str, dict]:
         if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc) or not 0 <= acc <= 100:
             raise SeptctlError(f"{path}: {key}.accuracy must be a percentage in 0..100, not {acc!r}; {fix}")
     return evals
-
-
-def check_run_card(path: Path | str, data: Any) -> dict:
-    """run.yaml: a mapping with a dataset name, an optional fold and a config whose seed is a whole number."""
-    fix = "restore it from the run's backup or rerun `septctl train`"
-    card = mapping(path, "the run card", data, fix)
-    if "dataset" in card and not isinstance(card["dataset"], str):
-        raise SeptctlError(f"{path}: dataset must be a name, not {card['dataset']!r}; {fix}")
-    whole(path, "fold", card.get("fold"), fix, optional=True)
-    if "config" in card:
-        config = mapping(path, "config", card["config"], fix)
-        whole(path, "config.seed", config.get("seed"), fix, optional=True)
-        for field in ("shots", "epochs"):
-            whole(path, f"config.{field}", config.get(field), fix, optional=True)
-        _check_method(path, config, fix)
-    return card
-
-
-def _check_method(path: Path | str, config: dict, fix: str) -> None:
-    """A known method, and only options it declares: a misspelt key would otherwise be ignored for its default."""
-    from septctl.methods.registry import METHODS
-
-    method = config.get("method")
-    if method is None or method == "zeroshot":
-        return
-    if method not in METHODS:
-        raise SeptctlError(f"{path}: config.method {method!r} is not one of {', '.join(METHODS)}; {fix}")
-    options = mapping(path, "config.method_options", config.get("method_options", {}), fix)
-    declared = [o.key for o in METHODS[method].options]
-    for key in options:
-        if key not in declared:
-            raise SeptctlError(f"{path}: config.method_options.{key} is not an option of {method} "
-                               f"(it takes {', '.join(declared) or 'none'}); {fix}")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_yaml
 from septctl.errors import SeptctlError, doing
+from septctl.filecheck import check_metrics, mapping, whole
+from septctl.methods.registry import METHODS
 
 RUN_FILE = "run.yaml"
 PROMPT_FILE = "prompt.safetensors"
@@ -65,18 +67,45 @@ def metrics_key(dataset_name: str, fold: int | None, classes: str) -> str:
 
 def read_metrics(run_dir: Path) -> dict[str, dict]:
     """metrics.yaml's evaluations (empty when the run has none yet)."""
-    from septctl.filecheck import check_metrics
-
     path = Path(run_dir) / METRICS_FILE
     return check_metrics(path, read_yaml(path, "metrics file")) if path.is_file() else {}
 
 
 def read_card(run_dir: str | Path) -> dict:
     """run.yaml, checked for shape (a mapping; seed and fold whole numbers), complete or not."""
-    from septctl.filecheck import check_run_card
-
     path = Path(run_dir) / RUN_FILE
-    return check_run_card(path, read_yaml(path, "run card"))
+    return _checked_card(path, read_yaml(path, "run card"))
+
+
+def _checked_card(path: Path | str, data: Any) -> dict:
+    """run.yaml: a mapping with a dataset name, an optional fold and a config whose seed is a whole number."""
+    fix = "restore it from the run's backup or rerun `septctl train`"
+    card = mapping(path, "the run card", data, fix)
+    if "dataset" in card and not isinstance(card["dataset"], str):
+        raise SeptctlError(f"{path}: dataset must be a name, not {card['dataset']!r}; {fix}")
+    whole(path, "fold", card.get("fold"), fix, optional=True)
+    if "config" in card:
+        config = mapping(path, "config", card["config"], fix)
+        whole(path, "config.seed", config.get("seed"), fix, optional=True)
+        for field in ("shots", "epochs"):
+            whole(path, f"config.{field}", config.get(field), fix, optional=True)
+        _check_method(path, config, fix)
+    return card
+
+
+def _check_method(path: Path | str, config: dict, fix: str) -> None:
+    """A known method, and only options it declares: a misspelt key would otherwise be ignored for its default."""
+    method = config.get("method")
+    if method is None or method == "zeroshot":
+        return
+    if method not in METHODS:
+        raise SeptctlError(f"{path}: config.method {method!r} is not one of {', '.join(METHODS)}; {fix}")
+    options = mapping(path, "config.method_options", config.get("method_options", {}), fix)
+    declared = [o.key for o in METHODS[method].options]
+    for key in options:
+        if key not in declared:
+            raise SeptctlError(f"{path}: config.method_options.{key} is not an option of {method} "
+                               f"(it takes {', '.join(declared) or 'none'}); {fix}")
 
 
 def write_card(run_dir: Path, card: dict) -> None:

@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from septctl.backbones.base import AudioSpec
+from septctl.data.audio import AudioSpec
 from septctl.data.audio import load_clip, prepare_waveform, read_audio, resample
 from septctl.errors import SeptctlError
 

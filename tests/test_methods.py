@@ -10,7 +10,8 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.base import Backbone
+from septctl.data.audio import AudioSpec
 from septctl.methods import build_method, method_options
 
 METHODS = ("coop", "cocoop", "kgcoop", "dept")

@@ -10,28 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from septctl.backbones.tokenizer import ClipTokenizer
-
-
-@dataclass(frozen=True)
-class AudioSpec:
-    """What a backbone expects of a waveform."""
-
-    sample_rate: int
-    clip_seconds: float
-    channels: str  # "concat": channels joined end to end (Pengi's reshape(-1)); "mean": averaged
-    resampler: str = "torchaudio"  # "torchaudio": Resample, then channels (Pengi); "soxr_hq": mono, then soxr (librosa)
-    fill: str = "tile"  # short clips: "tile" repeats to length; "repeatpad": whole copies, then zeros (LAION-CLAP)
-    int16: bool = False  # round the waveform through int16 before the model, as LAION-CLAP's loader does
-
-    @property
-    def clip_samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
+from septctl.data.audio import AudioSpec
 
 
 class Backbone(nn.Module, ABC):

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, Backbone
+from septctl.backbones.base import Backbone
+from septctl.data.audio import AudioSpec
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.registry import SPECS
 from septctl.errors import SeptctlError

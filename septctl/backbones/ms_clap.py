@@ -20,7 +20,8 @@ import os
 import torch
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, ProjectedBackbone
+from septctl.backbones.base import ProjectedBackbone
+from septctl.data.audio import AudioSpec
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection

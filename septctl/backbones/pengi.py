@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, ProjectedBackbone
+from septctl.backbones.base import ProjectedBackbone
+from septctl.data.audio import AudioSpec
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection

@@ -92,24 +92,6 @@ def get_spec(name: str) -> BackboneSpec:
         raise SeptctlError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
 
 
-def cached_weights(name: str) -> str | None:
-    """Where `name`'s weights already are on this machine, or None (never downloads)."""
-    source = get_spec(name).source
-    if source.kind == "none":
-        return "(no file needed)"
-    if source.kind == "shipped":
-        return "(ships with septctl)"
-    if source.kind == "url":
-        from septctl.backbones.weights import recorded_checkpoint
-
-        path = recorded_checkpoint(name)
-        return str(path) if path else None
-    from huggingface_hub import try_to_load_from_cache
-
-    hit = try_to_load_from_cache(source.location, source.file)
-    return hit if isinstance(hit, str) else None
-
-
 def downloadable() -> tuple[str, ...]:
     """The backbones `septctl download` fetches (their weights are a URL, not the hub)."""
     return tuple(n for n, s in SPECS.items() if s.source.kind == "url")
@@ -119,4 +101,4 @@ def hub_backbones() -> tuple[str, ...]:
     return tuple(n for n, s in SPECS.items() if s.source.kind == "hub")
 
 
-__all__ = ["BACKBONES", "SPECS", "BackboneSpec", "WeightsSource", "cached_weights", "get_spec", "resolve"]
+__all__ = ["BACKBONES", "SPECS", "BackboneSpec", "WeightsSource", "get_spec", "resolve"]

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from septctl.backbones.base import AudioSpec, ProjectedBackbone
+from septctl.backbones.base import ProjectedBackbone
+from septctl.data.audio import AudioSpec
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from septctl.artifacts import file_lock, provenance, read_yaml, sha256_file, write_yaml
-from septctl.backbones.registry import WeightsSource
+from septctl.backbones.registry import WeightsSource, get_spec
 from septctl.errors import SeptctlError
 from septctl.paths import cache_dir
 
@@ -49,6 +49,22 @@ def recorded_checkpoint(name: str) -> Path | None:
     """The checkpoint `name`'s card names, when that file is still there."""
     card = read_card(name)
     return Path(card["path"]) if card and Path(card["path"]).is_file() else None
+
+
+def cached_weights(name: str) -> str | None:
+    """Where `name`'s weights already are on this machine, or None (never downloads)."""
+    source = get_spec(name).source
+    if source.kind == "none":
+        return "(no file needed)"
+    if source.kind == "shipped":
+        return "(ships with septctl)"
+    if source.kind == "url":
+        path = recorded_checkpoint(name)
+        return str(path) if path else None
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(source.location, source.file)
+    return hit if isinstance(hit, str) else None
 
 
 def _open(url: str, start: int):

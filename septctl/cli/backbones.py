@@ -16,7 +16,8 @@ from septctl.errors import SeptctlError
 
 def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
-    from septctl.backbones.registry import SPECS, cached_weights
+    from septctl.backbones.registry import SPECS
+    from septctl.backbones.weights import cached_weights
 
     rows = [{**spec.listing(), "cached": cached_weights(name)} for name, spec in SPECS.items()]
     if as_json:

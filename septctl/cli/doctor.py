@@ -58,7 +58,8 @@ def _folder_summary(path: Path) -> str:
 def collect_report() -> dict:
     """Everything `doctor` shows, as plain data."""
     from septctl.artifacts import package_version
-    from septctl.backbones.registry import SPECS, cached_weights
+    from septctl.backbones.registry import SPECS
+    from septctl.backbones.weights import cached_weights
     from septctl.defaults import DEFAULT_BACKBONE
     from septctl.paths import cache_dir
 

@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from septctl.backbones.base import AudioSpec
+from septctl.defaults import CROPS
 from septctl.errors import SeptctlError
 
-CROPS = ("seeded", "center", "start")
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """What a backbone expects of a waveform."""
+
+    sample_rate: int
+    clip_seconds: float
+    channels: str  # "concat": channels joined end to end (Pengi's reshape(-1)); "mean": averaged
+    resampler: str = "torchaudio"  # "torchaudio": Resample, then channels (Pengi); "soxr_hq": mono, then soxr (librosa)
+    fill: str = "tile"  # short clips: "tile" repeats to length; "repeatpad": whole copies, then zeros (LAION-CLAP)
+    int16: bool = False  # round the waveform through int16 before the model, as LAION-CLAP's loader does
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[torch.Tensor, int]:
