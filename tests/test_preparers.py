@@ -535,4 +535,4 @@ def test_download_original_prints_directions(run_cli, monkeypatch):
     assert "septctl data prepare tut2017 --source RELEASE --out somewhere/TUT2017" in text
     assert set(download.RELEASES) == set(download.PALM_TEST_SIZES) == {d.name for d in DATASETS}
     code, _, err = run_cli("data", "download", "sesa", "--source", "kaggle")
-    assert code == 2 and "use palm or original" in err
+    assert code == 2 and "'kaggle' is not one of 'palm', 'original'" in err

@@ -90,7 +90,7 @@ def test_builtin_names_every_missing_class_with_the_closest_and_ignores_case(ban
     assert yaml.safe_load((banks / "n.yaml").read_text())["neighbors"] == {"CASUAL": SESA["casual"],
                                                                            "Siren": SESA["siren"]}
     code, cap = run(monkeypatch, capsys, "neighbors", "sesa", "--llm", "builtin", "--split", "new")
-    assert code == 2 and "--split 'new'" in cap.err
+    assert code == 2 and "Invalid value for '--split'" in cap.err and "'new' is not one of 'base', 'all'" in cap.err
 
 
 def test_builtin_prefixes(banks, monkeypatch, capsys):

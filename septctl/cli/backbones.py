@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, out
+from septctl.cli.options import AsJson, Backbone, Weights
 from septctl.console import styled
 from septctl.errors import SeptctlError
 
 
-def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def backbones(as_json: AsJson = False) -> None:
     """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
     from septctl.backbones.registry import SPECS
     from septctl.backbones.weights import cached_weights
@@ -37,14 +37,15 @@ def backbones(as_json: bool = typer.Option(False, "--json", help="Print JSON ins
 
 
 def download(
-    backbone: str = typer.Argument(
+    backbone: Backbone = typer.Argument(
         ..., help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Use this local checkpoint instead of downloading."),
+    weights: Weights = None,
     sha256: Optional[str] = typer.Option(None, "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other."),
 ) -> None:
     """Fetch a backbone's released weights into the cache (resumable), check and convert them once."""
     from septctl.backbones.registry import SPECS, downloadable, hub_backbones, resolve
 
+    backbone = backbone.value
     if backbone not in downloadable():
         raise SeptctlError(
             f"download {backbone!r}: only {', '.join(downloadable())} is fetched by septctl; "

@@ -9,17 +9,20 @@ from typing import Optional
 
 import typer
 
-from septctl.cli import panels
 from septctl.backbones.registry import SPECS
+from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
+from septctl.cli.options import AsJson, DataRoot, Dataset, Quiet, SynthDataset, choice
 from septctl.console import counted, styled
+
+Source = choice("Source", ("palm", "original"))
 
 data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
                        no_args_is_help=True)
 
 
 @data_app.command("list")
-def list_datasets(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_datasets(as_json: AsJson = False) -> None:
     """Show the paper's 11 datasets: classes, folds and the base/new split."""
     from septctl.data.registry import DATASETS
 
@@ -71,8 +74,8 @@ def download(
     name: str = typer.Argument(..., help="Dataset to fetch (see `septctl data list`)."),
     out_dir: Path = typer.Option(None, "--out", envvar="SEPTCTL_DATA",
                                  help="Data root; the dataset lands in <out>/<Folder> (default: $SEPTCTL_DATA or ./data)."),
-    source: str = typer.Option("palm", "--source",
-                               help="palm: PALM's copy from the HF hub; original: how to get the original release."),
+    source: Source = typer.Option(Source.palm, "--source",
+                                  help="palm: PALM's copy from the HF hub; original: how to get the original release."),
 ) -> None:
     """Fetch PALM's copy of a dataset (needs huggingface_hub and network), or show how to get the original."""
     from septctl.data import download as dl
@@ -83,14 +86,12 @@ def download(
     if info is None:
         raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
     root = Path(out_dir or "data").expanduser()
-    if source == "original":
+    if source is Source.original:
         rel = dl.RELEASES[info.name]
         out.print(f"{info.name}: {rel.url}" + (" (licence-gated: fetch it by hand)" if rel.gated else ""))
         out.print(f"  {rel.steps}")
         out.print(f"  then: septctl data prepare {info.name} --source RELEASE --out {root / info.folder}")
         return
-    if source != "palm":
-        raise SeptctlError(f"--source {source!r}: use palm or original")
     dest = dl.download_palm(info, root)
     bad = False
     for c in dl.completeness(dest, info):
@@ -108,12 +109,12 @@ def download(
 
 @data_app.command("check")
 def check(
-    dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    dataset: Dataset,
+    data_root: DataRoot = None,
     clip_seconds: float = typer.Option(7.0, "--clip-seconds", min=0.1,
                                        help="The backbone's clip length: "
                                             + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No next-step line."),
+    quiet: Quiet = False,
 ) -> None:
     """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
     from rich.table import Table
@@ -142,8 +143,8 @@ def synth(
     train_per_class: int = typer.Option(20, "--train-per-class", min=1, help="Training clips per class."),
     test_per_class: int = typer.Option(10, "--test-per-class", min=1, help="Test clips per class."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthesized sounds."),
-    dataset: Optional[str] = typer.Option(
-        None, "--dataset", help="synth-tones or synth-patterns: a dataset of the world `--backbone synth-clap` knows."
+    dataset: Optional[SynthDataset] = typer.Option(
+        None, "--dataset", help="A dataset of the world `--backbone synth-clap` knows (default: 8 generic classes)."
     ),
 ) -> None:
     """Synthesize a small dataset: 8 clearly distinct sound classes, or a synth-* world dataset (--dataset)."""
@@ -152,7 +153,7 @@ def synth(
     if dataset is None:
         classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
     else:
-        classes = synthesize_world(dataset, out_dir, train_per_class, test_per_class, seed=seed)
+        classes = synthesize_world(dataset.value, out_dir, train_per_class, test_per_class, seed=seed)
     err.print(f"synthesized {counted(len(classes), 'class')} ({', '.join(classes)}) in {out_dir}")
 
 

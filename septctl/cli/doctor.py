@@ -19,7 +19,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, out
 from septctl.console import styled
-from septctl.cli.options import Device
+from septctl.cli.options import AsJson, DataRoot, Device
 
 PACKAGES = ("septctl", "torch", "torchaudio", "transformers", "numpy", "soundfile", "safetensors", "huggingface_hub",
             "openai", "typer", "rich", "pyyaml")
@@ -102,7 +102,7 @@ def collect_report() -> dict:
             "weights": weights, "environment": redacted_env(dict(os.environ)), "problems": problems}
 
 
-def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+def doctor(as_json: AsJson = False) -> None:
     """Versions, cache paths, devices, cached weights and what is missing (secrets shown as set/unset only)."""
     report = collect_report()
     if as_json:
@@ -130,8 +130,8 @@ def verify(
                                     help="Allowed difference in accuracy points (0: exact, as on the same CPU)."),
     retrain: bool = typer.Option(False, "--retrain",
                                  help="Also retrain into a scratch folder; the prompt must match bit for bit."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    data_root: DataRoot = None,
+    as_json: AsJson = False,
     device: Device = "cpu",
 ) -> None:
     """Recompute each run's config hash, few-shot rows, weights id and metrics.yaml entries; exit 1 on a mismatch."""

@@ -10,48 +10,51 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
-from septctl.cli.options import Device
+from septctl.cli.options import AsJson, ClassSet, Crop, DataRoot, Device, Quiet, Weights, ZeroshotBackbone
 from septctl.defaults import DEFAULT_BACKBONE
+from septctl.methods.registry import DEFAULT_TEMPLATE
 
 
 def evaluate(
     target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
-    classes: str = typer.Option(None, "--classes", show_default="the run's training classes, plus new after base; "
-                                "new for --zeroshot", help="base, new or all (each its own K-way problem)."),
+    classes: ClassSet = typer.Option(None, "--classes", show_default="the run's training classes, plus new after base; "
+                                "new for --zeroshot", help="Each its own K-way problem."),
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
     fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset (default: the run's)."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
-    template: str = typer.Option("This is a sound of {}.", "--template", help="Zero-shot template with one {}."),
-    backbone: str = typer.Option(None, "--backbone", "-b", show_default=DEFAULT_BACKBONE,
-                                 help="Backbone for --zeroshot (a run uses its own)."),
-    weights: Path = typer.Option(None, "--weights", help="Checkpoint for --zeroshot."),
-    crop: str = typer.Option(None, "--crop", help="Zero-shot: seeded (default), center or start; a run uses its own."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    template: str = typer.Option(DEFAULT_TEMPLATE, "--template", help="Zero-shot template with one {}."),
+    backbone: ZeroshotBackbone = None,
+    weights: Weights = None,
+    crop: Crop = typer.Option(None, "--crop", show_default="seeded",
+                              help="Zero-shot: how a longer clip is cut (a run uses its own)."),
+    data_root: DataRoot = None,
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (a list when several --classes)."),
+    as_json: AsJson = False,
     device: Device = "cpu",
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No next-step line."),
+    quiet: Quiet = False,
 ) -> None:
     """Rebuild the class prompts for the evaluated class names and score the test split; writes metrics.yaml."""
     set_threads()
     from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
     from septctl.errors import SeptctlError
 
+    which = classes.value if classes else None
     if zeroshot:
         if "{}" not in template:
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
-        result, run_dir = evaluate_zeroshot(target, backbone or DEFAULT_BACKBONE, template, classes or "new", fold,
-                                            out_dir, str(weights) if weights else None,
-                                            str(data_root) if data_root else None, crop or "seeded", device=device)
-        results = [(classes or "new", result)]
+        result, run_dir = evaluate_zeroshot(target, backbone.value if backbone else DEFAULT_BACKBONE, template,
+                                            which or "new", fold, out_dir, str(weights) if weights else None,
+                                            str(data_root) if data_root else None, crop.value if crop else "seeded",
+                                            device=device)
+        results = [(which or "new", result)]
     else:
         if backbone is not None:
             raise SeptctlError(f"--backbone applies to --zeroshot only; {target} is scored with the backbone it was trained on")
         if crop is not None:
             raise SeptctlError(f"--crop applies to --zeroshot only; {target} is scored with the crop it was trained with")
         run_dir = Path(target)
-        results = [(which, evaluate_run(run_dir, which, dataset, fold, str(data_root) if data_root else None,
-                                        device=device)) for which in ([classes] if classes else _trained_on(run_dir))]
+        results = [(w, evaluate_run(run_dir, w, dataset, fold, str(data_root) if data_root else None, device=device))
+                   for w in ([which] if which else _trained_on(run_dir))]
     if as_json:
         out.print_json(json.dumps(results[0][1] if len(results) == 1 else [r for _, r in results]))
     else:

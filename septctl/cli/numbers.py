@@ -23,7 +23,13 @@ def guard_numbers(app: typer.Typer) -> None:
 
 
 def numeric_options(callback: Callable) -> dict[str, typer.models.OptionInfo]:
-    """The command's int/float options (plain or Annotated), by parameter name."""
+    """The command's int/float options, by parameter name."""
+    return {name: info for name, (hint, info) in declared_options(callback).items()
+            if {hint, *typing.get_args(hint)} & {int, float}}
+
+
+def declared_options(callback: Callable) -> dict[str, tuple[object, typer.models.OptionInfo]]:
+    """The command's options (plain or Annotated): parameter name -> (type hint, OptionInfo)."""
     hints = typing.get_type_hints(callback, include_extras=True)
     found = {}
     for name, param in inspect.signature(callback).parameters.items():
@@ -32,9 +38,8 @@ def numeric_options(callback: Callable) -> dict[str, typer.models.OptionInfo]:
         if typing.get_origin(hint) is typing.Annotated:
             hint, *meta = typing.get_args(hint)
             info = next((m for m in meta if isinstance(m, typer.models.OptionInfo)), info)
-        kinds = {hint, *typing.get_args(hint)}
-        if isinstance(info, typer.models.OptionInfo) and kinds & {int, float}:
-            found[name] = info
+        if isinstance(info, typer.models.OptionInfo):
+            found[name] = (hint, info)
     return found
 
 

@@ -1,14 +1,44 @@
-"""Options several commands share, declared once."""
+"""Options several commands share, declared once, and every fixed set of choices as an Enum.
+
+Typer lists an Enum's values in --help and refuses any other with its own message. Each
+Enum is built from the torch-free tuple its library module declares, so the choices are
+written down once. Commands hand `.value` (a plain str) to the library.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from septctl.backbones.registry import BACKBONES
+from septctl.data.registry import SYNTH_DATASETS
+from septctl.data.schema import CLASS_SETS, TRAINING_SETS
+from septctl.defaults import CROPS, DEFAULT_BACKBONE
 from septctl.methods.registry import METHODS, option
+from septctl.report.grid import EXPERIMENTS, STAGES
+from septctl.report.paper_tables import TABLES
+from septctl.report.tables import FORMATS
+
+
+def choice(name: str, values: Iterable[str]) -> type[Enum]:
+    """A str-valued Enum of `values` (names may hold '-', as in synth-clap)."""
+    return Enum(name, {v: v for v in values}, type=str)
+
+
+Backbone = choice("Backbone", BACKBONES)
+Baseline = choice("Baseline", METHODS)
+Crop = choice("Crop", CROPS)
+ClassSet = choice("ClassSet", CLASS_SETS)
+TrainingSet = choice("TrainingSet", TRAINING_SETS)
+TableName = choice("TableName", (*TABLES, "all"))
+Format = choice("Format", FORMATS)
+Experiment = choice("Experiment", EXPERIMENTS)
+Stage = choice("Stage", STAGES)
+SynthDataset = choice("SynthDataset", (d.name for d in SYNTH_DATASETS))
 
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")
@@ -24,10 +54,25 @@ def _device_name(value: str) -> str:
 Device = Annotated[str, typer.Option("--device", callback=_device_name, help=_DEVICE_HELP)]
 GridDevice = Annotated[str, typer.Option("--device", envvar="DEVICE", callback=_device_name, help=_DEVICE_HELP)]
 
-# The methods' and backbones' names from their registries (torch-free).
-BACKBONE_HELP = " | ".join(BACKBONES) + "."
-
-Baseline = Enum("Baseline", {name: name for name in METHODS}, type=str)
+_BACKBONE_HELP = "The audio-language model (see `septctl backbones`)."
+BackboneOption = Annotated[Backbone, typer.Option("--backbone", "-b", help=_BACKBONE_HELP)]
+GridBackbone = Annotated[Backbone, typer.Option("--backbone", "-b", envvar="BACKBONE", help=_BACKBONE_HELP)]
+ZeroshotBackbone = Annotated[Optional[Backbone], typer.Option(
+    "--backbone", "-b", show_default=DEFAULT_BACKBONE, help="Backbone for --zeroshot (a run is scored with its own).")]
+Weights = Annotated[Optional[Path], typer.Option(
+    "--weights", help="A local checkpoint for the backbone (default: its cached download).")]
+Dataset = Annotated[str, typer.Argument(help="A prepared dataset folder, or a dataset name under --data-root.")]
+DataRoot = Annotated[Optional[Path], typer.Option(
+    "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live (default: $SEPTCTL_DATA, else ./data).")]
+CropOption = Annotated[Crop, typer.Option(
+    "--crop", help="How a clip longer than the backbone's is cut: a seeded window per file, the middle, or the start.")]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Only results and errors: no progress bars, retry notices or next-step line.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace what --out names even if it differs (e.g. was edited "
+                                                     "by hand).")]
+Recompute = Annotated[bool, typer.Option("--force", help="Recompute even if the output is up to date, and replace it "
+                                                         "even if it differs.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def method_flag(key: str, **kwargs) -> typer.models.OptionInfo:
@@ -41,12 +86,9 @@ def method_flag(key: str, **kwargs) -> typer.models.OptionInfo:
 
 def plain_flags(app: typer.Typer) -> None:
     """On/off flags show no `<bool>` in --help: they take no value (`--quiet`, not `--quiet <bool>`)."""
-    import inspect
-
-    from septctl.cli.numbers import callbacks
+    from septctl.cli.numbers import callbacks, declared_options
 
     for callback in callbacks(app):
-        for param in inspect.signature(callback).parameters.values():
-            info = param.default
-            if isinstance(info, typer.models.OptionInfo) and isinstance(info.default, bool) and info.metavar is None:
+        for hint, info in declared_options(callback).values():
+            if hint is bool and info.metavar is None:
                 info.metavar = ""

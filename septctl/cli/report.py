@@ -11,22 +11,24 @@ from septctl.cli import grid_batch as gb
 from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
 from septctl.console import counted, styled
-from septctl.cli.options import Device, GridDevice
+from septctl.cli.options import (Backbone, BackboneOption, ClassSet, DataRoot, Dataset, Device, Experiment, Force,
+                                 Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet, Weights,
+                                 ZeroshotBackbone)
 from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE
 
 
 def report(
     runs: list[Path] = typer.Argument(..., help="Run folders, or folders to search for runs."),
-    fmt: str = typer.Option("md", "--format", "-f", help="md, csv, latex or json."),
-    table: str = typer.Option("b2n", "--table", "-t",
-                              help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
+    fmt: Format = typer.Option(Format.md, "--format", "-f", help="The tables' format."),
+    table: TableName = typer.Option(TableName.b2n, "--table", "-t",
+                                    help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
     shots: int = typer.Option(None, "--shots", min=1, help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
     out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
     h_of_means: bool = typer.Option(False, "--h-of-means",
                                     help="H of the averaged Base and New (CoCoOp convention) instead of the "
                                          "SEPT paper's mean of per-seed H."),
-    force: bool = typer.Option(False, "--force", help="Replace files under --out even if they differ."),
+    force: Force = False,
 ) -> None:
     """The paper's tables from run folders (H as the SEPT paper takes it; lists what is missing).
 
@@ -44,12 +46,12 @@ def report(
     if not records:
         raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
-    tables = build_tables(records, table, shots, h_of_means)
-    out.print(render_tables(tables, fmt), highlight=False, end="")
+    tables = build_tables(records, table.value, shots, h_of_means)
+    out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
-        ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
+        ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt.value]
         for t in tables:
-            write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt), force=force)
+            write_text(Path(out_dir) / f"{t.name}.{ext}", render_tables([t], fmt.value), force=force)
         err.print(f"wrote {len(tables)} table(s) to {out_dir}")
     for t in tables:
         if not t.cells and not t.missing:
@@ -74,9 +76,9 @@ def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
 
 
 def grid(
-    experiment: str = typer.Argument(..., help="base2new, cross, shots, ablation or paper (all four)."),
+    experiment: Experiment = typer.Argument(..., help="The paper's experiment (paper: all four)."),
     datasets: list[str] = typer.Argument(None, help="Registry dataset names or dataset folders (cross uses --pairs instead)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", envvar="BACKBONE", help="tiny for tests."),
+    backbone: GridBackbone = Backbone(DEFAULT_BACKBONE),
     epochs: int = typer.Option(50, "--epochs", min=1, envvar="EPOCHS", help="Paper: 50."),
     seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
     folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
@@ -85,7 +87,7 @@ def grid(
     pairs: str = typer.Option(None, "--pairs", envvar="CROSS_PAIRS",
                               help="Cross-dataset pairs SRC:TGT (default: the paper's three)."),
     quick: bool = typer.Option(False, "--quick", help="2 epochs, seed 0, fold 1: a smoke test of the grid."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    data_root: DataRoot = None,
     runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
     device: GridDevice = "cpu",
@@ -94,7 +96,7 @@ def grid(
                                        "CUDA, 1 on the CPU, where packing measured no gain; docs/speed.md)."),
     show_plan: bool = typer.Option(False, "--plan", help="Print one command per unfinished job (every job with "
                                                          "--all) instead of running them."),
-    stage: str = typer.Option("all", "--stage", help="With --plan: prep (run first), runs, or all."),
+    stage: Stage = typer.Option(Stage.all, "--stage", help="With --plan: prep (run first), runs, or all."),
     slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
     parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
     cpus: gb.Cpus = None, time: gb.Time = None, mem: gb.Mem = None, account: gb.Account = None,
@@ -107,14 +109,12 @@ def grid(
     from septctl.errors import SeptctlError
     from septctl.report import grid as g
 
-    if stage not in g.STAGES:
-        raise SeptctlError(f"--stage {stage!r}: choose one of {', '.join(g.STAGES)}")
     batch = gb.batch_options(slurm, dry_run, status, everything, parallel, profile, partition=partition, gpus=gpus,
                              cpus=cpus, time=time, mem=mem, account=account, sbatch_args=sbatch_arg)
     from septctl.devices import check_device
 
     device = check_device(device, here=not (show_plan or batch.slurm or batch.status))  # a plan may run elsewhere
-    knobs = g.Knobs(backbone=backbone, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
+    knobs = g.Knobs(backbone=backbone.value, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
                     runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size)
@@ -123,16 +123,16 @@ def grid(
         if bad:
             raise SeptctlError(f"--pairs {bad[0]!r}: write SOURCE:TARGET, e.g. ravdess:crema-d")
         knobs.cross_pairs = tuple(tuple(p.split(":")) for p in pairs.replace(",", " ").split())
-    jobs = g.plan(experiment, knobs, list(datasets or []))
+    jobs = g.plan(experiment.value, knobs, list(datasets or []))
     if batch.wanted:
         show = lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-        code = gb.run_batch(experiment, jobs, runs, batch, err.print, show)
+        code = gb.run_batch(experiment.value, jobs, runs, batch, err.print, show)
         if code:
             raise typer.Exit(code)
         return
     if show_plan:
         for job in jobs:
-            if stage in ("all", job.stage) and (everything or not job.done()):  # finished jobs only with --all
+            if stage.value in ("all", job.stage) and (everything or not job.done()):  # finished jobs only with --all
                 out.print(job.line(), markup=False, highlight=False, soft_wrap=True)
         return
     from septctl.cli.main import app
@@ -150,16 +150,18 @@ def grid(
 
 
 def grid_prep(
-    dataset: str = typer.Argument(..., help="Registry dataset name or dataset folder."),
-    classes: str = typer.Option("base", "--classes", help="Training classes: base (base-to-new) or all (cross)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
+    dataset: Dataset,
+    classes: TrainingSet = typer.Option(TrainingSet.base, "--classes",
+                                        help="Training classes: base (base-to-new) or all (cross)."),
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
     embed: list[str] = typer.Option([], "--embed", help="Also embed this dataset (a cross-dataset target)."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
+    data_root: DataRoot = None,
     device: Device = "cpu",
 ) -> None:
     """Make a dataset's SEPT files (built-in neighbors and prefixes, margins) and embeddings, once, under a lock."""
     set_threads()
+    backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
     from septctl.cli.main import app
     from septctl.report import grid as g
@@ -186,12 +188,12 @@ def grid_prep(
 
 def grid_eval(
     target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
-    classes: list[str] = typer.Option(["new"], "--classes", help="base, new or all; repeat for several."),
+    classes: list[ClassSet] = typer.Option([ClassSet.new], "--classes", help="Repeat for several."),
     dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
     fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset."),
     zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: the hand-written template."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help="Backbone for --zeroshot."),
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA"),
+    backbone: ZeroshotBackbone = None,
+    data_root: DataRoot = None,
     out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder."),
     device: Device = "cpu",
 ) -> None:
@@ -202,6 +204,7 @@ def grid_eval(
     from septctl.runs import metrics_key, read_metrics, read_run, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
+    backbone = (backbone or Backbone(DEFAULT_BACKBONE)).value
     if zeroshot:
         ds = open_dataset(target, root)
         where = out_dir or zeroshot_run_dir(ds.name, backbone, fold)
@@ -213,7 +216,7 @@ def grid_eval(
         name = ds.name if ds else run.get("dataset")
         at = fold if fold is not None else (ds.default_fold() if ds else run.get("fold"))
     have = read_metrics(where)
-    for which in classes:
+    for which in (c.value for c in classes):
         key = metrics_key(name, at, which)
         if key in have:
             err.print(f"{where}: {key} already evaluated")
@@ -236,7 +239,7 @@ def plot_heatmap(
     neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml of the classes to show."),
     per_class: int = typer.Option(3, "--per-class", min=1, help="Neighbors shown per class."),
     out_path: Path = typer.Option(Path("figures/heatmap"), "--out", help="Writes OUT.png and OUT.pdf."),
-    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
+    force: Force = False,
 ) -> None:
     """Figure 1: cosine similarity of each class prompt to every class's neighbor prompts."""
     set_threads()
@@ -250,32 +253,32 @@ def plot_heatmap(
 def plot_tsne(
     runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
     neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml covering the new classes (--split all)."),
-    classes: str = typer.Option("new", "--classes", help="Which of the runs' dataset classes: new, base or all."),
+    classes: ClassSet = typer.Option(ClassSet.new, "--classes", help="Which of the runs' dataset classes."),
     perplexity: float = typer.Option(10.0, "--perplexity", min=1.0, help="t-SNE perplexity."),
     out_path: Path = typer.Option(Path("figures/tsne"), "--out", help="Writes OUT.png and OUT.pdf."),
-    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
+    force: Force = False,
 ) -> None:
     """Figure 4: exact t-SNE of class prompts (diamonds) and their neighbors' prompts (circles)."""
     set_threads()
     from septctl.report.figures import tsne_figure
 
-    files = tsne_figure(runs, neighbors, out_path, classes, perplexity, force=force)
+    files = tsne_figure(runs, neighbors, out_path, classes.value, perplexity, force=force)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 
 @plot_app.command("similarity")
 def plot_similarity(
     neighbors: list[Path] = typer.Argument(..., help="neighbors.yaml files (one per dataset)."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b"),
-    weights: Path = typer.Option(None, "--weights"),
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    weights: Weights = None,
     out_path: Path = typer.Option(Path("figures/similarity"), "--out", help="Writes OUT.png and OUT.pdf."),
-    force: bool = typer.Option(False, "--force", help="Replace OUT.png and OUT.pdf even if they differ."),
+    force: Force = False,
 ) -> None:
     """Figure 8: histogram of class-to-own-neighbor cosine similarities (other classes' neighbors for contrast)."""
     set_threads()
     from septctl.report.figures import similarity_figure
 
-    files = similarity_figure(neighbors, backbone, str(weights) if weights else None, out_path, force=force)
+    files = similarity_figure(neighbors, backbone.value, str(weights) if weights else None, out_path, force=force)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 

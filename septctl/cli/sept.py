@@ -16,13 +16,11 @@ from typer.core import TyperGroup
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
-from septctl.cli.options import Device
+from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force, Quiet, Recompute, TrainingSet,
+                                 Weights)
 from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
-
-SPLITS = ("base", "all")
-
 
 class _DefaultToGenerate(TyperGroup):
     """A group that runs `generate` when its first argument is not a subcommand."""
@@ -75,8 +73,6 @@ def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
 
 def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split: str) -> tuple[list[str], dict, str | None]:
     """Class names to expand, where they came from (for the card), and the registry name if any."""
-    if split not in SPLITS:
-        raise SeptctlError(f"--split {split!r}: choose base (training classes of base-to-new) or all")
     if (dataset is None) == (classes_file is None):
         raise SeptctlError("give either a DATASET name or --classes FILE (one class per line), not both or neither")
     if classes_file is not None:
@@ -146,8 +142,6 @@ MaxTime = Annotated[float, typer.Option(
     "--max-time", min=1.0, help="Seconds for all requests and retries together; a server that never answers "
     "fails after at most this long.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if this request is cached.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Do not announce retries.")]
-Force = Annotated[bool, typer.Option("--force", help="Replace --out even if it differs (e.g. was edited by hand).")]
 
 
 @neighbors_app.command("generate")
@@ -158,7 +152,8 @@ def neighbors_generate(
     classes: Optional[Path] = typer.Option(None, "--classes", help="Text file with one class name per line."),
     llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
     n: int = typer.Option(10, "--n", min=1, help="Neighbors per class (paper: 10)."),
-    split: str = typer.Option("base", "--split", help="base: the base-to-new training classes; all: every class."),
+    split: TrainingSet = typer.Option(TrainingSet.base, "--split",
+                                      help="base: the base-to-new training classes; all: every class."),
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
     exclude_names: Optional[Path] = typer.Option(
@@ -178,7 +173,7 @@ def neighbors_generate(
     from septctl.artifacts import provenance, sha256_file, write_yaml
     from septctl.sept import neighbors as nb
 
-    names, source, registry_name = _target_classes(dataset, classes, split)
+    names, source, registry_name = _target_classes(dataset, classes, split.value)
     exclude = _read_lines(exclude_names, "exclude-names file") if exclude_names else []
     if llm == "builtin":
         table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude)
@@ -212,14 +207,14 @@ def neighbors_generate(
 @neighbors_app.command("stats")
 def neighbors_stats(
     sources: list[str] = typer.Argument(..., help="neighbors.yaml files, dataset names (built-in bank), or 'all'."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Text encoder used for the similarities."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
-    split: str = typer.Option("base", "--split", help="Classes of a dataset name: base or all."),
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    weights: Weights = None,
+    split: TrainingSet = typer.Option(TrainingSet.base, "--split", help="Classes of a dataset name: base or all."),
     dataset: Optional[str] = typer.Option(
         None, "--dataset", help="Dataset (name or folder) of a neighbors file, for the new-name overlap (guessed when omitted)."
     ),
     template: Optional[str] = typer.Option(None, "--template", help="Template with one {} (default: This is a sound of {}.)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: AsJson = False,
     device: Device = "cpu",
 ) -> None:
     """Similarity to own / other classes' neighbors, diversity (eq. 10), overlap with new-class names."""
@@ -233,8 +228,6 @@ def neighbors_stats(
     template = template or STATS_TEMPLATE
     if (bad := template_problem(template)) is not None:
         raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
-    if split not in SPLITS:
-        raise SeptctlError(f"--split {split!r}: choose base or all")
     jobs = []  # (label, classes, neighbor lists, new classes)
     for src in [d.name for d in DATASETS] if sources == ["all"] else sources:
         if Path(src).is_file():
@@ -242,10 +235,10 @@ def neighbors_stats(
             jobs.append((src, ns.classes, ns.rows(), _new_classes(dataset, ns.classes)))
         else:
             info = _dataset(src)
-            names = info.base if split == "base" else sorted(info.classes)
+            names = info.base if split is TrainingSet.base else sorted(info.classes)
             table = nb.from_bank(names, 10, dataset=info.name)
-            jobs.append((info.name, names, [table[c] for c in names], info.new if split == "base" else None))
-    model = load_backbone(backbone, weights, device)
+            jobs.append((info.name, names, [table[c] for c in names], info.new if split is TrainingSet.base else None))
+    model = load_backbone(backbone.value, weights, device)
     rows = [neighbor_stats(model, c, p, source=label, new_classes=new, template=template) for label, c, p, new in jobs]
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
@@ -258,7 +251,7 @@ def neighbors_stats(
     def fmt(x, pct=False):
         return "-" if x is None else (f"{100 * x:.1f}%" if pct else f"{x:.4f}")
 
-    table = Table(title=f"neighbor quality ({backbone}, template {template!r})")
+    table = Table(title=f"neighbor quality ({backbone.value}, template {template!r})")
     for col in ("source", "K", "N", "positive sim", "negative sim", "diversity", "new-name overlap"):
         table.add_column(col, justify="left" if col == "source" else "right", no_wrap=col == "source")
     for r in rows:
@@ -311,14 +304,13 @@ def margins(
     single_template: Optional[str] = typer.Option(
         None, "--single-template", help="Use this one template instead of --prefixes (SEPT-, Table 7)."
     ),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Backbone whose text encoder measures the margins."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Backbone checkpoint (default: cached download)."),
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    weights: Weights = None,
     out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
     device: Device = "cpu",
-    force: bool = typer.Option(False, "--force", help="Recompute even if --out already matches these inputs, and "
-                               "replace --out even if it differs (e.g. was made from other inputs)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or next-step line."),
+    force: Recompute = False,
+    quiet: Quiet = False,
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
@@ -339,9 +331,9 @@ def margins(
     else:
         ps = load_prefixes(prefixes_path)
         templates, prefixes_sha = ps.templates, ps.sha256
-    model = load_backbone(backbone, weights, device)
+    model = load_backbone(backbone.value, weights, device)
     meta = mg.margins_metadata(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, prefixes_sha256=prefixes_sha,
-                               templates=templates, backbone_name=backbone, weights_id=model.weights_id())
+                               templates=templates, backbone_name=backbone.value, weights_id=model.weights_id())
     if not force and mg.is_current(out_path, meta):
         err.print(f"{out_path} is up to date (same neighbors, templates and backbone); --force recomputes it")
         return
@@ -360,7 +352,7 @@ def margins(
     )
     source = (read_yaml(neighbors, "neighbors file").get("card") or {}).get("classes_from") or {}
     dataset = source.get("dataset", "DATASET") if isinstance(source, dict) else "DATASET"
-    next_step(f"septctl train {shlex.quote(str(dataset))} --backbone {backbone} --sept --neighbors "
+    next_step(f"septctl train {shlex.quote(str(dataset))} --backbone {backbone.value} --sept --neighbors "
               f"{shlex.quote(str(neighbors))} --margins {shlex.quote(str(out_path))}", quiet)
 
 

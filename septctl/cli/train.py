@@ -9,14 +9,15 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, set_threads
-from septctl.cli.options import BACKBONE_HELP, Baseline, Device, method_flag
+from septctl.cli.options import (Backbone, BackboneOption, Baseline, Crop, CropOption, DataRoot, Dataset, Device, Quiet,
+                                 TrainingSet, Weights, method_flag)
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 
 
 def train(
-    dataset: str = typer.Argument(..., help="A prepared dataset folder, or a dataset name under --data-root."),
-    backbone: str = typer.Option(DEFAULT_BACKBONE, "--backbone", "-b", help=BACKBONE_HELP),
-    weights: Path = typer.Option(None, "--weights", help="Local checkpoint for the backbone."),
+    dataset: Dataset,
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    weights: Weights = None,
     baseline: Baseline = typer.Option(Baseline.coop, "--baseline", help="The prompt-tuning method."),
     shots: int = typer.Option(16, "--shots", help="Training clips per class."),
     seed: int = typer.Option(0, "--seed", help="Seeds the few-shot rows, context init and batch order."),
@@ -25,7 +26,7 @@ def train(
     batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
     n_ctx: int = typer.Option(N_CTX, "--n-ctx", help="Learned context vectors M (paper: 16)."),
     fold: int = typer.Option(None, "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1)."),
-    classes: str = typer.Option("base", "--classes", help="base (base-to-new) or all (cross-dataset)."),
+    classes: TrainingSet = typer.Option(TrainingSet.base, "--classes", help="base (base-to-new) or all (cross-dataset)."),
     sept: bool = typer.Option(False, "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins)."),
     neighbors: Path = typer.Option(None, "--neighbors", help="neighbors.yaml from `septctl neighbors`."),
     margins: Path = typer.Option(None, "--margins", help="margins.safetensors from `septctl margins`."),
@@ -42,16 +43,16 @@ def train(
     dept_fusion: bool = method_flag("dept_fusion"),
     reference_dropout: bool = typer.Option(False, "--reference-dropout",
                                            help="Keep the text projection dropout on while training, as PALM did."),
-    crop: str = typer.Option("seeded", "--crop", help="How long clips are cut: seeded (default), center, start."),
+    crop: CropOption = Crop.seeded,
     device: Device = "cpu",
-    data_root: Path = typer.Option(None, "--data-root", envvar="SEPTCTL_DATA", help="Where prepared datasets live."),
+    data_root: DataRoot = None,
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8); "
                                                  "with --seeds/--folds a template with {seed} and {fold}."),
     seeds: str = typer.Option(None, "--seeds", help="Several runs, one per seed: 0,1,2 (replaces --seed)."),
     folds: str = typer.Option(None, "--folds", help="Several runs, one per fold: 1,2,3,4,5 (replaces --fold)."),
     pack_size: int = typer.Option(1, "--pack-size", min=1,
                                   help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: Quiet = False,
 ) -> None:
     """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.
 
@@ -72,11 +73,11 @@ def train(
     seed_list = _int_list("--seeds", seeds) if seeds is not None else [seed]
     fold_list = _int_list("--folds", folds) if folds is not None else [fold]
     cfgs = [TrainConfig(
-        dataset=dataset, backbone=backbone, weights=str(weights) if weights else None, method=baseline.value,
+        dataset=dataset, backbone=backbone.value, weights=str(weights) if weights else None, method=baseline.value,
         method_options=method_options(baseline.value, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
                                                  "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
-        classes=classes, fold=f, shots=shots, seed=s, epochs=epochs, lr=lr, batch_size=batch_size,
-        n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop, device=device,
+        classes=classes.value, fold=f, shots=shots, seed=s, epochs=epochs, lr=lr, batch_size=batch_size,
+        n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop.value, device=device,
         data_root=str(data_root) if data_root else None, sept=sept_opts,
     ) for f in fold_list for s in seed_list]
     outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]

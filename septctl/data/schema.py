@@ -73,6 +73,7 @@ def base_new_split(classes) -> tuple[list[str], list[str]]:
 
 
 CLASS_SETS = ("base", "new", "all")
+TRAINING_SETS = ("base", "all")  # what a run trains on: base-to-new, or every class (cross-dataset)
 
 
 def select_classes(classes, which: str) -> list[str]:

@@ -23,7 +23,7 @@ from septctl.console import counted
 from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.sampling import sample_few_shot
 from septctl.data.schema import Row
-from septctl.data.schema import select_classes
+from septctl.data.schema import TRAINING_SETS, select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import Interrupted, SeptctlError
@@ -71,7 +71,7 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone
     backbone = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
     train_rows, _ = dataset.splits(fold)
     all_classes = sorted({r.classname for r in train_rows})
-    if cfg.classes not in ("base", "all"):
+    if cfg.classes not in TRAINING_SETS:
         raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
     classes = select_classes(all_classes, cfg.classes)
     few = sample_few_shot(train_rows, cfg.shots, cfg.seed)

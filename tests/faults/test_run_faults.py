@@ -21,7 +21,7 @@ def _edit_yaml(path: Path, edit) -> None:
 # --- backbones and weights -------------------------------------------------------------------------
 
 def test_unknown_backbone_is_refused(world, refused):
-    refused(["embed", world.data, "--backbone", "clapx"], "'clapx'", fix="choose one of")
+    refused(["embed", world.data, "--backbone", "clapx"], "--backbone", "'clapx'", fix="is not one of 'tiny', 'pengi'")
 
 
 def test_weights_for_the_tiny_backbone_are_refused(world, tmp_path, refused):
@@ -71,11 +71,11 @@ def test_embeddings_of_another_backbone_are_recomputed_not_reused(world, tmp_pat
 # --- options ------------------------------------------------------------------------------------------
 
 def test_training_on_new_classes_is_refused(world, tmp_path, refused):
-    refused(_train_args(world, tmp_path / "run", "--classes", "new"), "--classes 'new'", fix="base or all")
+    refused(_train_args(world, tmp_path / "run", "--classes", "new"), "--classes", "'new'", fix="one of 'base', 'all'")
 
 
 def test_bad_eval_classes_value_is_refused(world, refused):
-    refused(["eval", world.run, "--classes", "novel"], "--classes 'novel'", fix="base, new or all")
+    refused(["eval", world.run, "--classes", "novel"], "--classes", "'novel'", fix="one of 'base', 'new', 'all'")
 
 
 def test_zeroshot_template_without_slot_is_refused(world, tmp_path, refused):

@@ -11,12 +11,12 @@ chosen explicitly.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path, PurePosixPath
 
+from septctl.data import csvfile
 from septctl.data.preparers.base import Plan
 from septctl.data.registry import find_dataset
-from septctl.data.schema import COLUMNS, Row
+from septctl.data.schema import Row
 from septctl.errors import SeptctlError
 
 
@@ -32,28 +32,17 @@ def split_csvs(folds: int) -> list[str]:
 
 
 def read_rows(csv_path: Path) -> list[Row]:
-    try:
-        with open(csv_path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not set(COLUMNS) <= set(reader.fieldnames or []):
-                raise SeptctlError(f"{csv_path}: header must include 'path,classname'; is this PALM's CSV?")
-            rows = [Row((r["path"] or "").strip(), (r["classname"] or "").strip()) for r in reader]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SeptctlError(f"{csv_path}: unreadable CSV ({exc}); re-download PALM's copy") from None
+    """A PALM CSV's rows; each path must stay inside the copy (the file itself may be missing)."""
+    rows = csvfile.read_rows(csv_path)
     for line, r in enumerate(rows, start=2):
         rel = PurePosixPath(r.path)
-        if not r.path or not r.classname or rel.is_absolute() or ".." in rel.parts:
-            raise SeptctlError(
-                f"{csv_path}:{line}: path must be relative to the dataset folder and classname non-empty "
-                f"(got {r.path!r}, {r.classname!r}); fix the row"
-            )
-    if not rows:
-        raise SeptctlError(f"{csv_path}: no rows; re-download PALM's copy")
+        if rel.is_absolute() or ".." in rel.parts:
+            raise SeptctlError(f"{csv_path}:{line}: path must be relative to the dataset folder (got {r.path!r}); "
+                               "fix the row")
     return rows
 
 
 def plan(source: Path, name: str):
-
     info = find_dataset(name)
     if info is None:
         raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
