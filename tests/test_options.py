@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from tests.faults.conftest import Result, assert_refused
@@ -119,3 +121,56 @@ def test_flags_show_no_value_in_help(run_cli, monkeypatch):
         assert code == 0
         flags = [line for line in usage.splitlines() if "<bool>" in line and "--help" not in line]
         assert flags == [], (command, flags)
+
+
+# --- every choice-valued option (an Enum) lists its choices and is checked by Typer ---
+
+def _walk(a=None, path=()):
+    from septctl.cli.main import app
+
+    a = a or app
+    for c in a.registered_commands:
+        yield (*path, c.name or c.callback.__name__), c.callback
+    for g in a.registered_groups:
+        yield from _walk(g.typer_instance, (*path, g.name))
+
+
+def _choice_options() -> list[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+    """(command path, --flag, choices) for every option whose type is an Enum (alone, optional or a list)."""
+    from enum import Enum
+
+    from septctl.cli.numbers import declared_options
+
+    found = []
+    for path, callback in _walk():
+        for name, (hint, info) in declared_options(callback).items():
+            enum = next((t for t in (hint, *typing.get_args(hint)) if isinstance(t, type) and issubclass(t, Enum)), None)
+            if enum is not None:
+                decls = (info.default, *info.param_decls) if str(info.default).startswith("-") else info.param_decls
+                flag = next(d for d in decls if d.startswith("--"))  # Annotated: the first name is in .default
+                found.append((path, flag, tuple(e.value for e in enum)))
+    return found
+
+
+
+
+
+def test_the_walk_finds_the_choices():
+    found = {(" ".join(path), flag): choices for path, flag, choices in _choice_options()}
+    assert found[("train", "--backbone")][:2] == ("tiny", "pengi") and found[("train", "--baseline")]
+    for key in [("train", "--classes"), ("train", "--crop"), ("eval", "--classes"), ("margins", "--backbone"),
+                ("report", "--format"), ("report", "--table"), ("grid", "--stage"), ("grid-eval", "--classes"),
+                ("neighbors generate", "--split"), ("plot tsne", "--classes"), ("data download", "--source")]:
+        assert key in found, key
+    assert len(found) >= 20
+
+
+@pytest.mark.parametrize("path,flag,choices", [pytest.param(p, f, c, id=f"{' '.join(p)} {f}")
+                                               for p, f, c in _choice_options()])
+def test_every_choice_option_lists_and_checks_its_choices(run_cli, monkeypatch, path, flag, choices):
+    monkeypatch.setenv("COLUMNS", "300")
+    code, usage, _ = run_cli(*path, "--help")
+    assert code == 0 and "|".join(choices) in usage, usage
+    code, stdout, stderr = run_cli(*path, flag, "bogus")
+    line = assert_refused(Result(code, stdout, stderr), flag)
+    assert "'bogus' is not one of " + ", ".join(f"'{c}'" for c in choices) in line, line
