@@ -74,7 +74,7 @@ def test_key_map_is_one_prefix_rename():
         assert pengi_key_map(src) == ours and ours in expected
     assert pengi_key_map("caption_decoder.gpt.transformer.wte.weight") is None
     assert pengi_key_map("audio_encoder.something.else") == "audio_encoder.something.else"  # -> "unexpected"
-    assert all(any(k.startswith(dst) for _, dst in PREFIX_MAP) for k in expected)
+    assert all(any(k.startswith(dst) for _, dst in PREFIX_MAP.pairs) for k in expected)
 
 
 def _pengi_state(model: PengiBackbone) -> dict[str, torch.Tensor]:

@@ -26,32 +26,19 @@ from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.registry import SPECS
-from septctl.backbones.weights import load_checkpoint_state, rename_prefix
+from septctl.backbones.weights import PrefixMap, load_checkpoint_state
 from septctl.errors import SeptctlError
 
 REPO, FILENAME = SPECS["ms-clap"].source.location, SPECS["ms-clap"].source.file
-PREFIX_MAP = (
+PREFIX_MAP = PrefixMap((
     ("audio_encoder.base.htsat.", "audio."),
     ("audio_encoder.projection.", "audio_projection."),
     ("caption_encoder.base.", "text."),
     ("caption_encoder.projection.", "projection."),
-)
+), encoders=("audio_encoder.", "caption_encoder."))
 # Buffers older transformers saved in GPT-2 checkpoints; recomputed, never loaded.
 TOLERATED = (".position_ids", ".attn.bias", ".attn.masked_bias")
-
-
-def ms_clap_key_map(key: str) -> str | None:
-    renamed = rename_prefix(key, PREFIX_MAP)
-    if renamed is None and key.startswith(("audio_encoder.", "caption_encoder.")):
-        return key  # kept, so that the loader reports it as unexpected
-    return renamed
-
-
-def to_ms_clap_key(key: str) -> str:
-    renamed = rename_prefix(key, tuple((dst, src) for src, dst in PREFIX_MAP))
-    if renamed is None:
-        raise KeyError(key)
-    return renamed
+ms_clap_key_map, to_ms_clap_key = PREFIX_MAP, PREFIX_MAP.inverse  # checkpoint key -> ours, and back
 
 
 def gpt2_tokenizer(load=hub_tokenizer("gpt2")) -> BpeTokenizer:

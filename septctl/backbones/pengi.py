@@ -32,40 +32,25 @@ from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
 from septctl.backbones.registry import SPECS
 from septctl.backbones.weights import (
+    PrefixMap,
     load_checkpoint_state,
     recorded_checkpoint,
     register_checkpoint,
-    rename_prefix,
     weights_dir,
 )
 from septctl.errors import SeptctlError
 
 SOURCE = SPECS["pengi"].source
 
-PREFIX_MAP = (
+# Checkpoint key -> ours (None: a part we skip, the decoder), and back with `to_pengi_key`.
+PREFIX_MAP = PrefixMap((
     ("audio_encoder.base.htsat.", "audio."),
     ("audio_encoder.projection.", "audio_projection."),
     ("caption_encoder.base.", "text.core."),
     ("caption_encoder.clip_text_projection.", "text_projection."),
     ("caption_encoder.projection.", "projection."),
-)
-_ENCODERS = ("audio_encoder.", "caption_encoder.")
-
-
-def pengi_key_map(key: str) -> str | None:
-    """Checkpoint key -> our key; None for parts we skip (decoder); unknown encoder keys pass through unchanged."""
-    renamed = rename_prefix(key, PREFIX_MAP)
-    if renamed is None and key.startswith(_ENCODERS):
-        return key  # kept, so that the loader reports it as unexpected
-    return renamed
-
-
-def to_pengi_key(key: str) -> str:
-    """Our key -> Pengi's checkpoint key (the inverse of `pengi_key_map`)."""
-    renamed = rename_prefix(key, tuple((dst, src) for src, dst in PREFIX_MAP))
-    if renamed is None:
-        raise KeyError(key)
-    return renamed
+), encoders=("audio_encoder.", "caption_encoder."))
+pengi_key_map, to_pengi_key = PREFIX_MAP, PREFIX_MAP.inverse
 
 
 class PengiBackbone(ProjectedBackbone):

@@ -20,6 +20,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,28 @@ def rename_prefix(key: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
         if key.startswith(old):
             return new + key[len(old) :]
     return None
+
+
+@dataclass(frozen=True)
+class PrefixMap:
+    """A checkpoint's key prefixes -> ours, and back. A key of `encoders` that no pair renames passes through
+    unchanged, so the loader reports it as unexpected; other keys (a decoder) map to None: not needed."""
+
+    pairs: tuple[tuple[str, str], ...]
+    encoders: tuple[str, ...]
+
+    def __call__(self, key: str) -> str | None:
+        renamed = rename_prefix(key, self.pairs)
+        if renamed is None and key.startswith(self.encoders):
+            return key
+        return renamed
+
+    def inverse(self, key: str) -> str:
+        """Our key -> the checkpoint's (to build a reference checkpoint, or to name a missing key as it is saved)."""
+        renamed = rename_prefix(key, tuple((ours, theirs) for theirs, ours in self.pairs))
+        if renamed is None:
+            raise KeyError(key)
+        return renamed
 
 
 def select_state(
