@@ -174,3 +174,15 @@ def test_every_choice_option_lists_and_checks_its_choices(run_cli, monkeypatch, 
     code, stdout, stderr = run_cli(*path, flag, "bogus")
     line = assert_refused(Result(code, stdout, stderr), flag)
     assert "'bogus' is not one of " + ", ".join(f"'{c}'" for c in choices) in line, line
+
+
+def test_train_has_one_flag_per_declared_method_option(run_cli, monkeypatch):
+    """The flags come from the methods' registry, so a new method's options need no edit of the CLI."""
+    from septctl.methods.registry import all_options
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code, usage, _ = run_cli("train", "--help")
+    panel = usage[usage.index("Method options"):]
+    assert code == 0 and len(all_options()) >= 4
+    for declared in all_options():
+        assert declared.flag in panel and declared.help.split(":")[0] in panel

@@ -7,7 +7,8 @@ written down once. Commands hand `.value` (a plain str) to the library.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,7 +19,7 @@ from septctl.backbones.registry import BACKBONES
 from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
 from septctl.defaults import CROPS, DEFAULT_BACKBONE
-from septctl.methods.registry import METHODS, option
+from septctl.methods.registry import METHODS, MethodOption, all_options
 from septctl.report.grid import EXPERIMENTS, STAGES
 from septctl.report.paper_tables import TABLES
 from septctl.report.tables import FORMATS
@@ -75,13 +76,25 @@ Recompute = Annotated[bool, typer.Option("--force", help="Recompute even if the 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def method_flag(key: str, **kwargs) -> typer.models.OptionInfo:
+def with_method_flags(command: Callable) -> Callable:
+    """Give `command` one option per method option the registry declares (it receives them as **kwargs),
+    so adding a method never touches the CLI. They are listed under their own heading in --help."""
+    signature = inspect.signature(command, eval_str=True)  # a set __signature__ is read as it is
+    shared = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags = [inspect.Parameter(o.key, inspect.Parameter.KEYWORD_ONLY, default=_method_flag(o), annotation=o.flag_type)
+             for o in all_options()]
+    command.__signature__ = signature.replace(parameters=shared + flags)
+    command.__annotations__ = {**command.__annotations__, **{p.name: p.annotation for p in flags}}
+    return command
+
+
+def _method_flag(declared: MethodOption) -> typer.models.OptionInfo:
     """A method's own option, with the flag and help its registry entry declares (the default: not given)."""
-    declared = option(key)
-    if isinstance(declared.default, bool):
-        return typer.Option(False, declared.flag, help=declared.help, **kwargs)
+    panel = "Method options"
+    if declared.flag_type is bool:
+        return typer.Option(False, declared.flag, help=declared.help, rich_help_panel=panel)
     shown = "" if isinstance(declared.default, list) else f" Default: {declared.default}."
-    return typer.Option(None, declared.flag, help=declared.help + shown, **kwargs)
+    return typer.Option(None, declared.flag, help=declared.help + shown, rich_help_panel=panel)
 
 
 def plain_flags(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import (Backbone, BackboneOption, Baseline, Crop, CropOption, DataRoot, Dataset, Device, Quiet,
-                                 TrainingSet, Weights, method_flag)
+                                 TrainingSet, Weights, with_method_flags)
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 
 
@@ -37,10 +37,6 @@ def train(
     no_inter_margin: bool = typer.Option(False, "--no-inter-margin", help="Ablation: inter term without margin."),
     neighbor_subset: int = typer.Option(0, "--neighbor-subset",
                                         help="Use a random subset of this many neighbors per step (faster, inexact)."),
-    cocoop_chunk: int = method_flag("chunk"),
-    kg_templates: Path = method_flag("kg_templates"),
-    kg_weight: float = method_flag("kg_weight"),
-    dept_fusion: bool = method_flag("dept_fusion"),
     reference_dropout: bool = typer.Option(False, "--reference-dropout",
                                            help="Keep the text projection dropout on while training, as PALM did."),
     crop: CropOption = Crop.seeded,
@@ -53,6 +49,7 @@ def train(
     pack_size: int = typer.Option(1, "--pack-size", min=1,
                                   help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."),
     quiet: Quiet = False,
+    **method_flags,
 ) -> None:
     """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.
 
@@ -74,8 +71,7 @@ def train(
     fold_list = _int_list("--folds", folds) if folds is not None else [fold]
     cfgs = [TrainConfig(
         dataset=dataset, backbone=backbone.value, weights=str(weights) if weights else None, method=baseline.value,
-        method_options=method_options(baseline.value, {"chunk": cocoop_chunk, "kg_templates": kg_templates,
-                                                 "kg_weight": kg_weight, "dept_fusion": dept_fusion}),
+        method_options=method_options(baseline.value, method_flags),
         classes=classes.value, fold=f, shots=shots, seed=s, epochs=epochs, lr=lr, batch_size=batch_size,
         n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop.value, device=device,
         data_root=str(data_root) if data_root else None, sept=sept_opts,
@@ -122,4 +118,4 @@ def _out_for(out: Path | None, cfg, many_seeds: bool, many_folds: bool) -> Path 
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train", rich_help_panel=panels.TRAIN)(train)
+    app.command("train", rich_help_panel=panels.TRAIN)(with_method_flags(train))

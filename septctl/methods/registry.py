@@ -26,6 +26,11 @@ class MethodOption:
     default: Any
     help: str
     parse: Callable[[Any], Any] = lambda value: value  # a given value -> what the run stores
+    kind: type | None = None  # the flag's value type (default: the default's type)
+
+    @property
+    def flag_type(self) -> type:
+        return self.kind or type(self.default)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
         MethodOption("kg_weight", "--kg-weight", 8.0,
                      "KgCoOp: weight W on 1 - cos (KgCoOp's base-to-new runs; DePT's repo used 2.0).", float),
         MethodOption("kg_templates", "--kg-templates", [DEFAULT_TEMPLATE],
-                     "KgCoOp: prefixes.yaml whose templates are averaged (KgCoOp-dagger).", _templates),
+                     "KgCoOp: prefixes.yaml whose templates are averaged (KgCoOp-dagger).", _templates, Path),
     )),
     MethodSpec("dept", "septctl.methods.dept:DePT", "CoOp plus a base-class head on FiLM-ed features", (
         MethodOption("dept_fusion", "--dept-fusion", False,
@@ -81,7 +86,12 @@ def spec(name: str) -> MethodSpec:
 
 def option(key: str) -> MethodOption:
     """The declaration of `key`, for the CLI's help text."""
-    return next(o for s in METHODS.values() for o in s.options if o.key == key)
+    return next(o for o in all_options() if o.key == key)
+
+
+def all_options() -> list[MethodOption]:
+    """Every method's own options, in registry order (`train` gets one flag each)."""
+    return [o for s in METHODS.values() for o in s.options]
 
 
 def method_options(name: str, given: dict) -> dict:
