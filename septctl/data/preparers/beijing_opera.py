@@ -44,8 +44,7 @@ def _listed(readme: Path) -> dict[int, tuple[str, str]]:
     return listed
 
 
-def plan(source: Path, name: str = "beijing-opera"):
-
+def plan(source: Path, name: str = "beijing-opera") -> Plan:
     readme = source / README
     listed = _listed(readme) if readme.is_file() else {}
     present: dict[int, tuple[Path, str]] = {}

@@ -34,8 +34,7 @@ def is_test_actor(actor: int) -> bool:
     return actor % 5 == 0
 
 
-def plan(source: Path, name: str = "crema-d"):
-
+def plan(source: Path, name: str = "crema-d") -> Plan:
     folder = source / "AudioWAV" if (source / "AudioWAV").is_dir() else source
     wavs = sorted(p for p in folder.glob("*.wav") if not p.name.startswith("._"))
     if not wavs:

@@ -39,8 +39,7 @@ DATASETS = (
 FOLDS = DATASETS[0].folds
 
 
-def plan(source: Path, name: str = "esc50"):
-
+def plan(source: Path, name: str = "esc50") -> Plan:
     meta = source / "meta" / "esc50.csv"
     records = read_metadata(meta, ("filename", "fold", "category"), "ESC-50", "the ESC-50-master release folder")
     keep = set(ESC50_ACTIONS) if name == "esc50-actions" else None

@@ -43,8 +43,7 @@ def _genre_root(source: Path) -> Path:
     )
 
 
-def plan(source: Path, name: str = "gt-music-genre"):
-
+def plan(source: Path, name: str = "gt-music-genre") -> Plan:
     root = _genre_root(source)
     result = Plan(source_meta="the genre folders")
     train, test = [], []

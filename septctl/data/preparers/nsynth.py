@@ -54,8 +54,7 @@ def _split(folder: Path, split: str, result) -> list[Row]:
     return rows
 
 
-def plan(source: Path, name: str = "ns-instruments"):
-
+def plan(source: Path, name: str = "ns-instruments") -> Plan:
     test = source / "nsynth-test"
     train = next((source / d for d in ("nsynth-train", "nsynth-valid") if (source / d / "examples.json").is_file()), None)
     if not (test / "examples.json").is_file() or train is None:

@@ -32,8 +32,7 @@ TEST_ACTORS = {5, 10, 15, 20}
 _NAME = re.compile(r"03-0[12]-(0[1-8])-0[12]-0[12]-0[12]-(\d\d)\.wav")
 
 
-def plan(source: Path, name: str = "ravdess"):
-
+def plan(source: Path, name: str = "ravdess") -> Plan:
     found = source.rglob("Actor_*/*.wav")
     wavs = sorted(p for p in found if "__MACOSX" not in p.parts and not p.name.startswith("._"))
     if not wavs:

@@ -17,8 +17,7 @@ DATASETS = (
 )
 
 
-def plan(source: Path, name: str = "sesa"):
-
+def plan(source: Path, name: str = "sesa") -> Plan:
     result = Plan(source_meta="train/ and test/")
     for split in ("train", "test"):
         folder = source / split

@@ -38,8 +38,7 @@ def _lines(path: Path) -> list[list[str]]:
     return [line.split("\t") if "\t" in line else line.split() for line in text.splitlines() if line.strip()]
 
 
-def plan(source: Path, name: str = "tut2017"):
-
+def plan(source: Path, name: str = "tut2017") -> Plan:
     labels = {}
     for fields in _lines(source / "meta.txt"):
         if len(fields) < 2:

@@ -26,8 +26,7 @@ DATASETS = (
 FOLDS = DATASETS[0].folds
 
 
-def plan(source: Path, name: str = "urbansound8k"):
-
+def plan(source: Path, name: str = "urbansound8k") -> Plan:
     meta = source / "metadata" / "UrbanSound8K.csv"
     records = read_metadata(meta, ("slice_file_name", "fold", "class"), "UrbanSound8K",
                             "the unpacked UrbanSound8K folder")

@@ -46,8 +46,7 @@ def _names(datafile: Path) -> list[str]:
         raise SeptctlError(f"{datafile}: not a VocalSound datafile ({{'data': [{{'wav': ...}}]}}); re-download") from None
 
 
-def plan(source: Path, name: str = "vocalsound"):
-
+def plan(source: Path, name: str = "vocalsound") -> Plan:
     audio = next((source / d for d in ("audio_16k", "audio_44k") if (source / d).is_dir()), None)
     if audio is None:
         raise SeptctlError(
