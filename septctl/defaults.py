@@ -8,3 +8,7 @@ N_CTX = 16
 
 CROPS = ("seeded", "center", "start")
 """How a clip longer than the backbone's is cut: a seeded window per file (default), the middle, or the start."""
+
+DEFAULT_TEMPLATE = "This is a sound of {}."
+"""The hand-written prompt (the paper's): zero-shot's, KgCoOp's reference, and what neighbor statistics and
+figures encode names with."""

@@ -142,7 +142,8 @@ def embed_dataset(
     return Embeddings(path, features, files, card), False
 
 
-def _compute(dataset, backbone, files, crop, seed, batch_size, progress) -> torch.Tensor:
+def _compute(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str, seed: int, batch_size: int,
+             progress: bool) -> torch.Tensor:
     from septctl.progress import progress_bar
 
     out = []

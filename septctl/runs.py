@@ -17,8 +17,11 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_yaml
+from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.engine.config import TrainConfig
 from septctl.errors import SeptctlError, doing
 from septctl.filecheck import check_metrics, mapping, whole
 from septctl.methods.registry import METHODS
@@ -31,14 +34,14 @@ LOCK_FILE = "run.lock"
 RUNS_ROOT = "runs"
 
 
-def config_hash(cfg) -> str:
+def config_hash(cfg: TrainConfig) -> str:
     """sha256 of the training config minus the device (a run is the same run on CPU or GPU)."""
     d = cfg.as_dict()
     d.pop("device", None)
     return sha256_text(json.dumps(d, sort_keys=True, default=str))
 
 
-def _layout_hash(cfg) -> str:
+def _layout_hash(cfg: TrainConfig) -> str:
     """8 hex digits of the config minus what the readable parts already say (seed, fold) and the device."""
     d = cfg.as_dict()
     for k in ("device", "seed", "fold"):
@@ -50,7 +53,7 @@ def method_folder(method: str, sept: bool) -> str:
     return method + ("-sept" if sept else "")
 
 
-def default_run_dir(cfg, dataset_name: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
+def default_run_dir(cfg: TrainConfig, dataset_name: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
     """runs/DATASET/BACKBONE/METHOD[-sept]/CLASSES/shotsK/foldF/seedS-HASH8: one folder per configuration."""
     return (Path(root) / dataset_name / cfg.backbone / method_folder(cfg.method, bool(cfg.sept)) / cfg.classes
             / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{_layout_hash(cfg)}")
@@ -121,20 +124,16 @@ def read_run(run_dir: str | Path) -> dict:
     return run
 
 
-def run_config(run_dir: Path, run: dict):
+def run_config(run_dir: Path, run: dict) -> TrainConfig:
     """The TrainConfig a trained run was made with."""
-    from septctl.engine.config import TrainConfig
-
     try:
         return TrainConfig.from_dict(run["config"])
     except (KeyError, TypeError) as exc:
         raise SeptctlError(f"{Path(run_dir) / RUN_FILE}: no usable training config ({exc}); rerun `septctl train`") from None
 
 
-def open_run_dataset(run: dict, cfg):
+def open_run_dataset(run: dict, cfg: TrainConfig) -> DatasetFolder:
     """The run's training dataset: as configured from here, else by the absolute path the card recorded."""
-    from septctl.data.layout import open_dataset
-
     try:
         return open_dataset(cfg.dataset, cfg.data_root)
     except SeptctlError:

@@ -34,7 +34,7 @@ class Check:
         return asdict(self)
 
 
-def _close(a, b, tolerance: float) -> bool:
+def _close(a: object, b: object, tolerance: float) -> bool:
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tolerance
 
 

@@ -11,8 +11,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
 from septctl.cli.options import AsJson, ClassSet, Crop, DataRoot, Device, Quiet, Weights, ZeroshotBackbone
-from septctl.defaults import DEFAULT_BACKBONE
-from septctl.methods.registry import DEFAULT_TEMPLATE
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 
 
 def evaluate(

@@ -19,7 +19,7 @@ from septctl.cli.common import err, next_step, out, set_threads
 from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force, Quiet, Recompute, TrainingSet,
                                  Weights)
 from septctl.console import counted
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 
 class _DefaultToGenerate(TyperGroup):
@@ -223,9 +223,9 @@ def neighbors_stats(
     from septctl.data.registry import DATASETS
     from septctl.sept import neighbors as nb
     from septctl.sept.prefixes import template_problem
-    from septctl.sept.stats import STATS_TEMPLATE, neighbor_stats
+    from septctl.sept.stats import neighbor_stats
 
-    template = template or STATS_TEMPLATE
+    template = template or DEFAULT_TEMPLATE
     if (bad := template_problem(template)) is not None:
         raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
     jobs = []  # (label, classes, neighbor lists, new classes)

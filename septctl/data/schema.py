@@ -9,6 +9,7 @@ all use it without a cycle.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from septctl.errors import SeptctlError
@@ -66,7 +67,7 @@ class DatasetInfo:
         }
 
 
-def base_new_split(classes) -> tuple[list[str], list[str]]:
+def base_new_split(classes: Iterable[str]) -> tuple[list[str], list[str]]:
     ordered = sorted(classes)
     m = math.ceil(len(ordered) / 2)
     return ordered[:m], ordered[m:]
@@ -76,7 +77,7 @@ CLASS_SETS = ("base", "new", "all")
 TRAINING_SETS = ("base", "all")  # what a run trains on: base-to-new, or every class (cross-dataset)
 
 
-def select_classes(classes, which: str) -> list[str]:
+def select_classes(classes: Iterable[str], which: str) -> list[str]:
     """The base, new or all classes of a class set, sorted (every command splits the same way)."""
     if which not in CLASS_SETS:
         raise SeptctlError(f"--classes {which!r}: choose base, new or all")

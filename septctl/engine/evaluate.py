@@ -17,10 +17,10 @@ from septctl.data.layout import open_dataset
 from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.train import require_finite_features
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
-from septctl.methods.zeroshot import DEFAULT_TEMPLATE, ZeroShot
+from septctl.methods.zeroshot import ZeroShot
 from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
                           open_run_dataset, read_metrics, read_run, run_config, write_card, zeroshot_run_dir)
 

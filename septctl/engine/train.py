@@ -19,15 +19,16 @@ import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
+from septctl.backbones.base import Backbone
 from septctl.console import counted
 from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.sampling import sample_few_shot
-from septctl.data.schema import Row
-from septctl.data.schema import TRAINING_SETS, select_classes
+from septctl.data.schema import TRAINING_SETS, Row, select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
+from septctl.methods.base import PromptMethod
 from septctl.runs import PROMPT_FILE, RUN_FILE, STATE_FILE, config_hash, default_run_dir, nonfinite, run_lock, write_card
 
 
@@ -45,7 +46,7 @@ class Setup:
     """Everything a run needs, resolved from its config; audio features come last (`embed`)."""
 
     cfg: TrainConfig
-    backbone: object
+    backbone: Backbone
     dataset: DatasetFolder
     fold: int | None
     classes: list[str]
@@ -188,7 +189,7 @@ def add_parts(sums: dict[str, float], parts: dict[str, float], rows: int) -> Non
         sums[key] = sums.get(key, 0.0) + v * rows
 
 
-def train_epoch(method, features: torch.Tensor, labels: torch.Tensor, classes: list[str], opt: torch.optim.Optimizer,
+def train_epoch(method: PromptMethod, features: torch.Tensor, labels: torch.Tensor, classes: list[str], opt: torch.optim.Optimizer,
                 gen: torch.Generator, batch_size: int, sept: SeptTerm | None = None, epoch: int = 1) -> dict[str, float]:
     """One pass over the few-shot rows in a seeded order; returns the mean of each loss term.
 

@@ -10,12 +10,21 @@ A method owns its learnable parameters and knows how to
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from septctl.backbones.base import Backbone
+
+
+class OptimizerSettings(Protocol):
+    """What a method's optimizer is built from (a run's TrainConfig)."""
+
+    lr: float
+    momentum: float
+    weight_decay: float
 
 
 class PromptMethod(nn.Module):
@@ -75,7 +84,7 @@ class PromptMethod(nn.Module):
             return self.logit_scale * torch.einsum("bd,bkd->bk", a, t)
         return self.logit_scale * a @ t.T
 
-    def make_optimizer(self, cfg) -> torch.optim.Optimizer:
+    def make_optimizer(self, cfg: OptimizerSettings) -> torch.optim.Optimizer:
         """SGD over the learned tensors (methods with several groups override this)."""
         return torch.optim.SGD(self.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay)

@@ -20,6 +20,7 @@ from torch import nn
 
 from septctl.backbones.base import Backbone
 from septctl.defaults import N_CTX
+from septctl.methods.base import OptimizerSettings
 from septctl.methods.coop import CoOp
 
 HEAD_WEIGHT = 0.7  # DePT's LINEAR_PROBE.WEIGHT, used in the loss and in fusion
@@ -70,7 +71,7 @@ class DePT(CoOp):
             return head
         return (1 - self.head_weight) * super().logits(audio, names, split) + self.head_weight * head
 
-    def make_optimizer(self, cfg) -> torch.optim.Optimizer:
+    def make_optimizer(self, cfg: OptimizerSettings) -> torch.optim.Optimizer:
         """Prompt at cfg.lr; FiLM and head at head_lr_mult x cfg.lr (same momentum and decay)."""
         new = [p for m in (self.film_audio, self.film_text, self.head) for p in m.parameters()]
         groups = [{"params": [self.ctx]}, {"params": new, "lr": cfg.lr * self.head_lr_mult}]

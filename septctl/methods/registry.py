@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from septctl.backbones.registry import resolve
+from septctl.defaults import DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 
 
@@ -57,7 +58,6 @@ def _templates(path: Any) -> list[str]:
     return load_prefixes(Path(path)).templates
 
 
-DEFAULT_TEMPLATE = "This is a sound of {}."  # zero-shot's prompt, and KgCoOp's hand-written reference
 
 METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("coop", "septctl.methods.coop:CoOp", "M context vectors shared by all classes"),

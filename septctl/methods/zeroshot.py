@@ -7,7 +7,7 @@ import torch
 from septctl.backbones.base import Backbone
 from septctl.methods.base import PromptMethod
 
-from septctl.methods.registry import DEFAULT_TEMPLATE
+from septctl.defaults import DEFAULT_TEMPLATE
 
 
 class ZeroShot(PromptMethod):

@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from septctl.defaults import DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 
-TEMPLATE = "This is a sound of {}."
-
+if TYPE_CHECKING:
+    from septctl.backbones.base import Backbone
 
 def _pyplot():
     import matplotlib
@@ -97,7 +99,7 @@ def _fit_fonts(fig) -> None:
 class PromptEncoder:
     """Names -> unit-norm text features under a run's learned prompt, or the zero-shot template."""
 
-    def __init__(self, run_dir: Path | None, backbone=None, template: str = TEMPLATE):
+    def __init__(self, run_dir: Path | None, backbone: Backbone | None = None, template: str = DEFAULT_TEMPLATE):
         import torch
 
         from septctl.methods.zeroshot import ZeroShot
@@ -206,7 +208,7 @@ def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str 
     return _save(fig, out, force)
 
 
-def similarity_values(neighbors_files: list[Path], backbone) -> tuple[np.ndarray, np.ndarray]:
+def similarity_values(neighbors_files: list[Path], backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
     """Cosine similarities of each class to its own neighbors and to other classes' neighbors."""
     from septctl.sept.margins import encode_normalized
     from septctl.sept.neighbors import load_neighbors
@@ -216,8 +218,8 @@ def similarity_values(neighbors_files: list[Path], backbone) -> tuple[np.ndarray
     for path in neighbors_files:
         ns = load_neighbors(path)
         k, n = len(ns.classes), ns.n
-        feats = encode_normalized(backbone, [fill(TEMPLATE, c) for c in ns.classes] +
-                                  [fill(TEMPLATE, p) for row in ns.rows() for p in row]).numpy()
+        feats = encode_normalized(backbone, [fill(DEFAULT_TEMPLATE, c) for c in ns.classes] +
+                                  [fill(DEFAULT_TEMPLATE, p) for row in ns.rows() for p in row]).numpy()
         sim = np.einsum("id,jnd->ijn", feats[:k], feats[k:].reshape(k, n, -1))
         mask = np.eye(k, dtype=bool)
         own.append(sim[mask].ravel())
@@ -240,7 +242,7 @@ def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: 
             density=True)
     ax.hist(own, bins=bins, color="tab:blue", alpha=0.8, label=f"own neighbors (mean {own.mean():.2f})",
             density=True)
-    ax.set_xlabel(f"cosine similarity ({backbone_name}, '{TEMPLATE}')")
+    ax.set_xlabel(f"cosine similarity ({backbone_name}, '{DEFAULT_TEMPLATE}')")
     ax.set_ylabel("density")
     ax.set_title(f"Class vs semantic-neighbor similarity ({len(neighbors_files)} neighbor files, {len(own)} pairs)")
     ax.legend(fontsize=8)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -21,11 +22,19 @@ from septctl.artifacts import load_tensors, save_tensors, sha256_text
 from septctl.errors import SeptctlError
 from septctl.sept.prefixes import fill
 
+
+class SentenceEncoder(Protocol):
+    """What margins and neighbor statistics need of a backbone (every septctl Backbone is one)."""
+
+    embed_dim: int
+
+    def encode_sentences(self, texts: list[str], batch_size: int = 256) -> torch.Tensor: ...
+
 SPACE = "l2-normalized text embeddings"
 
 
 def encode_normalized(
-    backbone, texts: list[str], batch_size: int = 256, progress: Callable[[int], None] | None = None
+    backbone: SentenceEncoder, texts: list[str], batch_size: int = 256, progress: Callable[[int], None] | None = None
 ) -> torch.Tensor:
     """[len(texts), D] unit-norm features; texts go shortest first so each batch pads little."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -53,7 +62,7 @@ def sentence_plan(classes: list[str], neighbors: list[list[str]], templates: lis
 
 
 def compute_margins(
-    backbone,
+    backbone: SentenceEncoder,
     classes: list[str],
     neighbors: list[list[str]],
     templates: list[str],

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from septctl.sept.margins import encode_normalized
+from septctl.defaults import DEFAULT_TEMPLATE
+from septctl.sept.margins import SentenceEncoder, encode_normalized
 from septctl.sept.neighbors import contains_name
 from septctl.sept.prefixes import fill
 
-STATS_TEMPLATE = "This is a sound of {}."
 
 
 @dataclass
@@ -37,13 +37,13 @@ class NeighborStats:
 
 
 def neighbor_stats(
-    backbone,
+    backbone: SentenceEncoder,
     classes: list[str],
     neighbors: list[list[str]],
     *,
     source: str,
     new_classes: list[str] | None = None,
-    template: str = STATS_TEMPLATE,
+    template: str = DEFAULT_TEMPLATE,
 ) -> NeighborStats:
     k, n = len(classes), len(neighbors[0])
     texts = [fill(template, c) for c in classes] + [fill(template, p) for row in neighbors for p in row]
