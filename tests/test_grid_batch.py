@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from septctl.report import gridfiles as gf
-from septctl.report import slurm as sl
-from septctl.report.grid import Job
+from septctl.grid import files as gf
+from septctl.grid import slurm as sl
+from septctl.grid.plan import Job
 
 
 def _prep_job(tmp_path: Path, done: bool) -> Job:

@@ -109,7 +109,7 @@ def test_grid_packs_seeds(run_cli, tmp_path):
     import shlex
 
     from septctl.data.synth import synthesize_like
-    from septctl.report import grid as g
+    from septctl.grid import plan as g
 
     synthesize_like("beijing-opera", tmp_path / "data" / "Beijing-Opera", per_class=3, test_per_class=1, folds=2,
                     seconds=0.2)

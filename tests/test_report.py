@@ -189,7 +189,7 @@ def test_tsne_keeps_clusters_apart():
 
 def test_grid_plan_lines(tmp_path):
     from septctl.data.synth import synthesize_like
-    from septctl.report import grid as g
+    from septctl.grid import plan as g
 
     synthesize_like("beijing-opera", tmp_path / "data" / "Beijing-Opera", per_class=3, test_per_class=1, folds=2,
                     seconds=0.2)

@@ -15,7 +15,7 @@ import typer
 from septctl.console import counted
 
 if TYPE_CHECKING:
-    from septctl.report.slurm import Resources
+    from septctl.grid.slurm import Resources
 
 Slurm = Annotated[bool, typer.Option("--slurm", help="Submit the grid as SLURM job arrays (prep, runs, report).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="With --slurm: write the scripts, print the sbatch lines.")]
@@ -56,7 +56,7 @@ def batch_options(slurm: bool, dry_run: bool, status: bool, everything: bool, pa
                   profile: Path | None, **resources) -> Batch:
     """Check the batch options (and read the profile) before any planning."""
     from septctl.errors import SeptctlError
-    from septctl.report.slurm import load_profile, merged
+    from septctl.grid.slurm import load_profile, merged
 
     if dry_run:
         slurm = True
@@ -70,7 +70,7 @@ def batch_options(slurm: bool, dry_run: bool, status: bool, everything: bool, pa
 
 def run_batch(experiment: str, jobs, runs: Path, batch: Batch, echo, show) -> int:
     """Write plans and scripts, then submit (SLURM), run (GNU parallel) or report status; the exit code."""
-    from septctl.report import gridfiles as gf
+    from septctl.grid import files as gf
 
     folder = gf.grid_folder(runs, experiment).resolve()
     if batch.status:
@@ -90,7 +90,7 @@ def _write_scripts(folder: Path, runs: Path, experiment: str, batch: Batch) -> N
     import shlex
 
     from septctl.artifacts import write_text
-    from septctl.report import slurm as sl
+    from septctl.grid import slurm as sl
 
     res = batch.resources or sl.Resources()
     env = sl.task_env(res.cpus or 1)
@@ -105,7 +105,7 @@ def _write_scripts(folder: Path, runs: Path, experiment: str, batch: Batch) -> N
 def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batch, echo, show) -> int:
     import shlex
 
-    from septctl.report import slurm as sl
+    from septctl.grid import slurm as sl
 
     limit = sl.DEFAULT_MAX_ARRAY if batch.dry_run else sl.max_array_size()
     sub = sl.Submission(folder, sl.chunks(n_prep, limit), sl.chunks(n_runs, limit), batch.parallel)
@@ -151,7 +151,7 @@ def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo) -> int:
 
 
 def _status(jobs, folder: Path, show, echo) -> int:
-    from septctl.report.gridfiles import job_status
+    from septctl.grid.files import job_status
 
     states = job_status(jobs, folder)
     for s in states:

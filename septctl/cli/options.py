@@ -20,7 +20,7 @@ from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
 from septctl.defaults import CROPS, DEFAULT_BACKBONE
 from septctl.methods.registry import METHODS, MethodOption, all_options
-from septctl.report.grid import EXPERIMENTS, STAGES
+from septctl.grid.plan import EXPERIMENTS, STAGES
 from septctl.report.paper_tables import TABLES
 from septctl.report.tables import FORMATS
 

@@ -107,7 +107,7 @@ def grid(
     --slurm submits it as job arrays, --parallel N runs it with GNU parallel, --status says where each job is."""
     set_threads()
     from septctl.errors import SeptctlError
-    from septctl.report import grid as g
+    from septctl.grid import plan as g
 
     batch = gb.batch_options(slurm, dry_run, status, everything, parallel, profile, partition=partition, gpus=gpus,
                              cpus=cpus, time=time, mem=mem, account=account, sbatch_args=sbatch_arg)
@@ -164,7 +164,7 @@ def grid_prep(
     backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
     from septctl.cli.main import app
-    from septctl.report import grid as g
+    from septctl.grid import plan as g
 
     knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
                     device=device)

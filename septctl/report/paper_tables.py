@@ -21,10 +21,11 @@ from statistics import mean, pstdev
 
 from septctl.data.registry import find_dataset
 from septctl.errors import SeptctlError
+from septctl.methods.registry import METHODS
 from septctl.report.tables import FORMATS, RunRecord, harmonic
 
 TABLES = ("b2n", "cross", "shots", "ablation")
-METHOD_ORDER = ("zeroshot", "coop", "cocoop", "kgcoop", "kgcoop-ens", "dept")
+METHOD_ORDER = ("zeroshot", *METHODS)  # the row order of every table
 SWITCHES = ("intra", "intra_margin", "inter", "inter_margin")
 
 

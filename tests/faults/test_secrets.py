@@ -79,26 +79,3 @@ def test_doctor_shows_secrets_as_set_only(cli, monkeypatch, keyed):
     assert env["OPENAI_API_KEY"] == "set" and env["HF_TOKEN"] == "set" and env["MY_SERVICE_SECRET"] == "set"
     assert env["OPENAI_BASE_URL"] == "https://***@llm.example/v1"
     assert "ANTHROPIC_API_KEY" not in env  # unrelated unset variables are not listed
-
-
-def test_doctor_reports_versions_paths_devices_and_gaps(cli, monkeypatch, tmp_path):
-    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
-    result = cli("doctor", "--json")
-    assert result.code == 0, result.err
-    report = json.loads(result.out)
-    for package in ("septctl", "python", "torch", "torchaudio", "transformers", "numpy"):
-        assert report["versions"][package], package
-    assert report["caches"]["septctl"] == str(tmp_path / "cache")
-    assert {"cuda", "mps", "cpu"} <= set(report["devices"])
-    assert report["weights"]["tiny"] and "pengi" in report["weights"]
-    assert any("Pengi weights are not cached" in p for p in report["problems"])  # a fresh cache has none
-
-
-def test_doctor_warns_on_mismatched_torch_and_torchaudio(cli, monkeypatch):
-    from septctl import artifacts
-
-    real = artifacts.package_version
-    monkeypatch.setattr(artifacts, "package_version", lambda p: "2.1.0" if p == "torchaudio" else real(p))
-    result = cli("doctor", "--json")
-    problems = json.loads(result.out)["problems"]
-    assert any("different releases" in p and "torchaudio 2.1.0" in p for p in problems)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from septctl.report.grid import Job
+from septctl.grid.plan import Job
 
 JOB_MARK = "septctl-job: "  # first line of a batch log: the plan line it runs
 EXIT_MARK = "septctl-exit: "  # last line of a batch log: the line's exit status

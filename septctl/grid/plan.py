@@ -25,14 +25,15 @@ METHODS = tuple(registry.METHODS)
 PAPER_SHOTS = (2, 4, 8, 16)
 # Table 2's source -> target pairs.
 CROSS_PAIRS = (("esc50-actions", "urbansound8k"), ("ravdess", "crema-d"), ("ns-instruments", "beijing-opera"))
-# Table 3's rows 2-6 (row 1 is plain CoOp, row 7 full SEPT; both come from base2new): train flags, folder name.
-ABLATIONS = (
-    (("--no-inter", "--no-intra-margin"), "intra-nomargin"),
-    (("--no-inter",), "intra"),
-    (("--no-intra", "--no-inter-margin"), "inter-nomargin"),
-    (("--no-intra",), "inter"),
-    (("--no-intra-margin", "--no-inter-margin"), "nomargin"),
-)
+# Table 3's rows 2-6 (row 1 is plain CoOp, row 7 full SEPT; both come from base2new): train flags, the suffix
+# of their run folder (coop-sept-SUFFIX).
+ABLATIONS = {
+    ("--no-inter", "--no-intra-margin"): "intra-nomargin",
+    ("--no-inter",): "intra",
+    ("--no-intra", "--no-inter-margin"): "inter-nomargin",
+    ("--no-intra",): "inter",
+    ("--no-intra-margin", "--no-inter-margin"): "nomargin",
+}
 STAGES = ("prep", "runs", "all")
 
 
@@ -169,8 +170,8 @@ def _run_dir(knobs: Knobs, dataset: str, method: str, classes: str, shots: int, 
 
 
 def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: int, *, shots: int = 16,
-               classes: str = "base", sept: tuple[str, ...] | None = None, variant: str = "",
-               targets: tuple[str, ...] = ()) -> Job:
+               classes: str = "base", sept: tuple[str, ...] | None = None, targets: tuple[str, ...] = ()) -> Job:
+    variant = ABLATIONS.get(sept or ())
     folder = method + ("-sept" if sept is not None else "") + (f"-{variant}" if variant else "")
     run_dir = _run_dir(knobs, dataset, folder, classes, shots, fold, seed)
     train = ["train", dataset, "--backbone", knobs.backbone, "--baseline", method, "--epochs", str(knobs.epochs),
@@ -246,7 +247,7 @@ def ablation(knobs: Knobs, datasets: list[str]) -> list[Job]:
             for seed in knobs.seeds:
                 jobs.append(_train_job(knobs, dataset, "coop", fold, seed))
                 jobs.append(_train_job(knobs, dataset, "coop", fold, seed, sept=()))
-                jobs += [_train_job(knobs, dataset, "coop", fold, seed, sept=flags, variant=v) for flags, v in ABLATIONS]
+                jobs += [_train_job(knobs, dataset, "coop", fold, seed, sept=flags) for flags in ABLATIONS]
     return jobs
 
 

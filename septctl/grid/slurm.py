@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from septctl.errors import SeptctlError
-from septctl.report.gridfiles import EXIT_MARK, JOB_MARK
+from septctl.grid.files import EXIT_MARK, JOB_MARK
 
 DEFAULT_MAX_ARRAY = 1001  # SLURM's default MaxArraySize
 
