@@ -142,6 +142,34 @@ def embed_dataset(
     return Embeddings(path, features, files, card), False
 
 
+def embed_named(
+    dataset: str,
+    backbone: str,
+    *,
+    weights: Path | None = None,
+    data_root: str | Path | None = None,
+    device: str = "cpu",
+    crop: str = "seeded",
+    batch_size: int = 16,
+    out: Path | None = None,
+    progress: bool = True,
+    force: bool = False,
+    echo: Callable[[str], None] = _say,
+) -> Embeddings:
+    """`septctl embed`: a dataset (registry name or folder) embedded by a backbone (by name), said in one line."""
+    from septctl.backbones import load_backbone
+    from septctl.console import counted
+    from septctl.data.layout import open_dataset
+
+    folder = open_dataset(dataset, data_root)
+    model = load_backbone(backbone, weights, device)
+    emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=progress, force=force,
+                             echo=echo)
+    state = "cache hit" if hit else "computed"
+    echo(f"{state}: {counted(len(emb.files), 'embedding')} of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    return emb
+
+
 def _compute(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str, seed: int, batch_size: int,
              progress: bool) -> torch.Tensor:
     from septctl.progress import progress_bar

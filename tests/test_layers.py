@@ -25,7 +25,7 @@ LAYERS = (
     ("septctl.sept",),  # neighbors, prefixes, margins, the loss and the LLM client: a model is passed in
     ("septctl.data",),
     ("septctl.backbones",),
-    ("septctl.methods", "septctl.embed"),
+    ("septctl.methods", "septctl.embed", "septctl.sept_inputs"),  # sept_inputs: SEPT's files from dataset names
     ("septctl.engine.config", "septctl.runs"),
     ("septctl.engine",),
     ("septctl.verify", "septctl.report", "septctl.grid"),

@@ -8,10 +8,9 @@ from pathlib import Path
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, next_step, set_threads
+from septctl.cli.common import next_step, set_threads
 from septctl.cli.options import (Backbone, BackboneOption, Crop, CropOption, DataRoot, Dataset, Device, Quiet,
                                  Recompute, Weights)
-from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE
 
 
@@ -29,16 +28,10 @@ def embed(
 ) -> None:
     """Embed every file of DATASET once; splits and folds later only select rows. A rerun is a cache hit."""
     set_threads()
-    from septctl.backbones import load_backbone
-    from septctl.data.layout import open_dataset
-    from septctl.embed import embed_dataset
+    from septctl.embed import embed_named
 
-    folder = open_dataset(dataset, data_root)
-    model = load_backbone(backbone.value, weights, device)
-    emb, hit = embed_dataset(folder, model, crop=crop.value, batch_size=batch_size, out=out, progress=not quiet,
-                             force=force)
-    state = "cache hit" if hit else "computed"
-    err.print(f"{state}: {counted(len(emb.files), 'embedding')} of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    embed_named(dataset, backbone.value, weights=weights, data_root=data_root, device=device, crop=crop.value,
+                batch_size=batch_size, out=out, progress=not quiet, force=force)
     next_step(f"septctl train {shlex.quote(dataset)} --backbone {backbone.value}", quiet)
 
 

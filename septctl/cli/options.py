@@ -19,8 +19,8 @@ from septctl.backbones.registry import BACKBONES
 from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
 from septctl.defaults import CROPS, DEFAULT_BACKBONE
-from septctl.methods.registry import METHODS, MethodOption, all_options
 from septctl.grid.plan import EXPERIMENTS, STAGES
+from septctl.methods.registry import METHODS, MethodOption, all_options
 from septctl.report.paper_tables import TABLES
 from septctl.report.tables import FORMATS
 

@@ -163,25 +163,23 @@ def grid_prep(
     set_threads()
     backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
-    from septctl.cli.main import app
+    from septctl.embed import embed_named
     from septctl.grid import plan as g
+    from septctl.sept_inputs import write_margins, write_neighbors, write_prefixes
 
     knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
                     device=device)
     neighbors, margins = g.sept_files(knobs, dataset, classes)
     prefixes = Path(sept_dir) / "prefixes.yaml"
-    dev = ["--device", device] if device != "cpu" else []
     with file_lock(Path(sept_dir) / g.dataset_label(dataset) / "files"):
         for name in sorted({dataset, *embed}):
-            app(args=["embed", name, "--backbone", backbone, *knobs.common()], standalone_mode=False)
+            embed_named(name, backbone, data_root=knobs.data_root, device=device)
         if not neighbors.is_file():
-            app(args=["neighbors", dataset, "--llm", "builtin", "--split", classes, "--out", str(neighbors)],
-                standalone_mode=False)
+            write_neighbors(neighbors, dataset=dataset, split=classes)
         with file_lock(prefixes):
             if not prefixes.is_file():
-                app(args=["prefixes", "--llm", "builtin", "--out", str(prefixes)], standalone_mode=False)
-        app(args=["margins", "--neighbors", str(neighbors), "--prefixes", str(prefixes), "--backbone", backbone,
-                  "--out", str(margins), *dev], standalone_mode=False)
+                write_prefixes(prefixes)
+        write_margins(margins, neighbors=neighbors, prefixes=prefixes, backbone=backbone, device=device)
         write_yaml(Path(sept_dir) / g.dataset_label(dataset) / g.prep_stamp(knobs, classes),
                    {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})
 

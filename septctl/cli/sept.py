@@ -18,7 +18,6 @@ from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
 from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force, Quiet, Recompute, TrainingSet,
                                  Weights)
-from septctl.console import counted
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 
@@ -38,73 +37,37 @@ neighbors_app = typer.Typer(
 )
 
 
-def _read_lines(path: Path, what: str) -> list[str]:
-    if not path.is_file():
-        raise SeptctlError(f"{path}: {what} not found; check the path")
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-    return [ln for ln in lines if ln and not ln.startswith("#")]
-
-
-def _dataset(name: str):
-    from septctl.data.registry import DATASETS, find_dataset
-
-    info = find_dataset(name)
-    if info is None:
-        raise SeptctlError(
-            f"unknown dataset {name!r}; pass one of {', '.join(d.name for d in DATASETS)}, "
-            "a prepared dataset folder, or --classes FILE"
-        )
-    return info
-
-
 def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
     """The new classes of a neighbors file's dataset: named (a registry name or a dataset folder) or guessed."""
     from septctl.data.registry import DATASETS, find_dataset
     from septctl.data.schema import base_new_split
+    from septctl.sept_inputs import registry_dataset
 
     if dataset and find_dataset(dataset) is None and Path(dataset).is_dir():
         from septctl.data.layout import open_dataset
 
         folder = open_dataset(dataset)
         return base_new_split({r.classname for r in folder.rows("train", folder.default_fold())})[1]
-    info = _dataset(dataset) if dataset else next((d for d in DATASETS if d.base == base), None)
+    info = registry_dataset(dataset) if dataset else next((d for d in DATASETS if d.base == base), None)
     return info.new if info else None
 
 
-def _target_classes(dataset: Optional[str], classes_file: Optional[Path], split: str) -> tuple[list[str], dict, str | None]:
-    """Class names to expand, where they came from (for the card), and the registry name if any."""
-    if (dataset is None) == (classes_file is None):
-        raise SeptctlError("give either a DATASET name or --classes FILE (one class per line), not both or neither")
-    if classes_file is not None:
-        from septctl.artifacts import sha256_file
+def _connector(llm: str, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet):
+    """What makes the LLM client once the work needs it; None for 'builtin' (the shipped bank)."""
+    if llm == "builtin":
+        return None
 
-        names = _read_lines(classes_file, "class list")
-        if not names or len(set(names)) != len(names):
-            raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
-        return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
-    from septctl.data.registry import find_dataset
-    from septctl.data.schema import select_classes
+    def connect():
+        from septctl.sept.llm import ChatClient, with_scheme
 
-    if find_dataset(dataset) is None and Path(dataset).is_dir():  # a dataset folder: classes from its training split
-        from septctl.data.layout import open_dataset
+        url, hint = with_scheme(base_url)
+        if hint:
+            err.print(f"note: {hint}", highlight=False)
+        return ChatClient(model=llm, base_url=url, api_key_env=api_key_env, max_tries=max_tries,
+                          backoff_s=backoff, timeout_s=timeout, total_s=max_time, use_cache=not no_cache,
+                          notify=_silent if quiet else _announce)
 
-        folder = open_dataset(dataset)
-        every = {r.classname for r in folder.rows("train", folder.default_fold())}
-        registry_name = folder.info.name if folder.info else None
-        return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name
-    info = _dataset(dataset)
-    return select_classes(info.classes, split), {"dataset": info.name, "split": split}, info.name
-
-
-def _client(llm: str, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet):
-    from septctl.sept.llm import ChatClient, with_scheme
-
-    base_url, hint = with_scheme(base_url)
-    if hint:
-        err.print(f"note: {hint}", highlight=False)
-    return ChatClient(model=llm, base_url=base_url, api_key_env=api_key_env, max_tries=max_tries,
-                      backoff_s=backoff, timeout_s=timeout, total_s=max_time, use_cache=not no_cache,
-                      notify=_silent if quiet else _announce)
+    return connect
 
 
 def _silent(message: str) -> None:
@@ -114,19 +77,6 @@ def _silent(message: str) -> None:
 def _announce(message: str) -> None:
     """A retry or re-ask, said as it happens (on stderr, above the spinner)."""
     err.print(f"retry: {message}", highlight=False, markup=False)
-
-
-def _save_exchange(path: Path, llm: str, base_url, gen, error: str | None) -> None:
-    """Every prompt, raw reply and refused term of an LLM generation, written even when it failed."""
-    from septctl.artifacts import write_json
-
-    write_json(path, {"model": llm, "base_url": base_url, "error": error, "requests": gen.requests,
-                      "refused": gen.rejected})
-
-
-def exchange_path(out_path: Path) -> Path:
-    """Where the raw replies of `out_path` go: neighbors.yaml -> neighbors.llm.json."""
-    return out_path.with_suffix(".llm.json")
 
 
 _LLM_HELP = "'builtin' (the shipped bank, no network) or a chat model name, e.g. gpt-4o"
@@ -170,35 +120,12 @@ def neighbors_generate(
     force: Force = False,
 ) -> None:
     """Generate N semantic neighbors per class and write neighbors.yaml."""
-    from septctl.artifacts import provenance, sha256_file, write_yaml
-    from septctl.sept import neighbors as nb
+    from septctl.sept_inputs import write_neighbors
 
-    names, source, registry_name = _target_classes(dataset, classes, split.value)
-    exclude = _read_lines(exclude_names, "exclude-names file") if exclude_names else []
-    if llm == "builtin":
-        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude)
-        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path())}
-        extra: dict = {}
-        summary = "built-in bank"
-    else:
-        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
-        gen, raw = nb.Generation(names={}), exchange_path(out_path)
-        try:
-            with err.status(f"asking {llm} for neighbors of {counted(len(names), 'class')}"):
-                nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds, record=gen,
-                                      notify=_silent if quiet else _announce)
-        except SeptctlError as exc:
-            _save_exchange(raw, llm, client.base_url, gen, str(exc))
-            raise SeptctlError(f"{exc} (raw replies and refused terms: {raw})") from None
-        _save_exchange(raw, llm, client.base_url, gen, None)
-        table = gen.names
-        llm_card = {"model": llm, "base_url": client.base_url}
-        extra = {"seconds": gen.seconds, "rejected": gen.rejected, "requests": gen.requests, "raw_replies": str(raw)}
-        hits = sum(r["cached"] for r in gen.requests)
-        summary = f"{llm}, {len(gen.requests)} requests ({hits} from cache)"
-    card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
-    write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
-    err.print(f"wrote {out_path}: {counted(len(table), 'class')} x {counted(n, 'neighbor')} ({summary})", highlight=False)
+    connect = _connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
+    write_neighbors(out_path, dataset=dataset, classes_file=classes, split=split.value, n=n,
+                    exclude_names=exclude_names, connect=connect, max_rounds=max_rounds,
+                    notify=_silent if quiet else _announce, force=force)
     prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
     next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
               "--backbone BACKBONE", quiet)
@@ -224,6 +151,7 @@ def neighbors_stats(
     from septctl.sept import neighbors as nb
     from septctl.sept.prefixes import template_problem
     from septctl.sept.stats import neighbor_stats
+    from septctl.sept_inputs import registry_dataset
 
     template = template or DEFAULT_TEMPLATE
     if (bad := template_problem(template)) is not None:
@@ -234,7 +162,7 @@ def neighbors_stats(
             ns = nb.load_neighbors(src)
             jobs.append((src, ns.classes, ns.rows(), _new_classes(dataset, ns.classes)))
         else:
-            info = _dataset(src)
+            info = registry_dataset(src)
             names = info.base if split is TrainingSet.base else sorted(info.classes)
             table = nb.from_bank(names, 10, dataset=info.name)
             jobs.append((info.name, names, [table[c] for c in names], info.new if split is TrainingSet.base else None))
@@ -281,21 +209,10 @@ def prefixes(
     force: Force = False,
 ) -> None:
     """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
-    from septctl.artifacts import provenance, sha256_file, write_yaml
-    from septctl.sept import prefixes as px
+    from septctl.sept_inputs import write_prefixes
 
-    if llm == "builtin":
-        templates = px.from_bank(n)
-        card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
-    else:
-        client = _client(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
-        with err.status(f"asking {llm} for {n} templates"):
-            gen = px.generate_prefixes(client, n, max_rounds=max_rounds)
-        templates = gen.names["prefixes"]
-        card = provenance(kind="prefixes", llm={"model": llm, "base_url": client.base_url}, n=n, seconds=gen.seconds,
-                          rejected=gen.rejected, requests=gen.requests)
-    write_yaml(out_path, {"prefixes": templates, "card": card}, force=force)
-    err.print(f"wrote {out_path}: {len(templates)} templates", highlight=False)
+    connect = _connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
+    write_prefixes(out_path, n=n, connect=connect, max_rounds=max_rounds, force=force)
 
 
 def margins(
@@ -314,42 +231,13 @@ def margins(
 ) -> None:
     """Compute eq. 4 margins m[i,j,n] (K x K x N) in the L2-normalized text space."""
     set_threads()
-    from septctl.artifacts import provenance, read_yaml, refuse_to_replace, sha256_text
-    from septctl.backbones import load_backbone
-    from septctl.progress import progress_bar
-    from septctl.sept import margins as mg
-    from septctl.sept.neighbors import load_neighbors
-    from septctl.sept.prefixes import load_prefixes, template_problem
+    from septctl.artifacts import read_yaml
+    from septctl.sept_inputs import write_margins
 
-    if (prefixes_path is None) == (single_template is None):
-        raise SeptctlError("give either --prefixes FILE or --single-template 'This is a sound of {}.', not both or neither")
-    ns = load_neighbors(neighbors)
-    if single_template is not None:
-        if (bad := template_problem(single_template)) is not None:
-            raise SeptctlError(f"--single-template {single_template!r} {bad}; write it like 'This is a sound of {{}}.'")
-        templates, prefixes_sha = [single_template], sha256_text(single_template)
-    else:
-        ps = load_prefixes(prefixes_path)
-        templates, prefixes_sha = ps.templates, ps.sha256
-    model = load_backbone(backbone.value, weights, device)
-    meta = mg.margins_metadata(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, prefixes_sha256=prefixes_sha,
-                               templates=templates, backbone_name=backbone.value, weights_id=model.weights_id())
-    if not force and mg.is_current(out_path, meta):
-        err.print(f"{out_path} is up to date (same neighbors, templates and backbone); --force recomputes it")
+    if not write_margins(out_path, neighbors=neighbors, prefixes=prefixes_path, single_template=single_template,
+                         backbone=backbone.value, weights=weights, batch_size=batch_size, device=device, force=force,
+                         progress=not quiet):
         return
-    refuse_to_replace(out_path, force)
-    rows = ns.rows()
-    texts, _, _ = mg.sentence_plan(ns.classes, rows, templates)
-    with progress_bar("margins", total=len(texts), enabled=not quiet) as advance:
-        m = mg.compute_margins(model, ns.classes, rows, templates, batch_size=batch_size, progress=advance)
-    card = provenance(kind="margins", neighbors=str(neighbors), prefixes=str(prefixes_path or ""),
-                      single_template=single_template, sentences=len(texts))
-    mg.save_margins(out_path, m, meta, card, force=force)
-    err.print(
-        f"wrote {out_path}: margins [{len(ns.classes)}, {len(ns.classes)}, {ns.n}] over {len(templates)} templates "
-        f"(mean {m.mean():.4f}, own-class mean {m.diagonal().mean():.4f})",
-        highlight=False,
-    )
     source = (read_yaml(neighbors, "neighbors file").get("card") or {}).get("classes_from") or {}
     dataset = source.get("dataset", "DATASET") if isinstance(source, dict) else "DATASET"
     next_step(f"septctl train {shlex.quote(str(dataset))} --backbone {backbone.value} --sept --neighbors "
