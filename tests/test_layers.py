@@ -1,4 +1,4 @@
-"""The layers: cli -> grid, report -> engine -> methods, embed -> backbones -> data -> sept -> artifacts.
+"""The layers: cli -> grid, report -> engine -> methods, embed, sept_inputs -> backbones -> data -> sept -> artifacts.
 
 Every import counts, the lazy ones inside functions included: a lazy import hides a cycle
 from Python at start-up, not from a reader.

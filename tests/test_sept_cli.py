@@ -1,4 +1,4 @@
-"""`septctl neighbors [generate|stats]` and `septctl prefixes` with the built-in banks (no network)."""
+"""`septctl neighbors [generate|stats]`, `septctl prefixes` and the library functions behind them, with the built-in banks (no network)."""
 
 from __future__ import annotations
 
@@ -157,3 +157,36 @@ def test_neighbors_of_a_dataset_folder_take_its_base_classes(tmp_path, synth_dat
     data = yaml.safe_load(out.read_text())
     assert sorted(data["neighbors"]) == ["chirping birds", "church bells", "clock alarm", "clock tick"]
     assert data["card"]["classes_from"] == {"dataset": str(synth_dataset), "split": "base"}
+
+
+def test_commands_write_what_the_library_functions_grid_prep_calls_write(banks, monkeypatch, capsys):
+    """neighbors, prefixes and margins are wrappers over sept_inputs: same content, same messages."""
+    from septctl.artifacts import load_tensors
+    from septctl.sept_inputs import write_margins, write_neighbors, write_prefixes
+
+    cli, lib = banks / "cli", banks / "lib"
+    said_cli, said_lib = [], []
+    for args in (["neighbors", "sesa", "--llm", "builtin", "--out", cli / "n.yaml"],
+                 ["prefixes", "--llm", "builtin", "--n", "5", "--out", cli / "p.yaml"],
+                 ["margins", "--neighbors", cli / "n.yaml", "--prefixes", cli / "p.yaml", "--backbone", "tiny",
+                  "--out", cli / "m.safetensors"]):
+        code, cap = run(monkeypatch, capsys, *map(str, args))
+        assert code == 0, cap.err
+        said_cli.append(cap.err.replace(str(cli), "D"))
+    lib.mkdir()
+    capsys.readouterr()
+    for write in (lambda: write_neighbors(lib / "n.yaml", dataset="sesa"), lambda: write_prefixes(lib / "p.yaml", n=5),
+                  lambda: write_margins(lib / "m.safetensors", neighbors=lib / "n.yaml", prefixes=lib / "p.yaml",
+                                        backbone="tiny")):
+        write()
+        said_lib.append(capsys.readouterr().err.replace(str(lib), "D"))
+    assert said_cli == said_lib
+    assert said_cli[0] == "wrote D/n.yaml: 2 classes x 10 neighbors (built-in bank)\n"  # sesa's base half
+    for name in ("n.yaml", "p.yaml"):
+        a, b = (yaml.safe_load((d / name).read_text()) for d in (cli, lib))
+        for card in (a["card"], b["card"]):
+            del card["created"], card["command"]  # when and by which command line, not what
+        assert a == b
+    (m_cli, meta_cli), (m_lib, meta_lib) = (load_tensors(d / "m.safetensors") for d in (cli, lib))
+    assert m_cli["margins"].shape == (2, 2, 10) and m_cli["margins"].equal(m_lib["margins"])
+    assert meta_cli["templates_sha256"] == meta_lib["templates_sha256"] and meta_cli["classes"] == meta_lib["classes"]
