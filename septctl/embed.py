@@ -165,8 +165,9 @@ def embed_named(
     model = load_backbone(backbone, weights, device)
     emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=progress, force=force,
                              echo=echo)
-    state = "cache hit" if hit else "computed"
-    echo(f"{state}: {counted(len(emb.files), 'embedding')} of {folder.name} [{tuple(emb.features.shape)}] -> {emb.path}")
+    shape = tuple(emb.features.shape)
+    echo(f"{'cache hit' if hit else 'computed'}: {counted(len(emb.files), 'embedding')} of {folder.name} [{shape}] "
+         f"-> {emb.path}")
     return emb
 
 

@@ -89,13 +89,14 @@ def write_neighbors(
     exclude_names: Path | None = None,
     connect: Callable[[], ChatClient] | None = None,
     max_rounds: int = 4,
-    notify: Callable[[str], None] = _say,
+    notify: Callable[[str], None] = lambda _msg: None,
     force: bool = False,
     echo: Callable[[str], None] = _say,
 ) -> None:
     """N neighbors per class of a dataset (or of a class list) into neighbors.yaml.
 
     `connect` makes the LLM client (called once the classes are known); None takes the built-in bank.
+    `notify` hears each re-ask of the LLM, `echo` the closing line.
     """
     from septctl.artifacts import provenance, sha256_file, write_yaml
     from septctl.sept import neighbors as nb

@@ -1,4 +1,5 @@
-"""`septctl neighbors [generate|stats]`, `septctl prefixes` and the library functions behind them, with the built-in banks (no network)."""
+"""`septctl neighbors [generate|stats]`, `septctl prefixes` and the library functions behind them, with the
+built-in banks (no network)."""
 
 from __future__ import annotations
 
