@@ -19,6 +19,7 @@ def next_step(command: str, quiet: bool = False) -> None:
 
 
 def run_app(app: typer.Typer) -> int:
+    Interrupted.said = False  # per command, also when one process runs several (tests)
     try:
         rv = app(standalone_mode=False)
     except SeptctlError as exc:

@@ -20,7 +20,7 @@ def train(
     weights: Weights = None,
     baseline: Baseline = typer.Option(Baseline.coop, "--baseline", help="The prompt-tuning method."),
     shots: int = typer.Option(16, "--shots", help="Training clips per class."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the few-shot rows, context init and batch order."),
+    seed: int = typer.Option(None, "--seed", show_default="0", help="Seeds the few-shot rows, context init and batch order."),
     epochs: int = typer.Option(50, "--epochs", help="Paper: 50."),
     lr: float = typer.Option(0.0125, "--lr", help="SGD learning rate (paper: 0.0125)."),
     batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
@@ -67,7 +67,10 @@ def train(
             raise SeptctlError("--sept needs --neighbors FILE and --margins FILE (see `septctl neighbors`, `septctl margins`)")
         sept_opts = SeptOptions(str(neighbors), str(margins), lam, not no_intra, not no_inter, not no_intra_margin,
                                 not no_inter_margin, neighbor_subset)
-    seed_list = _int_list("--seeds", seeds) if seeds is not None else [seed]
+    for one, many, flags in ((seed, seeds, "--seed and --seeds"), (fold, folds, "--fold and --folds")):
+        if one is not None and many is not None:
+            raise SeptctlError(f"{flags} both given; keep one (the second lists several runs)")
+    seed_list = _int_list("--seeds", seeds) if seeds is not None else [seed or 0]
     fold_list = _int_list("--folds", folds) if folds is not None else [fold]
     cfgs = [TrainConfig(
         dataset=dataset, backbone=backbone.value, weights=str(weights) if weights else None, method=baseline.value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -167,3 +168,9 @@ def test_state_missing_its_tensors_is_refused(world, tmp_path, refused):
     save_tensors(run / "state.safetensors", {"param.ctx": torch.zeros(16, 32)},
                  {"epoch": "1", "log": "[]", "config": config_hash(cfg)})
     refused(_train_args(world, run), "state.safetensors")
+
+
+@pytest.mark.parametrize("one,many", [(("--seed", "1"), ("--seeds", "0,1")), (("--fold", "1"), ("--folds", "1,2"))])
+def test_one_and_several_seeds_or_folds_together_are_refused(world, tmp_path, refused, one, many):
+    """--seed with --seeds was silently ignored: the runs made were not the ones asked for."""
+    refused(_train_args(world, tmp_path / "run{seed}{fold}", *one, *many), one[0], many[0], fix="keep one")
