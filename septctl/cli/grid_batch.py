@@ -6,6 +6,7 @@ to its logs/ folder, so `--status` reads either one the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +16,10 @@ import typer
 from septctl.console import counted
 
 if TYPE_CHECKING:
+    from septctl.grid.plan import Job
     from septctl.grid.slurm import Resources
+
+Echo = Callable[..., None]  # err.print or out.print: where a line goes
 
 Slurm = Annotated[bool, typer.Option("--slurm", help="Submit the grid as SLURM job arrays (prep, runs, report).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="With --slurm: write the scripts, print the sbatch lines.")]
@@ -68,7 +72,7 @@ def batch_options(slurm: bool, dry_run: bool, status: bool, everything: bool, pa
     return Batch(slurm, dry_run, status, everything, parallel, res)
 
 
-def run_batch(experiment: str, jobs, runs: Path, batch: Batch, echo, show) -> int:
+def run_batch(experiment: str, jobs: list[Job], runs: Path, batch: Batch, echo: Echo, show: Echo) -> int:
     """Write plans and scripts, then submit (SLURM), run (GNU parallel) or report status; the exit code."""
     from septctl.grid import files as gf
 
@@ -102,7 +106,7 @@ def _write_scripts(folder: Path, runs: Path, experiment: str, batch: Batch) -> N
     write_text(folder / "report.sbatch", sl.report_script(folder, res, env, Path.cwd(), report))
 
 
-def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batch, echo, show) -> int:
+def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batch, echo: Echo, show: Echo) -> int:
     import shlex
 
     from septctl.grid import slurm as sl
@@ -123,7 +127,7 @@ def _submit(experiment: str, folder: Path, n_prep: int, n_runs: int, batch: Batc
     return 0
 
 
-def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo) -> int:
+def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo: Echo) -> int:
     """The same scripts through GNU parallel: prep first (stop at a failure), then the runs, then the report."""
     import shlex
     import shutil
@@ -150,7 +154,7 @@ def _parallel(folder: Path, n_prep: int, n_runs: int, jobs: int, echo) -> int:
     return 1 if failed else 0
 
 
-def _status(jobs, folder: Path, show, echo) -> int:
+def _status(jobs: list[Job], folder: Path, show: Echo, echo: Echo) -> int:
     from septctl.grid.files import job_status
 
     states = job_status(jobs, folder)

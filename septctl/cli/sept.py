@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -20,6 +21,9 @@ from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force
                                  Weights)
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
+
+if TYPE_CHECKING:
+    from septctl.sept.llm import ChatClient
 
 class _DefaultToGenerate(TyperGroup):
     """A group that runs `generate` when its first argument is not a subcommand."""
@@ -52,7 +56,8 @@ def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
     return info.new if info else None
 
 
-def _connector(llm: str, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet):
+def _connector(llm: str, base_url: str | None, api_key_env: str, max_tries: int, backoff: float, timeout: float,
+               max_time: float, no_cache: bool, quiet: bool) -> Callable[[], ChatClient] | None:
     """What makes the LLM client once the work needs it; None for 'builtin' (the shipped bank)."""
     if llm == "builtin":
         return None

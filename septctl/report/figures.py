@@ -22,6 +22,8 @@ from septctl.defaults import DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from septctl.backbones.base import Backbone
 
 def _pyplot():
@@ -33,7 +35,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out: Path, force: bool = True) -> list[Path]:
+def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
     """OUT.png and OUT.pdf, byte-identical for the same figure (no creation date), so a rerun is not a change."""
     out = Path(out)
     if out.suffix in (".png", ".pdf"):
@@ -60,7 +62,7 @@ def _charmap(path: str) -> frozenset[int]:
     return frozenset(FT2Font(path).get_charmap())
 
 
-def _fit_fonts(fig) -> None:
+def _fit_fonts(fig: Figure) -> None:
     """Class names in any script: each text falls back, glyph by glyph, to installed fonts that have its characters.
 
     Matplotlib's default (DejaVu Sans) has no CJK, so such names became boxes with a warning per glyph.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from statistics import mean, pstdev
 
@@ -160,12 +161,13 @@ def setting(rec: RunRecord) -> dict:
     return flat
 
 
-def _show(key: str, value) -> str:
+def _show(key: str, value: object) -> str:
     name = key.removeprefix("sept.")
     return f"{name}={str(value)[:8] if key in PER_DATASET else value}"
 
 
-def labeller(pool: list[RunRecord], base_row, column=lambda r: None):
+def labeller(pool: list[RunRecord], base_row: Callable[[RunRecord], str],
+             column: Callable[[RunRecord], object] = lambda r: None) -> Callable[[RunRecord], str]:
     """rec -> its row label: `base_row` plus, where runs of one row and column differ in a
     setting, that setting ("coop (epochs=5)" vs "coop (epochs=50)").
 
@@ -208,7 +210,8 @@ def _short_notes(what: str, recs: list[RunRecord]) -> list[str]:
             + ", ".join(f"{c!r} {n}" + (f" (fold {f})" if f else "") for f, c, n, _ in short)]
 
 
-def _b2n_cells(records: list[RunRecord], row_of, group_of, table: Table, full_cross: bool,
+def _b2n_cells(records: list[RunRecord], row_of: Callable[[RunRecord], str], group_of: Callable[[RunRecord], str],
+               table: Table, full_cross: bool,
                h_of_means: bool) -> dict:
     """(row, group, dataset) -> cell over base-class runs; gaps go to table.missing.
 
@@ -455,7 +458,7 @@ def _fmt(cell: dict | None, metric: str, latex: bool) -> str:
     return text
 
 
-def _row_text(value, latex: bool) -> str:
+def _row_text(value: object, latex: bool) -> str:
     if isinstance(value, bool):
         return ("\\checkmark" if latex else "✓") if value else ""
     return str(value).replace("_", "\\_") if latex else str(value)
