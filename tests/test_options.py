@@ -116,7 +116,7 @@ def test_no_arguments_shows_help(run_cli):
 def test_flags_show_no_value_in_help(run_cli, monkeypatch):
     """`--quiet`, not `--quiet <bool>`: a flag takes no value (Typer's own --help keeps its label)."""
     monkeypatch.setenv("COLUMNS", "200")
-    for command in (["train"], ["embed"], ["data", "list"], []):
+    for command in [[], *(list(path) for path, _ in _walk())]:
         code, usage, _ = run_cli(*command, "--help")
         assert code == 0
         flags = [line for line in usage.splitlines() if "<bool>" in line and "--help" not in line]
@@ -186,3 +186,19 @@ def test_train_has_one_flag_per_declared_method_option(run_cli, monkeypatch):
     assert code == 0 and len(all_options()) >= 4
     for declared in all_options():
         assert declared.flag in panel and declared.help.split(":")[0] in panel
+
+
+def test_command_modules_evaluate_their_annotations_once():
+    """With `from __future__ import annotations`, every get_type_hints() call builds a new typer.Option from the
+    string, so what start-up sets on an option (the number guard, the flag metavar) would not be what Typer uses."""
+    import ast
+    from pathlib import Path
+
+    import septctl.cli
+
+    for path in Path(septctl.cli.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in tree.body)
+        inline = any(isinstance(f, ast.FunctionDef) and ("typer.Option(" in ast.unparse(f.args)
+                                                        or "typer.Argument(" in ast.unparse(f.args)) for f in ast.walk(tree))
+        assert not (future and inline), f"{path.name}: drop `from __future__ import annotations`"

@@ -1,9 +1,7 @@
 """`septctl backbones` (what each model needs, what is cached) and `septctl download` (weights)."""
 
-from __future__ import annotations
-
 import json
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -37,10 +35,11 @@ def backbones(as_json: AsJson = False) -> None:
 
 
 def download(
-    backbone: Backbone = typer.Argument(
-        ..., help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`)."),
+    backbone: Annotated[Backbone, typer.Argument(
+        help="Whose weights to fetch (pengi; the others need no download, see `septctl backbones`).")],
     weights: Weights = None,
-    sha256: Optional[str] = typer.Option(None, "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other."),
+    sha256: Annotated[Optional[str], typer.Option(
+        "--sha256", help="Pin the checkpoint's sha256 (hex); refuse any other.")] = None,
 ) -> None:
     """Fetch a backbone's released weights into the cache (resumable), check and convert them once."""
     from septctl.backbones.registry import SPECS, downloadable, hub_backbones, resolve

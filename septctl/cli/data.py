@@ -1,11 +1,9 @@
 """`septctl data list | prepare | download | check`."""
 
-from __future__ import annotations
-
 import json
 import shlex
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -46,12 +44,12 @@ def list_datasets(as_json: AsJson = False) -> None:
 
 @data_app.command("prepare")
 def prepare(
-    name: str = typer.Argument(..., help="Dataset to prepare (see `septctl data list`)."),
-    source: Path = typer.Option(..., "--source", help="The unpacked original release."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder to create in the common layout (must not exist)."),
-    allow_missing: bool = typer.Option(False, "--allow-missing",
-                                       help="Prepare from the files that exist when some are missing or unreadable."),
-    link: bool = typer.Option(False, "--link", help="Symlink audio instead of copying it."),
+    name: Annotated[str, typer.Argument(help="Dataset to prepare (see `septctl data list`).")],
+    source: Annotated[Path, typer.Option("--source", help="The unpacked original release.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
+    allow_missing: Annotated[bool, typer.Option(
+        "--allow-missing", help="Prepare from the files that exist when some are missing or unreadable.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Symlink audio instead of copying it.")] = False,
 ) -> None:
     """Convert a dataset's original release into the common layout (the release is never modified)."""
     from septctl.data.prepare import prepare as run_prepare
@@ -71,11 +69,13 @@ def prepare(
 
 @data_app.command("download")
 def download(
-    name: str = typer.Argument(..., help="Dataset to fetch (see `septctl data list`)."),
-    out_dir: Path = typer.Option(None, "--out", envvar="SEPTCTL_DATA",
-                                 help="Data root; the dataset lands in <out>/<Folder> (default: $SEPTCTL_DATA or ./data)."),
-    source: Source = typer.Option(Source.palm, "--source",
-                                  help="palm: PALM's copy from the HF hub; original: how to get the original release."),
+    name: Annotated[str, typer.Argument(help="Dataset to fetch (see `septctl data list`).")],
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", envvar="SEPTCTL_DATA",
+        help="Data root; the dataset lands in <out>/<Folder> (default: $SEPTCTL_DATA or ./data).")] = None,
+    source: Annotated[Source, typer.Option(
+        "--source", help="palm: PALM's copy from the HF hub; original: how to get the original release."
+    )] = Source.palm,
 ) -> None:
     """Fetch PALM's copy of a dataset (needs huggingface_hub and network), or show how to get the original."""
     from septctl.data import download as dl
@@ -111,9 +111,10 @@ def download(
 def check(
     dataset: Dataset,
     data_root: DataRoot = None,
-    clip_seconds: float = typer.Option(7.0, "--clip-seconds", min=0.1,
-                                       help="The backbone's clip length: "
-                                            + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."),
+    clip_seconds: Annotated[float, typer.Option(
+        "--clip-seconds", min=0.1,
+        help="The backbone's clip length: " + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."
+    )] = 7.0,
     quiet: Quiet = False,
 ) -> None:
     """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
@@ -139,13 +140,13 @@ def check(
 
 @data_app.command("synth")
 def synth(
-    out_dir: Path = typer.Option(..., "--out", help="Folder to create in the common layout (must not exist)."),
-    train_per_class: int = typer.Option(20, "--train-per-class", min=1, help="Training clips per class."),
-    test_per_class: int = typer.Option(10, "--test-per-class", min=1, help="Test clips per class."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the synthesized sounds."),
-    dataset: Optional[SynthDataset] = typer.Option(
-        None, "--dataset", help="A dataset of the world `--backbone synth-clap` knows (default: 8 generic classes)."
-    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
+    train_per_class: Annotated[int, typer.Option("--train-per-class", min=1, help="Training clips per class.")] = 20,
+    test_per_class: Annotated[int, typer.Option("--test-per-class", min=1, help="Test clips per class.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthesized sounds.")] = 0,
+    dataset: Annotated[Optional[SynthDataset], typer.Option(
+        "--dataset", help="A dataset of the world `--backbone synth-clap` knows (default: 8 generic classes)."
+    )] = None,
 ) -> None:
     """Synthesize a small dataset: 8 clearly distinct sound classes, or a synth-* world dataset (--dataset)."""
     from septctl.data.synth import synthesize_dataset, synthesize_world

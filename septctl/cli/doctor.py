@@ -6,13 +6,13 @@ contains KEY, TOKEN, SECRET or PASSWORD shows only as set/unset, and credentials
 URLs are masked, so the output can be pasted into an issue as is.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import platform
 import re
 from pathlib import Path
+
+from typing import Annotated
 
 import typer
 
@@ -125,11 +125,11 @@ def doctor(as_json: AsJson = False) -> None:
 
 
 def verify(
-    runs: list[Path] = typer.Argument(..., help="Run folders (trained or zero-shot) with a metrics.yaml."),
-    tolerance: float = typer.Option(0.0, "--tolerance", min=0.0,
-                                    help="Allowed difference in accuracy points (0: exact, as on the same CPU)."),
-    retrain: bool = typer.Option(False, "--retrain",
-                                 help="Also retrain into a scratch folder; the prompt must match bit for bit."),
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (trained or zero-shot) with a metrics.yaml.")],
+    tolerance: Annotated[float, typer.Option(
+        "--tolerance", min=0.0, help="Allowed difference in accuracy points (0: exact, as on the same CPU).")] = 0.0,
+    retrain: Annotated[bool, typer.Option(
+        "--retrain", help="Also retrain into a scratch folder; the prompt must match bit for bit.")] = False,
     data_root: DataRoot = None,
     as_json: AsJson = False,
     device: Device = "cpu",

@@ -1,9 +1,9 @@
 """`septctl embed`: audio embeddings of a whole dataset, computed once and cached."""
 
-from __future__ import annotations
-
 import shlex
 from pathlib import Path
+
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,9 +20,10 @@ def embed(
     weights: Weights = None,
     data_root: DataRoot = None,
     crop: CropOption = Crop.seeded,
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per forward pass."),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per forward pass.")] = 16,
     device: Device = "cpu",
-    out: Path = typer.Option(None, "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings)."),
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write here instead of the cache ($SEPTCTL_CACHE/embeddings).")] = None,
     force: Recompute = False,
     quiet: Quiet = False,
 ) -> None:

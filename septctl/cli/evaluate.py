@@ -1,10 +1,10 @@
 """`septctl eval`: accuracy, macro-F1 and per-class accuracy of a run (or zero-shot)."""
 
-from __future__ import annotations
-
 import json
 import shlex
 from pathlib import Path
+
+from typing import Annotated, Optional
 
 import typer
 
@@ -15,19 +15,23 @@ from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 
 
 def evaluate(
-    target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
-    classes: ClassSet = typer.Option(None, "--classes", show_default="the run's training classes, plus new after base; "
-                                "new for --zeroshot", help="Each its own K-way problem."),
-    dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
-    fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset (default: the run's)."),
-    zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: score a hand-written template."),
-    template: str = typer.Option(DEFAULT_TEMPLATE, "--template", help="Zero-shot template with one {}."),
+    target: Annotated[str, typer.Argument(help="A run folder; with --zeroshot, a dataset.")],
+    classes: Annotated[Optional[ClassSet], typer.Option(
+        "--classes", show_default="the run's training classes, plus new after base; new for --zeroshot",
+        help="Each its own K-way problem.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(
+        "--dataset", help="Evaluate on another dataset (cross-dataset).")] = None,
+    fold: Annotated[Optional[int], typer.Option(
+        "--fold", min=1, help="Fold of the evaluated dataset (default: the run's).")] = None,
+    zeroshot: Annotated[bool, typer.Option("--zeroshot", help="No run: score a hand-written template.")] = False,
+    template: Annotated[str, typer.Option("--template", help="Zero-shot template with one {}.")] = DEFAULT_TEMPLATE,
     backbone: ZeroshotBackbone = None,
     weights: Weights = None,
-    crop: Crop = typer.Option(None, "--crop", show_default="seeded",
-                              help="Zero-shot: how a longer clip is cut (a run uses its own)."),
+    crop: Annotated[Optional[Crop], typer.Option(
+        "--crop", show_default="seeded", help="Zero-shot: how a longer clip is cut (a run uses its own).")] = None,
     data_root: DataRoot = None,
-    out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder (default under runs/)."),
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", help="Zero-shot result folder (default under runs/).")] = None,
     as_json: AsJson = False,
     device: Device = "cpu",
     quiet: Quiet = False,

@@ -1,12 +1,13 @@
 """The `septctl` entry point. Each stage lives in its own module under septctl/cli/.
 
 Modules here must stay light at import time (no torch): `septctl --help` should be instant.
+Commands declare options in Typer's Annotated style, and their modules do without
+`from __future__ import annotations`, so each option is one object (tests/test_options.py).
 """
-
-from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import typer
 
@@ -35,7 +36,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     pass
 

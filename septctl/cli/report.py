@@ -1,9 +1,9 @@
 """`septctl report` (the paper's tables), `septctl grid` (the paper's experiment grids),
 its helpers `grid-prep` / `grid-eval`, and `septctl plot` (Figures 1, 4 and 8)."""
 
-from __future__ import annotations
-
 from pathlib import Path
+
+from typing import Annotated, Optional
 
 import typer
 
@@ -19,15 +19,18 @@ from septctl.defaults import DEFAULT_BACKBONE
 
 
 def report(
-    runs: list[Path] = typer.Argument(..., help="Run folders, or folders to search for runs."),
-    fmt: Format = typer.Option(Format.md, "--format", "-f", help="The tables' format."),
-    table: TableName = typer.Option(TableName.b2n, "--table", "-t",
-                                    help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."),
-    shots: int = typer.Option(None, "--shots", min=1, help="Shot count of Tables 1 and 3 (default: 16, or the most run)."),
-    out_dir: Path = typer.Option(None, "--out", help="Also write each table to OUT/TABLE.EXT."),
-    h_of_means: bool = typer.Option(False, "--h-of-means",
-                                    help="H of the averaged Base and New (CoCoOp convention) instead of the "
-                                         "SEPT paper's mean of per-seed H."),
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders to search for runs.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="The tables' format.")] = Format.md,
+    table: Annotated[TableName, typer.Option(
+        "--table", "-t", help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."
+    )] = TableName.b2n,
+    shots: Annotated[Optional[int], typer.Option(
+        "--shots", min=1, help="Shot count of Tables 1 and 3 (default: 16, or the most run).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also write each table to OUT/TABLE.EXT.")] = None,
+    h_of_means: Annotated[bool, typer.Option(
+        "--h-of-means",
+        help="H of the averaged Base and New (CoCoOp convention) instead of the SEPT paper's mean of per-seed H."
+    )] = False,
     force: Force = False,
 ) -> None:
     """The paper's tables from run folders (H as the SEPT paper takes it; lists what is missing).
@@ -76,27 +79,33 @@ def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
 
 
 def grid(
-    experiment: Experiment = typer.Argument(..., help="The paper's experiment (paper: all four)."),
-    datasets: list[str] = typer.Argument(None, help="Registry dataset names or dataset folders (cross uses --pairs instead)."),
+    experiment: Annotated[Experiment, typer.Argument(help="The paper's experiment (paper: all four).")],
+    datasets: Annotated[Optional[list[str]], typer.Argument(
+        help="Registry dataset names or dataset folders (cross uses --pairs instead).")] = None,
     backbone: GridBackbone = Backbone(DEFAULT_BACKBONE),
-    epochs: int = typer.Option(50, "--epochs", min=1, envvar="EPOCHS", help="Paper: 50."),
-    seeds: str = typer.Option("0 1 2", "--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'."),
-    folds: str = typer.Option("all", "--folds", envvar="FOLDS", help="all, or a list like 1,2."),
-    methods: str = typer.Option(" ".join(METHODS), "--methods", envvar="METHODS", help="Baselines to run."),
-    shots: str = typer.Option("2 4 8 16", "--shots", envvar="SHOTS", help="Shot counts of the shots experiment."),
-    pairs: str = typer.Option(None, "--pairs", envvar="CROSS_PAIRS",
-                              help="Cross-dataset pairs SRC:TGT (default: the paper's three)."),
-    quick: bool = typer.Option(False, "--quick", help="2 epochs, seed 0, fold 1: a smoke test of the grid."),
+    epochs: Annotated[int, typer.Option("--epochs", min=1, envvar="EPOCHS", help="Paper: 50.")] = 50,
+    seeds: Annotated[str, typer.Option("--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'.")] = "0 1 2",
+    folds: Annotated[str, typer.Option("--folds", envvar="FOLDS", help="all, or a list like 1,2.")] = "all",
+    methods: Annotated[str, typer.Option("--methods", envvar="METHODS", help="Baselines to run.")] = " ".join(METHODS),
+    shots: Annotated[str, typer.Option(
+        "--shots", envvar="SHOTS", help="Shot counts of the shots experiment.")] = "2 4 8 16",
+    pairs: Annotated[Optional[str], typer.Option(
+        "--pairs", envvar="CROSS_PAIRS", help="Cross-dataset pairs SRC:TGT (default: the paper's three).")] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="2 epochs, seed 0, fold 1: a smoke test of the grid.")] = False,
     data_root: DataRoot = None,
-    runs: Path = typer.Option(Path("runs"), "--runs", envvar="RUNS", help="Where run folders go."),
-    sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go."),
+    runs: Annotated[Path, typer.Option("--runs", envvar="RUNS", help="Where run folders go.")] = Path("runs"),
+    sept_dir: Annotated[Path, typer.Option(
+        "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go.")] = Path("sept"),
     device: GridDevice = "cpu",
-    pack_size: int = typer.Option(0, "--pack-size", min=0, envvar="PACK_SIZE",
-                                  help="Runs differing only in seed trained together by one `train` (0: all seeds on "
-                                       "CUDA, 1 on the CPU, where packing measured no gain; docs/speed.md)."),
-    show_plan: bool = typer.Option(False, "--plan", help="Print one command per unfinished job (every job with "
-                                                         "--all) instead of running them."),
-    stage: Stage = typer.Option(Stage.all, "--stage", help="With --plan: prep (run first), runs, or all."),
+    pack_size: Annotated[int, typer.Option(
+        "--pack-size", min=0, envvar="PACK_SIZE",
+        help="Runs differing only in seed trained together by one `train` (0: all seeds on CUDA, 1 on the CPU, where "
+        "packing measured no gain; docs/speed.md).")] = 0,
+    show_plan: Annotated[bool, typer.Option(
+        "--plan", help="Print one command per unfinished job (every job with --all) instead of running them."
+    )] = False,
+    stage: Annotated[Stage, typer.Option("--stage", help="With --plan: prep (run first), runs, or all.")] = Stage.all,
     slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
     parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
     cpus: gb.Cpus = None, time: gb.Time = None, mem: gb.Mem = None, account: gb.Account = None,
@@ -151,11 +160,12 @@ def grid(
 
 def grid_prep(
     dataset: Dataset,
-    classes: TrainingSet = typer.Option(TrainingSet.base, "--classes",
-                                        help="Training classes: base (base-to-new) or all (cross)."),
+    classes: Annotated[TrainingSet, typer.Option(
+        "--classes", help="Training classes: base (base-to-new) or all (cross).")] = TrainingSet.base,
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
-    sept_dir: Path = typer.Option(Path("sept"), "--sept-dir", help="Where SEPT files go."),
-    embed: list[str] = typer.Option([], "--embed", help="Also embed this dataset (a cross-dataset target)."),
+    sept_dir: Annotated[Path, typer.Option("--sept-dir", help="Where SEPT files go.")] = Path("sept"),
+    embed: Annotated[list[str], typer.Option(
+        "--embed", help="Also embed this dataset (a cross-dataset target).")] = [],
     data_root: DataRoot = None,
     device: Device = "cpu",
 ) -> None:
@@ -185,14 +195,15 @@ def grid_prep(
 
 
 def grid_eval(
-    target: str = typer.Argument(..., help="A run folder; with --zeroshot, a dataset."),
-    classes: list[ClassSet] = typer.Option([ClassSet.new], "--classes", help="Repeat for several."),
-    dataset: str = typer.Option(None, "--dataset", help="Evaluate on another dataset (cross-dataset)."),
-    fold: int = typer.Option(None, "--fold", min=1, help="Fold of the evaluated dataset."),
-    zeroshot: bool = typer.Option(False, "--zeroshot", help="No run: the hand-written template."),
+    target: Annotated[str, typer.Argument(help="A run folder; with --zeroshot, a dataset.")],
+    classes: Annotated[list[ClassSet], typer.Option("--classes", help="Repeat for several.")] = [ClassSet.new],
+    dataset: Annotated[Optional[str], typer.Option(
+        "--dataset", help="Evaluate on another dataset (cross-dataset).")] = None,
+    fold: Annotated[Optional[int], typer.Option("--fold", min=1, help="Fold of the evaluated dataset.")] = None,
+    zeroshot: Annotated[bool, typer.Option("--zeroshot", help="No run: the hand-written template.")] = False,
     backbone: ZeroshotBackbone = None,
     data_root: DataRoot = None,
-    out_dir: Path = typer.Option(None, "--out", help="Zero-shot result folder."),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Zero-shot result folder.")] = None,
     device: Device = "cpu",
 ) -> None:
     """`septctl eval` for grids: evaluates only what metrics.yaml lacks, so a rerun does nothing."""
@@ -233,10 +244,10 @@ plot_app = typer.Typer(help="The paper's figures as PNG and PDF: similarity heat
 
 @plot_app.command("heatmap")
 def plot_heatmap(
-    runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
-    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml of the classes to show."),
-    per_class: int = typer.Option(3, "--per-class", min=1, help="Neighbors shown per class."),
-    out_path: Path = typer.Option(Path("figures/heatmap"), "--out", help="Writes OUT.png and OUT.pdf."),
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to compare (zero-shot is always the first panel).")],
+    neighbors: Annotated[Path, typer.Option("--neighbors", help="neighbors.yaml of the classes to show.")],
+    per_class: Annotated[int, typer.Option("--per-class", min=1, help="Neighbors shown per class.")] = 3,
+    out_path: Annotated[Path, typer.Option("--out", help="Writes OUT.png and OUT.pdf.")] = Path("figures/heatmap"),
     force: Force = False,
 ) -> None:
     """Figure 1: cosine similarity of each class prompt to every class's neighbor prompts."""
@@ -249,11 +260,12 @@ def plot_heatmap(
 
 @plot_app.command("tsne")
 def plot_tsne(
-    runs: list[Path] = typer.Argument(..., help="Run folders to compare (zero-shot is always the first panel)."),
-    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml covering the new classes (--split all)."),
-    classes: ClassSet = typer.Option(ClassSet.new, "--classes", help="Which of the runs' dataset classes."),
-    perplexity: float = typer.Option(10.0, "--perplexity", min=1.0, help="t-SNE perplexity."),
-    out_path: Path = typer.Option(Path("figures/tsne"), "--out", help="Writes OUT.png and OUT.pdf."),
+    runs: Annotated[list[Path], typer.Argument(help="Run folders to compare (zero-shot is always the first panel).")],
+    neighbors: Annotated[Path, typer.Option(
+        "--neighbors", help="neighbors.yaml covering the new classes (--split all).")],
+    classes: Annotated[ClassSet, typer.Option("--classes", help="Which of the runs' dataset classes.")] = ClassSet.new,
+    perplexity: Annotated[float, typer.Option("--perplexity", min=1.0, help="t-SNE perplexity.")] = 10.0,
+    out_path: Annotated[Path, typer.Option("--out", help="Writes OUT.png and OUT.pdf.")] = Path("figures/tsne"),
     force: Force = False,
 ) -> None:
     """Figure 4: exact t-SNE of class prompts (diamonds) and their neighbors' prompts (circles)."""
@@ -266,10 +278,10 @@ def plot_tsne(
 
 @plot_app.command("similarity")
 def plot_similarity(
-    neighbors: list[Path] = typer.Argument(..., help="neighbors.yaml files (one per dataset)."),
+    neighbors: Annotated[list[Path], typer.Argument(help="neighbors.yaml files (one per dataset).")],
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
-    out_path: Path = typer.Option(Path("figures/similarity"), "--out", help="Writes OUT.png and OUT.pdf."),
+    out_path: Annotated[Path, typer.Option("--out", help="Writes OUT.png and OUT.pdf.")] = Path("figures/similarity"),
     force: Force = False,
 ) -> None:
     """Figure 8: histogram of class-to-own-neighbor cosine similarities (other classes' neighbors for contrast)."""

@@ -4,8 +4,6 @@
 `septctl neighbors esc50 --llm builtin` and `septctl neighbors stats esc50` work.
 """
 
-from __future__ import annotations
-
 import json
 import shlex
 from collections.abc import Callable
@@ -57,7 +55,7 @@ def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
 
 
 def _connector(llm: str, base_url: str | None, api_key_env: str, max_tries: int, backoff: float, timeout: float,
-               max_time: float, no_cache: bool, quiet: bool) -> Callable[[], ChatClient] | None:
+               max_time: float, no_cache: bool, quiet: bool) -> "Callable[[], ChatClient] | None":
     """What makes the LLM client once the work needs it; None for 'builtin' (the shipped bank)."""
     if llm == "builtin":
         return None
@@ -101,25 +99,25 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if t
 
 @neighbors_app.command("generate")
 def neighbors_generate(
-    dataset: Optional[str] = typer.Argument(
-        None, help="Registered dataset name (see `septctl data list`) or a prepared dataset folder."
-    ),
-    classes: Optional[Path] = typer.Option(None, "--classes", help="Text file with one class name per line."),
-    llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
-    n: int = typer.Option(10, "--n", min=1, help="Neighbors per class (paper: 10)."),
-    split: TrainingSet = typer.Option(TrainingSet.base, "--split",
-                                      help="base: the base-to-new training classes; all: every class."),
+    dataset: Annotated[Optional[str], typer.Argument(
+        help="Registered dataset name (see `septctl data list`) or a prepared dataset folder.")] = None,
+    classes: Annotated[Optional[Path], typer.Option(
+        "--classes", help="Text file with one class name per line.")] = None,
+    llm: Annotated[str, typer.Option("--llm", help=_LLM_HELP)] = ...,
+    n: Annotated[int, typer.Option("--n", min=1, help="Neighbors per class (paper: 10).")] = 10,
+    split: Annotated[TrainingSet, typer.Option(
+        "--split", help="base: the base-to-new training classes; all: every class.")] = TrainingSet.base,
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
-    exclude_names: Optional[Path] = typer.Option(
-        None, "--exclude-names", help="Drop (and refill) neighbors containing any name in this file (Table 12)."
-    ),
-    out_path: Path = typer.Option(Path("neighbors.yaml"), "--out", help="Where to write the neighbors."),
+    exclude_names: Annotated[Optional[Path], typer.Option(
+        "--exclude-names", help="Drop (and refill) neighbors containing any name in this file (Table 12).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the neighbors.")] = Path("neighbors.yaml"),
     max_tries: MaxTries = 3,
     backoff: Backoff = 2.0,
     timeout: Timeout = 30.0,
     max_time: MaxTime = 300.0,
-    max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up on short classes."),
+    max_rounds: Annotated[int, typer.Option(
+        "--max-rounds", min=1, help="Requests before giving up on short classes.")] = 4,
     no_cache: NoCache = False,
     quiet: Quiet = False,
     force: Force = False,
@@ -138,14 +136,17 @@ def neighbors_generate(
 
 @neighbors_app.command("stats")
 def neighbors_stats(
-    sources: list[str] = typer.Argument(..., help="neighbors.yaml files, dataset names (built-in bank), or 'all'."),
+    sources: Annotated[list[str], typer.Argument(
+        help="neighbors.yaml files, dataset names (built-in bank), or 'all'.")],
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
-    split: TrainingSet = typer.Option(TrainingSet.base, "--split", help="Classes of a dataset name: base or all."),
-    dataset: Optional[str] = typer.Option(
-        None, "--dataset", help="Dataset (name or folder) of a neighbors file, for the new-name overlap (guessed when omitted)."
-    ),
-    template: Optional[str] = typer.Option(None, "--template", help="Template with one {} (default: This is a sound of {}.)."),
+    split: Annotated[TrainingSet, typer.Option(
+        "--split", help="Classes of a dataset name: base or all.")] = TrainingSet.base,
+    dataset: Annotated[Optional[str], typer.Option(
+        "--dataset",
+        help="Dataset (name or folder) of a neighbors file, for the new-name overlap (guessed when omitted).")] = None,
+    template: Annotated[Optional[str], typer.Option(
+        "--template", help="Template with one {} (default: This is a sound of {}.).")] = None,
     as_json: AsJson = False,
     device: Device = "cpu",
 ) -> None:
@@ -199,16 +200,16 @@ def neighbors_stats(
 
 
 def prefixes(
-    llm: str = typer.Option(..., "--llm", help=_LLM_HELP),
-    n: int = typer.Option(100, "--n", min=1, help="Number of templates (paper: T = 100)."),
+    llm: Annotated[str, typer.Option("--llm", help=_LLM_HELP)] = ...,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of templates (paper: T = 100).")] = 100,
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
-    out_path: Path = typer.Option(Path("prefixes.yaml"), "--out", help="Where to write the templates."),
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the templates.")] = Path("prefixes.yaml"),
     max_tries: MaxTries = 3,
     backoff: Backoff = 2.0,
     timeout: Timeout = 30.0,
     max_time: MaxTime = 300.0,
-    max_rounds: int = typer.Option(4, "--max-rounds", min=1, help="Requests before giving up."),
+    max_rounds: Annotated[int, typer.Option("--max-rounds", min=1, help="Requests before giving up.")] = 4,
     no_cache: NoCache = False,
     quiet: Quiet = False,
     force: Force = False,
@@ -221,15 +222,15 @@ def prefixes(
 
 
 def margins(
-    neighbors: Path = typer.Option(..., "--neighbors", help="neighbors.yaml from `septctl neighbors`."),
-    prefixes_path: Optional[Path] = typer.Option(None, "--prefixes", help="prefixes.yaml from `septctl prefixes`."),
-    single_template: Optional[str] = typer.Option(
-        None, "--single-template", help="Use this one template instead of --prefixes (SEPT-, Table 7)."
-    ),
+    neighbors: Annotated[Path, typer.Option("--neighbors", help="neighbors.yaml from `septctl neighbors`.")],
+    prefixes_path: Annotated[Optional[Path], typer.Option(
+        "--prefixes", help="prefixes.yaml from `septctl prefixes`.")] = None,
+    single_template: Annotated[Optional[str], typer.Option(
+        "--single-template", help="Use this one template instead of --prefixes (SEPT-, Table 7).")] = None,
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
-    out_path: Path = typer.Option(Path("margins.safetensors"), "--out", help="Where to write the margins."),
-    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per forward pass."),
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the margins.")] = Path("margins.safetensors"),
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per forward pass.")] = 256,
     device: Device = "cpu",
     force: Recompute = False,
     quiet: Quiet = False,

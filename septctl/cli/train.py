@@ -1,9 +1,9 @@
 """`septctl train`: prompt tuning on cached embeddings, optionally with SEPT."""
 
-from __future__ import annotations
-
 import shlex
 from pathlib import Path
+
+from typing import Annotated, Optional
 
 import typer
 
@@ -18,36 +18,48 @@ def train(
     dataset: Dataset,
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
-    baseline: Baseline = typer.Option(Baseline.coop, "--baseline", help="The prompt-tuning method."),
-    shots: int = typer.Option(16, "--shots", help="Training clips per class."),
-    seed: int = typer.Option(None, "--seed", show_default="0", help="Seeds the few-shot rows, context init and batch order."),
-    epochs: int = typer.Option(50, "--epochs", help="Paper: 50."),
-    lr: float = typer.Option(0.0125, "--lr", help="SGD learning rate (paper: 0.0125)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="PALM's 16 (the paper is silent)."),
-    n_ctx: int = typer.Option(N_CTX, "--n-ctx", help="Learned context vectors M (paper: 16)."),
-    fold: int = typer.Option(None, "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1)."),
-    classes: TrainingSet = typer.Option(TrainingSet.base, "--classes", help="base (base-to-new) or all (cross-dataset)."),
-    sept: bool = typer.Option(False, "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins)."),
-    neighbors: Path = typer.Option(None, "--neighbors", help="neighbors.yaml from `septctl neighbors`."),
-    margins: Path = typer.Option(None, "--margins", help="margins.safetensors from `septctl margins`."),
-    lam: float = typer.Option(3.0, "--lambda", help="Weight of L_se (paper: 3)."),
-    no_intra: bool = typer.Option(False, "--no-intra", help="Ablation: drop the intra-class term."),
-    no_inter: bool = typer.Option(False, "--no-inter", help="Ablation: drop the inter-class term."),
-    no_intra_margin: bool = typer.Option(False, "--no-intra-margin", help="Ablation: intra term without margin."),
-    no_inter_margin: bool = typer.Option(False, "--no-inter-margin", help="Ablation: inter term without margin."),
-    neighbor_subset: int = typer.Option(0, "--neighbor-subset",
-                                        help="Use a random subset of this many neighbors per step (faster, inexact)."),
-    reference_dropout: bool = typer.Option(False, "--reference-dropout",
-                                           help="Keep the text projection dropout on while training, as PALM did."),
+    baseline: Annotated[Baseline, typer.Option("--baseline", help="The prompt-tuning method.")] = Baseline.coop,
+    shots: Annotated[int, typer.Option("--shots", help="Training clips per class.")] = 16,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", show_default="0", help="Seeds the few-shot rows, context init and batch order.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Paper: 50.")] = 50,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (paper: 0.0125).")] = 0.0125,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="PALM's 16 (the paper is silent).")] = 16,
+    n_ctx: Annotated[int, typer.Option("--n-ctx", help="Learned context vectors M (paper: 16).")] = N_CTX,
+    fold: Annotated[Optional[int], typer.Option(
+        "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1).")] = None,
+    classes: Annotated[TrainingSet, typer.Option(
+        "--classes", help="base (base-to-new) or all (cross-dataset).")] = TrainingSet.base,
+    sept: Annotated[bool, typer.Option(
+        "--sept", help="Add SEPT's semantic-expansion loss (needs --neighbors, --margins).")] = False,
+    neighbors: Annotated[Optional[Path], typer.Option(
+        "--neighbors", help="neighbors.yaml from `septctl neighbors`.")] = None,
+    margins: Annotated[Optional[Path], typer.Option(
+        "--margins", help="margins.safetensors from `septctl margins`.")] = None,
+    lam: Annotated[float, typer.Option("--lambda", help="Weight of L_se (paper: 3).")] = 3.0,
+    no_intra: Annotated[bool, typer.Option("--no-intra", help="Ablation: drop the intra-class term.")] = False,
+    no_inter: Annotated[bool, typer.Option("--no-inter", help="Ablation: drop the inter-class term.")] = False,
+    no_intra_margin: Annotated[bool, typer.Option(
+        "--no-intra-margin", help="Ablation: intra term without margin.")] = False,
+    no_inter_margin: Annotated[bool, typer.Option(
+        "--no-inter-margin", help="Ablation: inter term without margin.")] = False,
+    neighbor_subset: Annotated[int, typer.Option(
+        "--neighbor-subset", help="Use a random subset of this many neighbors per step (faster, inexact).")] = 0,
+    reference_dropout: Annotated[bool, typer.Option(
+        "--reference-dropout", help="Keep the text projection dropout on while training, as PALM did.")] = False,
     crop: CropOption = Crop.seeded,
     device: Device = "cpu",
     data_root: DataRoot = None,
-    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8); "
-                                                 "with --seeds/--folds a template with {seed} and {fold}."),
-    seeds: str = typer.Option(None, "--seeds", help="Several runs, one per seed: 0,1,2 (replaces --seed)."),
-    folds: str = typer.Option(None, "--folds", help="Several runs, one per fold: 1,2,3,4,5 (replaces --fold)."),
-    pack_size: int = typer.Option(1, "--pack-size", min=1,
-                                  help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."),
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8); with "
+        "--seeds/--folds a template with {seed} and {fold}.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(
+        "--seeds", help="Several runs, one per seed: 0,1,2 (replaces --seed).")] = None,
+    folds: Annotated[Optional[str], typer.Option(
+        "--folds", help="Several runs, one per fold: 1,2,3,4,5 (replaces --fold).")] = None,
+    pack_size: Annotated[int, typer.Option(
+        "--pack-size", min=1, help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."
+    )] = 1,
     quiet: Quiet = False,
     **method_flags,
 ) -> None:
