@@ -11,6 +11,7 @@ from septctl.cli import panels
 from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import BACKBONE_HELP, Baseline, Device, method_flag
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
+from septctl.engine.compile import HELP as COMPILE_HELP
 
 
 def train(
@@ -51,6 +52,7 @@ def train(
     folds: str = typer.Option(None, "--folds", help="Several runs, one per fold: 1,2,3,4,5 (replaces --fold)."),
     pack_size: int = typer.Option(1, "--pack-size", min=1,
                                   help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."),
+    compile_setting: str = typer.Option(None, "--compile", show_default=False, help=COMPILE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Learn a prompt on few-shot cached embeddings; writes prompt.safetensors and run.yaml.
@@ -81,14 +83,15 @@ def train(
     ) for f in fold_list for s in seed_list]
     outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]
     if pack_size == 1:
-        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print) for c, o in zip(cfgs, outs)]
+        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print, compile_setting=compile_setting)
+                    for c, o in zip(cfgs, outs)]
     else:
         from septctl.engine.packed import train_packed
 
         run_dirs = []
         for i in range(0, len(cfgs), pack_size):
             run_dirs += train_packed(cfgs[i : i + pack_size], outs[i : i + pack_size], progress=not quiet,
-                                     echo=err.print)
+                                     echo=err.print, compile_setting=compile_setting)
     for run_dir in run_dirs:
         err.print(f"run folder: {run_dir}")
     if len(run_dirs) == 1:
