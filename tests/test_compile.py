@@ -122,3 +122,20 @@ def test_compiled_equals_eager_inductor(run_cli, tmp_path, synth_dataset, capsys
     if not shutil.which("g++") and not shutil.which("c++"):
         pytest.skip("inductor needs a C++ compiler on the CPU")
     _compare(run_cli, tmp_path, synth_dataset, capsys, "inductor")
+
+
+def test_checkpointed_steps_get_no_cuda_graphs(monkeypatch):
+    """CoCoOp's chunks recompute the tower in backward, where CUDA graphs fail: reduce-overhead becomes default."""
+    from septctl.backbones.tiny import TinyBackbone
+    from septctl.engine.compile import compile_for_training
+    from septctl.methods.cocoop import CoCoOp
+
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: modes.append(kw["mode"]) or fn)
+    backbone = TinyBackbone()
+    assert CoCoOp(backbone, ["a", "b"], chunk=8).recomputes_text and not CoCoOp(backbone, ["a"], chunk=0).recomputes_text
+    assert compile_for_training(backbone, "reduce-overhead", checkpointed=True) == "default"
+    assert compile_for_training(backbone, "reduce-overhead") == "reduce-overhead"
+    assert compile_for_training(backbone, "max-autotune", checkpointed=True) == "max-autotune-no-cudagraphs"
+    assert compile_for_training(backbone, None) is None
+    assert modes == ["default", "reduce-overhead", "max-autotune-no-cudagraphs"]

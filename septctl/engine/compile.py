@@ -24,6 +24,7 @@ BACKEND = "inductor"  # torch.compile's own; the fast tests swap in aot_eager (s
 # setting -> torch.compile mode on CUDA; "on" compiles with inductor's default mode off CUDA (CPU graphs do not exist)
 SETTINGS = {"auto": "reduce-overhead", "on": "reduce-overhead", "off": None,
             "reduce-overhead": "reduce-overhead", "default": "default", "max-autotune": "max-autotune"}
+WITHOUT_CUDA_GRAPHS = {"reduce-overhead": "default", "max-autotune": "max-autotune-no-cudagraphs"}
 ALIASES = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}
 HELP = ("Compile the text tower for training steps: auto (the default: on CUDA only), on, off, or a torch.compile "
         "mode (reduce-overhead, default, max-autotune); also SEPTCTL_COMPILE. docs/speed.md.")
@@ -46,8 +47,15 @@ def compile_mode(setting: str | None, device: str) -> str | None:
     return mode
 
 
-def compile_for_training(backbone, mode: str | None) -> str | None:
-    """Compile `backbone`'s text tower for training steps; returns the mode used (None: eager, or a tower without it)."""
+def compile_for_training(backbone, mode: str | None, checkpointed: bool = False) -> str | None:
+    """Compile `backbone`'s text tower for training steps; returns the mode used (None: eager, or a tower without it).
+
+    `checkpointed`: the steps recompute the tower in the backward pass (CoCoOp's chunks trained
+    alone). CUDA graphs fail under activation checkpointing (pytorch/pytorch#154306), so such
+    runs get the same mode without them.
+    """
+    if checkpointed:
+        mode = WITHOUT_CUDA_GRAPHS.get(mode, mode)
     from septctl.backbones.clip_text import ClipTextTower
 
     tower = getattr(backbone, "text", None)  # Pengi, tiny and synth-clap; MS-CLAP's GPT-2 and LAION-CLAP stay eager

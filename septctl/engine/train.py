@@ -335,7 +335,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     run = prepare_run(cfg, dataset, fold, run_dir, progress, echo)
     if run is None:
         return
-    run.compiled = compile_for_training(run.setup.backbone, mode)
+    run.compiled = compile_for_training(run.setup.backbone, mode, checkpointed=run.method.recomputes_text)
     from septctl.progress import progress_bar
 
     t0 = time.time()
