@@ -7,7 +7,7 @@ train through septctl's own loops: alone is `engine.train.train_epoch` per run, 
 `engine.packed.packed_epoch` over all R runs. One warm-up epoch of each path comes first
 (it holds the compile time, printed apart). Prints seconds per run-epoch, the ratio to
 `off`, and the largest difference of the learned contexts from `off` (same seeds, same
-steps: float rounding only).
+steps: float rounding only), and the largest |ctx| for scale.
 
     python benchmarks/bench_compile.py --device cuda --runs 15 --alone-runs 1 --epochs 5 --sizes 25
     python benchmarks/bench_compile.py --modes off,default --runs 2 --epochs 1 --shots 2 --sizes 2   # CPU
@@ -89,9 +89,10 @@ def main() -> None:
             warm, a, p, ctx = measure(mode, k, args)
             base = base or (a, p, ctx)
             diff = max(float((x - y).abs().max()) for x, y in zip(ctx, base[2]))
+            scale = max(float(y.abs().max()) for y in base[2])
             print(f"  {mode:<16} warm-up {warm:7.1f} s | alone {a:7.3f} ({base[0] / a:4.2f}x) | packed {p:7.3f} "
                   f"({base[1] / p:4.2f}x) | x{args.full_epochs}: {a * args.full_epochs:6.1f} / "
-                  f"{p * args.runs * args.full_epochs:6.1f} | ctx vs {modes[0]} {diff:.1e} | "
+                  f"{p * args.runs * args.full_epochs:6.1f} | ctx vs {modes[0]} {diff:.1e} (max |ctx| {scale:.2f}) | "
                   f"{time.perf_counter() - t0:.0f} s in all", flush=True)
 
 

@@ -11,6 +11,8 @@ only the end-of-text (EOT) row is pooled, which allows exact savings:
   itself, so it is computed once per layer and its keys/values are reused by all rows;
   `prefix_groups` does the same for several prefixes (CoCoOp: one per audio clip);
 - the last layer only needs the EOT rows' queries, attention output and MLP.
+What depends on the prompts' lengths is worked out first (`layout`, eager); the layer stack
+(`encode_layout`) then has fixed shapes, so training steps can compile it (engine/compile.py).
 `tests/test_clip_text.py` checks all of it against `CLIPTextModel.forward`, including
 gradients; docs/speed.md has the timings.
 """

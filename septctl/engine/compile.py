@@ -23,7 +23,8 @@ ENV = "SEPTCTL_COMPILE"
 BACKEND = "inductor"  # torch.compile's own; the fast tests swap in aot_eager (same graphs, no C++ build)
 # setting -> torch.compile mode on CUDA; "on" compiles with inductor's default mode off CUDA (CPU graphs do not exist)
 SETTINGS = {"auto": "reduce-overhead", "on": "reduce-overhead", "off": None,
-            "reduce-overhead": "reduce-overhead", "default": "default", "max-autotune": "max-autotune"}
+            "reduce-overhead": "reduce-overhead", "default": "default", "max-autotune": "max-autotune",
+            "max-autotune-no-cudagraphs": "max-autotune-no-cudagraphs"}  # all that a card can record
 WITHOUT_CUDA_GRAPHS = {"reduce-overhead": "default", "max-autotune": "max-autotune-no-cudagraphs"}
 ALIASES = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}
 HELP = ("Compile the text tower for training steps: auto (the default: on CUDA only), on, off, or a torch.compile "
