@@ -6,8 +6,9 @@ backbone (random weights) is compiled the way `septctl train` compiles it
 train through septctl's own loops: alone is `engine.train.train_epoch` per run, packed is
 `engine.packed.packed_epoch` over all R runs. One warm-up epoch of each path comes first
 (it holds the compile time, printed apart). Prints seconds per run-epoch, the ratio to
-`off`, and the largest difference of the learned contexts from `off` (same seeds, same
-steps: float rounding only), and the largest |ctx| for scale.
+`off`, and how far from `off` each setting lands: one step's features and context
+gradient (relative to their largest entry), and the learned contexts after all steps (same seeds, same steps; SEPT's hinges can turn small rounding
+differences into larger ones over steps).
 
     python benchmarks/bench_compile.py --device cuda --runs 15 --alone-runs 1 --epochs 5 --sizes 25
     python benchmarks/bench_compile.py --modes off,default --runs 2 --epochs 1 --shots 2 --sizes 2   # CPU
@@ -40,8 +41,21 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def measure(mode: str, k: int, args) -> tuple[float, float, float, list]:
-    """(warm-up s, alone s/run-epoch, packed s/run-epoch, learned contexts) under one compile setting."""
+def one_step(run) -> tuple:
+    """Features of a training step's prompts (classes + neighbors) and the context gradient of a fixed readout."""
+    import torch
+
+    names = run.setup.classes + run.sept.names
+    feats = run.method.encode_names(names)
+    weights = torch.randn(feats.shape, generator=torch.Generator().manual_seed(0)).to(feats.device)
+    (feats * weights).sum().backward()
+    grad = run.method.ctx.grad.detach().cpu().clone()
+    run.method.ctx.grad = None
+    return feats.detach().cpu(), grad
+
+
+def measure(mode: str, k: int, args) -> tuple[float, float, float, list, tuple]:
+    """(warm-up s, alone s/run-epoch, packed s/run-epoch, learned contexts, `one_step`) under one compile setting."""
     import torch
 
     from septctl.backbones.pengi import PengiBackbone
@@ -64,6 +78,7 @@ def measure(mode: str, k: int, args) -> tuple[float, float, float, list]:
     def packed():
         packed_epoch(runs, epoch[0])
 
+    step = one_step(runs[0])  # before any training; on the alone path's shapes (compiles them)
     warm, _ = common.timed(lambda: (alone(), packed()), args.device)
     a = p = 0.0
     for e in range(args.epochs):
@@ -71,7 +86,12 @@ def measure(mode: str, k: int, args) -> tuple[float, float, float, list]:
         a += common.timed(alone, args.device)[0]
         p += common.timed(packed, args.device)[0]
     ctx = [r.method.ctx.detach().cpu() for r in runs]
-    return warm, a / (len(solo) * args.epochs), p / (args.runs * args.epochs), ctx
+    return warm, a / (len(solo) * args.epochs), p / (args.runs * args.epochs), ctx, step
+
+
+def rel(x, y) -> float:
+    """Largest difference relative to the largest entry of `y`."""
+    return float((x - y).abs().max() / y.abs().max())
 
 
 def main() -> None:
@@ -86,13 +106,15 @@ def main() -> None:
         base = None
         for mode in modes:
             t0 = time.perf_counter()
-            warm, a, p, ctx = measure(mode, k, args)
-            base = base or (a, p, ctx)
+            warm, a, p, ctx, step = measure(mode, k, args)
+            base = base or (a, p, ctx, step)
             diff = max(float((x - y).abs().max()) for x, y in zip(ctx, base[2]))
             scale = max(float(y.abs().max()) for y in base[2])
             print(f"  {mode:<16} warm-up {warm:7.1f} s | alone {a:7.3f} ({base[0] / a:4.2f}x) | packed {p:7.3f} "
                   f"({base[1] / p:4.2f}x) | x{args.full_epochs}: {a * args.full_epochs:6.1f} / "
-                  f"{p * args.runs * args.full_epochs:6.1f} | ctx vs {modes[0]} {diff:.1e} (max |ctx| {scale:.2f}) | "
+                  f"{p * args.runs * args.full_epochs:6.1f} | vs {modes[0]}: one step features {rel(step[0], base[3][0]):.1e}, "
+                  f"context gradient {rel(step[1], base[3][1]):.1e} (relative), contexts after training {diff:.1e} "
+                  f"(max |ctx| {scale:.2f}) | "
                   f"{time.perf_counter() - t0:.0f} s in all", flush=True)
 
 
