@@ -13,12 +13,16 @@ TOL = 1e-4  # max |compiled - eager| over all learned tensors; the tests print t
 
 
 def test_compile_settings(monkeypatch):
+    from septctl.engine import compile as comp
     from septctl.engine.compile import compile_mode
     from septctl.errors import SeptctlError
 
     monkeypatch.delenv("SEPTCTL_COMPILE", raising=False)
     assert compile_mode(None, "cpu") is None and compile_mode("auto", "cpu") is None
+    monkeypatch.setattr(comp, "has_toolchain", lambda: True)
     assert compile_mode(None, "cuda") == compile_mode("auto", "cuda:1") == "reduce-overhead"
+    monkeypatch.setattr(comp, "has_toolchain", lambda: False)  # no Triton or no C compiler: auto stays eager
+    assert compile_mode("auto", "cuda") is None and compile_mode("on", "cuda") == "reduce-overhead"
     assert compile_mode("on", "cpu") == compile_mode("1", "cpu") == "default"  # no CUDA graphs without CUDA
     assert compile_mode("OFF", "cuda") is compile_mode("0", "cuda") is None
     assert compile_mode("max-autotune", "cuda") == "max-autotune"

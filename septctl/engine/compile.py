@@ -16,6 +16,7 @@ and their per-step `.item()` (logging, the finite check) syncs anyway.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from septctl.errors import SeptctlError
 
@@ -40,7 +41,7 @@ def compile_mode(setting: str | None, device: str) -> str | None:
         where = f"{ENV}={raw}" if from_env else f"--compile {raw}"
         raise SeptctlError(f"{where}: not a compile setting; use one of auto, on, off, {', '.join(list(SETTINGS)[3:])}")
     cuda = str(device).startswith("cuda")
-    if key == "auto" and not cuda:
+    if key == "auto" and not (cuda and has_toolchain()):
         return None
     mode = SETTINGS[key]
     if mode == "reduce-overhead" and not cuda:
@@ -48,7 +49,20 @@ def compile_mode(setting: str | None, device: str) -> str | None:
     return mode
 
 
-def compile_for_training(backbone, mode: str | None, checkpointed: bool = False) -> str | None:
+def has_toolchain() -> bool:
+    """Triton and a C compiler (Triton builds its launchers with one): what inductor needs on CUDA.
+
+    Without them `auto` stays eager instead of failing at the first step; `on` still tries.
+    """
+    import importlib.util
+    import shutil
+
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    return bool(cc) and importlib.util.find_spec("triton") is not None
+
+
+def compile_for_training(backbone, mode: str | None, checkpointed: bool = False,
+                         echo: Callable[[str], None] | None = None) -> str | None:
     """Compile `backbone`'s text tower for training steps; returns the mode used (None: eager, or a tower without it).
 
     `checkpointed`: the steps recompute the tower in the backward pass (CoCoOp's chunks trained
@@ -63,4 +77,6 @@ def compile_for_training(backbone, mode: str | None, checkpointed: bool = False)
     if mode is None or not isinstance(tower, ClipTextTower):
         return None
     tower.compile_step(mode, BACKEND)
+    if echo:
+        echo(f"text tower compiled for training steps ({mode}); the first steps of each shape include compiling")
     return mode

@@ -60,7 +60,7 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
         runs = [prepare_run(cfg, ds, fold, d, progress, echo, backbone)
                 for cfg, ds, fold, d in zip(cfgs, datasets, folds, dirs)]
         runs = [r for r in runs if r is not None]
-        compiled = compile_for_training(backbone, mode)
+        compiled = compile_for_training(backbone, mode, echo=echo) if runs else None
         for r in runs:
             r.compiled = compiled
         if runs:

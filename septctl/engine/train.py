@@ -335,7 +335,7 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     run = prepare_run(cfg, dataset, fold, run_dir, progress, echo)
     if run is None:
         return
-    run.compiled = compile_for_training(run.setup.backbone, mode, checkpointed=run.method.recomputes_text)
+    run.compiled = compile_for_training(run.setup.backbone, mode, run.method.recomputes_text, echo)
     from septctl.progress import progress_bar
 
     t0 = time.time()
