@@ -35,18 +35,14 @@ def test_compile_settings(monkeypatch):
         compile_mode("fast", "cpu")
 
 
-def _no_compile(monkeypatch):
-    """torch.compile raises: the default CPU path must never reach it."""
+def test_cpu_default_is_eager(run_cli, tmp_path, synth_dataset, monkeypatch):
+    """With the default settings on the CPU, alone and packed, torch.compile is never called."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("torch.compile was called")
 
     monkeypatch.setattr(torch, "compile", refuse)
     monkeypatch.delenv("SEPTCTL_COMPILE", raising=False)
-
-
-def test_cpu_default_is_eager(run_cli, tmp_path, synth_dataset, monkeypatch):
-    _no_compile(monkeypatch)
     common = ["train", "--backbone", "tiny", synth_dataset, "--epochs", "1", "--shots", "2", "--batch-size", "4", "-q"]
     code, _, err = run_cli(*common, "--out", tmp_path / "alone")
     assert code == 0, err
@@ -76,7 +72,7 @@ def _cfgs(synth_dataset, sept_args):
             for i, m in enumerate(("coop", "cocoop", "kgcoop", "dept"))]
 
 
-def _compare(run_cli, tmp_path, synth_dataset, capsys, backend: str) -> None:
+def _compare(run_cli, tmp_path, synth_dataset, capsys, monkeypatch, backend: str) -> None:
     """Each method + SEPT alone and all four packed, compiled, against the same runs alone and eager."""
     from septctl.engine import compile as comp
     from septctl.engine.packed import train_packed
@@ -93,14 +89,10 @@ def _compare(run_cli, tmp_path, synth_dataset, capsys, backend: str) -> None:
         compiled = real(*args, **kwargs)
         return lambda *a: steps.append(1) or compiled(*a)
 
-    comp.BACKEND = backend
-    torch.compile = counted
-    try:
-        alone = [train(c, tmp_path / "alone" / str(i), compile_setting="on", **quiet) for i, c in enumerate(cfgs)]
-        packed = train_packed(cfgs, [tmp_path / "packed" / str(i) for i in range(len(cfgs))], compile_setting="on",
-                              **quiet)
-    finally:
-        torch.compile, comp.BACKEND = real, "inductor"
+    monkeypatch.setattr(comp, "BACKEND", backend)
+    monkeypatch.setattr(torch, "compile", counted)
+    alone = [train(c, tmp_path / "alone" / str(i), compile_setting="on", **quiet) for i, c in enumerate(cfgs)]
+    packed = train_packed(cfgs, [tmp_path / "packed" / str(i) for i in range(len(cfgs))], compile_setting="on", **quiet)
     assert len(calls) == len(cfgs) + 1 and all(c["backend"] == backend and not c["dynamic"] for c in calls)
     assert len(steps) >= 2 * 4 * (len(cfgs) + 1)  # every training step went through the compiled tower
     diff_alone = max(_max_diff(e, r) for e, r in zip(eager, alone))
@@ -113,19 +105,19 @@ def _compare(run_cli, tmp_path, synth_dataset, capsys, backend: str) -> None:
     assert card["compiled"] == "default" and yaml.safe_load((eager[0] / "run.yaml").read_text())["compiled"] is False
 
 
-def test_compiled_equals_eager_graphs(run_cli, tmp_path, synth_dataset, capsys):
+def test_compiled_equals_eager_graphs(run_cli, tmp_path, synth_dataset, capsys, monkeypatch):
     """The compiled graphs (dynamo + AOT autograd, run without inductor's C++ kernels) train as eager does."""
-    _compare(run_cli, tmp_path, synth_dataset, capsys, "aot_eager")
+    _compare(run_cli, tmp_path, synth_dataset, capsys, monkeypatch, "aot_eager")
 
 
 @pytest.mark.slow
-def test_compiled_equals_eager_inductor(run_cli, tmp_path, synth_dataset, capsys):
+def test_compiled_equals_eager_inductor(run_cli, tmp_path, synth_dataset, capsys, monkeypatch):
     """The real thing on the CPU: inductor's generated kernels (needs a C++ compiler; about a minute)."""
     import shutil
 
     if not shutil.which("g++") and not shutil.which("c++"):
         pytest.skip("inductor needs a C++ compiler on the CPU")
-    _compare(run_cli, tmp_path, synth_dataset, capsys, "inductor")
+    _compare(run_cli, tmp_path, synth_dataset, capsys, monkeypatch, "inductor")
 
 
 def test_checkpointed_steps_get_no_cuda_graphs(monkeypatch):
