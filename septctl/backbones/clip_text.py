@@ -105,10 +105,6 @@ class ClipTextTower(nn.Module):
         self._compiled = None if mode is None else torch.compile(self.encode_layout, mode=mode, backend=backend,
                                                                   dynamic=False)
 
-    @property
-    def compiled(self) -> bool:
-        return self._compiled is not None
-
     def layout(self, eot_index: torch.Tensor, shared_prefix: int = 0,
                prefix_groups: torch.Tensor | None = None) -> _Layout:
         """Where each prompt's real tokens sit, from the end-of-text indices and prefix groups alone."""
@@ -116,17 +112,16 @@ class ClipTextTower(nn.Module):
         if p > 0 and bool((eot_index < p).any()):
             raise ValueError("shared_prefix must end before every end-of-text token")
         length = int(eot_index.max()) + 1
-        b = len(eot_index)
+        b, dev = len(eot_index), eot_index.device
         n = length - p  # suffix width: the positions each prompt computes on its own
         lens = eot_index - p + 1
-        valid = torch.arange(n, device=eot_index.device) < lens[:, None]  # [B, n]
+        valid = torch.arange(n, device=dev) < lens[:, None]  # [B, n]
         rows = valid.flatten().nonzero().squeeze(1)  # packed token -> padded [B*n] slot
         eot_rows = torch.cumsum(lens, 0) - 1  # packed index of each prompt's EOT
         groups = first = None
         if p > 0 and prefix_groups is not None:
-            groups = prefix_groups.to(device=eot_index.device, dtype=torch.long)
+            groups = prefix_groups.to(device=dev, dtype=torch.long)
             g = int(groups.max()) + 1
-            dev = eot_index.device
             first = torch.full((g,), b, device=dev).scatter_reduce(0, groups, torch.arange(b, device=dev), "amin")
         return _Layout(b, n, p, valid, rows, groups, length, eot_rows, first)
 
