@@ -11,6 +11,8 @@ only the end-of-text (EOT) row is pooled, which allows exact savings:
   itself, so it is computed once per layer and its keys/values are reused by all rows;
   `prefix_groups` does the same for several prefixes (CoCoOp: one per audio clip);
 - the last layer only needs the EOT rows' queries, attention output and MLP.
+What depends on the prompts' lengths is worked out first (`layout`, eager); the layer stack
+(`encode_layout`) then has fixed shapes, so training steps can compile it (engine/compile.py).
 `tests/test_clip_text.py` checks all of it against `CLIPTextModel.forward`, including
 gradients; docs/speed.md has the timings.
 """
@@ -70,6 +72,7 @@ class ClipTextTower(nn.Module):
         layer = core.encoder.layers[0]
         self.heads = layer.self_attn.num_heads
         self.width = core.config.hidden_size
+        self._compiled = None  # see compile_step
 
     @property
     def token_embedding(self) -> nn.Embedding:
@@ -88,33 +91,54 @@ class ClipTextTower(nn.Module):
         every row (or, with `prefix_groups` [B] of group ids 0..G-1, in every row of a
         group); it is then computed once per group. Results equal the plain path.
         """
+        lay = self.layout(eot_index, shared_prefix, prefix_groups)
+        # Compiled (SEPTCTL_COMPILE, engine/compile.py) only while training: eval and no-grad calls vary in shape.
+        encode = self._compiled if self._compiled is not None and torch.is_grad_enabled() else self.encode_layout
+        return encode(x, lay)
+
+    def compile_step(self, mode: str | None, backend: str = "inductor") -> None:
+        """Compile `encode_layout` (the layer stack at fixed shapes) for training steps; None: back to eager.
+
+        Everything data-dependent (lengths, packed-token indices, prefix groups) is in
+        `layout`, which stays eager, so the compiled part sees static shapes and never syncs.
+        """
+        self._compiled = None if mode is None else torch.compile(self.encode_layout, mode=mode, backend=backend,
+                                                                  dynamic=False)
+
+    def layout(self, eot_index: torch.Tensor, shared_prefix: int = 0,
+               prefix_groups: torch.Tensor | None = None) -> _Layout:
+        """Where each prompt's real tokens sit, from the end-of-text indices and prefix groups alone."""
         p = int(shared_prefix)
         if p > 0 and bool((eot_index < p).any()):
             raise ValueError("shared_prefix must end before every end-of-text token")
         length = int(eot_index.max()) + 1
-        x = x[:, :length] + self.core.embeddings.position_embedding.weight[:length]
-        b, _, w = x.shape
+        b, dev = len(eot_index), eot_index.device
         n = length - p  # suffix width: the positions each prompt computes on its own
         lens = eot_index - p + 1
-        valid = torch.arange(n, device=x.device) < lens[:, None]  # [B, n]
+        valid = torch.arange(n, device=dev) < lens[:, None]  # [B, n]
         rows = valid.flatten().nonzero().squeeze(1)  # packed token -> padded [B*n] slot
         eot_rows = torch.cumsum(lens, 0) - 1  # packed index of each prompt's EOT
-        tokens = x[:, p:].reshape(b * n, w).index_select(0, rows)
-        groups = None
-        if p == 0:
-            prefix = None
-        elif prefix_groups is None:
-            prefix = x[:1, :p]
-        else:
-            groups = prefix_groups.to(device=x.device, dtype=torch.long)
+        groups = first = None
+        if p > 0 and prefix_groups is not None:
+            groups = prefix_groups.to(device=dev, dtype=torch.long)
             g = int(groups.max()) + 1
-            first = torch.full((g,), b, device=x.device).scatter_reduce(0, groups, torch.arange(b, device=x.device), "amin")
-            prefix = x.index_select(0, first)[:, :p]
-        lay = _Layout(b, n, p, valid, rows, groups)
+            first = torch.full((g,), b, device=dev).scatter_reduce(0, groups, torch.arange(b, device=dev), "amin")
+        return _Layout(b, n, p, valid, rows, groups, length, eot_rows, first)
+
+    def encode_layout(self, x: torch.Tensor, lay: _Layout) -> torch.Tensor:
+        """The tensor program of `forward` for a given layout: no host syncs, shapes fixed by `lay`."""
+        x = x[:, : lay.length] + self.core.embeddings.position_embedding.weight[: lay.length]
+        tokens = x[:, lay.p :].reshape(lay.b * lay.n, self.width).index_select(0, lay.rows)
+        if lay.p == 0:
+            prefix = None
+        elif lay.first is None:
+            prefix = x[:1, : lay.p]
+        else:
+            prefix = x.index_select(0, lay.first)[:, : lay.p]
         layers = list(self.core.encoder.layers)
         for layer in layers[:-1]:
             prefix, tokens = self._layer(layer, prefix, tokens, lay)
-        pooled = self._last_layer(layers[-1], prefix, tokens, eot_rows, lay)
+        pooled = self._last_layer(layers[-1], prefix, tokens, lay.eot_rows, lay)
         return self.core.final_layer_norm(pooled)
 
     # -- internals ------------------------------------------------------------------
@@ -198,3 +222,6 @@ class _Layout:
     valid: torch.Tensor  # [B, n] bool: position holds a real token (at or before the EOT)
     rows: torch.Tensor  # [T] packed token -> index in the flattened [B*n] grid
     groups: torch.Tensor | None  # [B] prefix group of each prompt; None: one prefix for all
+    length: int  # positions kept per prompt (up to the longest EOT)
+    eot_rows: torch.Tensor  # [B] packed index of each prompt's EOT token
+    first: torch.Tensor | None  # [G] a row of each prefix group (its prefix is read from there)

@@ -11,7 +11,6 @@ import os
 import platform
 import re
 from pathlib import Path
-
 from typing import Annotated
 
 import typer

@@ -2,7 +2,6 @@
 
 import shlex
 from pathlib import Path
-
 from typing import Annotated, Optional
 
 import typer

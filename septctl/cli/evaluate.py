@@ -3,7 +3,6 @@
 import json
 import shlex
 from pathlib import Path
-
 from typing import Annotated, Optional
 
 import typer

@@ -19,6 +19,8 @@ from septctl.backbones.registry import BACKBONES
 from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
 from septctl.defaults import CROPS, DEFAULT_BACKBONE
+from septctl.engine.compile import HELP as COMPILE_HELP
+from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.grid.plan import EXPERIMENTS, STAGES
 from septctl.methods.registry import METHODS, MethodOption, all_options
 from septctl.report.paper_tables import TABLES
@@ -40,6 +42,7 @@ Format = choice("Format", FORMATS)
 Experiment = choice("Experiment", EXPERIMENTS)
 Stage = choice("Stage", STAGES)
 SynthDataset = choice("SynthDataset", (d.name for d in SYNTH_DATASETS))
+CompileSetting = choice("CompileSetting", COMPILE_SETTINGS)
 
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")
@@ -74,6 +77,8 @@ Force = Annotated[bool, typer.Option("--force", help="Replace what --out names e
 Recompute = Annotated[bool, typer.Option("--force", help="Recompute even if the output is up to date, and replace it "
                                                          "even if it differs.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CompileOption = Annotated[Optional[CompileSetting], typer.Option(
+    "--compile", show_default="$SEPTCTL_COMPILE, else off", help=COMPILE_HELP)]
 
 
 def with_method_flags(command: Callable) -> Callable:

@@ -2,7 +2,6 @@
 its helpers `grid-prep` / `grid-eval`, and `septctl plot` (Figures 1, 4 and 8)."""
 
 from pathlib import Path
-
 from typing import Annotated, Optional
 
 import typer

@@ -2,15 +2,14 @@
 
 import shlex
 from pathlib import Path
-
 from typing import Annotated, Optional
 
 import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, set_threads
-from septctl.cli.options import (Backbone, BackboneOption, Baseline, Crop, CropOption, DataRoot, Dataset, Device, Quiet,
-                                 TrainingSet, Weights, with_method_flags)
+from septctl.cli.options import (Backbone, BackboneOption, Baseline, CompileOption, Crop, CropOption, DataRoot, Dataset,
+                                 Device, Quiet, TrainingSet, Weights, with_method_flags)
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 
 
@@ -60,6 +59,7 @@ def train(
     pack_size: Annotated[int, typer.Option(
         "--pack-size", min=1, help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."
     )] = 1,
+    compile_setting: CompileOption = None,
     quiet: Quiet = False,
     **method_flags,
 ) -> None:
@@ -92,15 +92,17 @@ def train(
         data_root=str(data_root) if data_root else None, sept=sept_opts,
     ) for f in fold_list for s in seed_list]
     outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]
+    setting = compile_setting.value if compile_setting else None  # None: SEPTCTL_COMPILE decides
     if pack_size == 1:
-        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print) for c, o in zip(cfgs, outs)]
+        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print, compile_setting=setting)
+                    for c, o in zip(cfgs, outs)]
     else:
         from septctl.engine.packed import train_packed
 
         run_dirs = []
         for i in range(0, len(cfgs), pack_size):
             run_dirs += train_packed(cfgs[i : i + pack_size], outs[i : i + pack_size], progress=not quiet,
-                                     echo=err.print)
+                                     echo=err.print, compile_setting=setting)
     for run_dir in run_dirs:
         err.print(f"run folder: {run_dir}")
     if len(run_dirs) == 1:

@@ -21,7 +21,8 @@ import torch
 from septctl.backbones import load_backbone
 from septctl.data.layout import open_dataset
 from septctl.engine.config import TrainConfig
-from septctl.engine.train import Run, add_parts, finish_run, plan_step, prepare_run, step_loss
+from septctl.engine.compile import compile_for_training
+from septctl.engine.train import Run, add_parts, finish_run, plan_step, prepare_run, step_compile_mode, step_loss
 from septctl.errors import Interrupted, SeptctlError
 from septctl.runs import default_run_dir, run_lock
 
@@ -40,11 +41,12 @@ def check_packable(cfgs: list[TrainConfig]) -> None:
 
 
 def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: bool = True,
-                 echo: Callable[[str], None] = print) -> list[Path]:
+                 echo: Callable[[str], None] = print, compile_setting: str | None = None) -> list[Path]:
     """Train the runs of `cfgs` together (each resumed or skipped on its own); returns their run folders."""
     for cfg in cfgs:
         cfg.validate()
     check_packable(cfgs)
+    mode = step_compile_mode(compile_setting, cfgs)
     datasets = [open_dataset(cfg.dataset, cfg.data_root) for cfg in cfgs]
     folds = [cfg.fold if cfg.fold is not None else ds.default_fold() for cfg, ds in zip(cfgs, datasets)]
     dirs = [Path(out) if out else default_run_dir(cfg, ds.name, fold)
@@ -58,6 +60,9 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
         runs = [prepare_run(cfg, ds, fold, d, progress, echo, backbone)
                 for cfg, ds, fold, d in zip(cfgs, datasets, folds, dirs)]
         runs = [r for r in runs if r is not None]
+        compiled = compile_for_training(backbone, mode, echo=echo) if runs else None
+        for r in runs:
+            r.compiled = compiled
         if runs:
             t0 = time.time()
             _train_together(runs, echo)

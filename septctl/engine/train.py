@@ -25,6 +25,7 @@ from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.sampling import sample_few_shot
 from septctl.data.schema import TRAINING_SETS, Row, select_classes
 from septctl.embed import embed_dataset
+from septctl.engine.compile import compile_for_training, compile_mode
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
@@ -247,15 +248,26 @@ def train(
     out: Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    compile_setting: str | None = None,
 ) -> Path:
-    """Train (or resume, or skip if finished) and return the run folder, held locked throughout."""
+    """Train (or resume, or skip if finished) and return the run folder, held locked throughout.
+
+    `compile_setting`: `train --compile` (engine/compile.py); None reads SEPTCTL_COMPILE.
+    """
     cfg.validate()
+    mode = step_compile_mode(compile_setting, [cfg])
     dataset = open_dataset(cfg.dataset, cfg.data_root)
     fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
     run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
     with run_lock(run_dir, echo):
-        _train_locked(cfg, dataset, fold, run_dir, progress, echo)
+        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode)
     return run_dir
+
+
+def step_compile_mode(setting: str | None, cfgs: list[TrainConfig]) -> str | None:
+    """The compile mode for these runs' steps; eager when a run draws neighbor subsets (new shapes every step)."""
+    mode = compile_mode(setting, cfgs[0].device)
+    return None if any(c.sept and c.sept.neighbor_subset for c in cfgs) else mode
 
 
 @dataclass
@@ -273,6 +285,7 @@ class Run:
     sept_files: SeptTerm | None
     start: int
     log: list
+    compiled: str | None = None  # the torch.compile mode of the text tower's training steps; None: eager
 
     @property
     def state_path(self) -> Path:
@@ -319,10 +332,11 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
 
 
 def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                  echo: Callable[[str], None]) -> None:
+                  echo: Callable[[str], None], mode: str | None = None) -> None:
     run = prepare_run(cfg, dataset, fold, run_dir, progress, echo)
     if run is None:
         return
+    run.compiled = compile_for_training(run.setup.backbone, mode, run.method.recomputes_text, echo)
     from septctl.progress import progress_bar
 
     t0 = time.time()
@@ -375,6 +389,7 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
         "few_shot": setup.few_shot,
         "losses": run.log,
         "train_seconds": round(seconds, 2),
+        "compiled": run.compiled or False,  # compiled steps differ from eager ones at float rounding
         **extra,
         "prompt_sha256": sha256_file(run_dir / PROMPT_FILE),
         "card": card,

@@ -29,6 +29,7 @@ class OptimizerSettings(Protocol):
 
 class PromptMethod(nn.Module):
     name: str
+    recomputes_text = False  # True: training steps recompute the text tower in the backward pass (checkpointing)
 
     def __init__(self, backbone: Backbone, classnames: list[str], logit_scale: float = 100.0):
         super().__init__()

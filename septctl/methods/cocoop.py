@@ -35,6 +35,10 @@ class CoCoOp(CoOp):
         )).to(backbone.device)
         self.chunk = chunk
 
+    @property
+    def recomputes_text(self) -> bool:
+        return self.chunk > 0
+
     def instance_context(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, D] audio features -> per-clip context [B, M, W]."""
         bias = self.meta_net(F.normalize(audio, dim=-1))
