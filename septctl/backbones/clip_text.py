@@ -173,7 +173,8 @@ class ClipTextTower(nn.Module):
             return kp.expand(lay.b, -1, -1, -1)
         return kp.index_select(0, lay.groups)
 
-    def _layer(self, layer: nn.Module, prefix, tokens: torch.Tensor, lay: _Layout):
+    def _layer(self, layer: nn.Module, prefix: torch.Tensor | None, tokens: torch.Tensor,
+               lay: _Layout) -> tuple[torch.Tensor | None, torch.Tensor]:
         attn, w = layer.self_attn, self.width
         q, k, v = self._split(self._pad(self._qkv(attn, layer.layer_norm1(tokens)), lay), 3)
         if prefix is None:
@@ -193,7 +194,8 @@ class ClipTextTower(nn.Module):
         tokens = tokens + layer.mlp(layer.layer_norm2(tokens))
         return prefix, tokens
 
-    def _last_layer(self, layer: nn.Module, prefix, tokens, eot_rows: torch.Tensor, lay: _Layout):
+    def _last_layer(self, layer: nn.Module, prefix: torch.Tensor | None, tokens: torch.Tensor, eot_rows: torch.Tensor,
+                    lay: _Layout) -> torch.Tensor:
         """Only the EOT rows leave the tower, so only they get a query, attention output and MLP."""
         attn, w = layer.self_attn, self.width
         h = layer.layer_norm1(tokens)

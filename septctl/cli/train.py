@@ -2,7 +2,7 @@
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -11,6 +11,9 @@ from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import (Backbone, BackboneOption, Baseline, CompileOption, Crop, CropOption, DataRoot, Dataset,
                                  Device, Quiet, TrainingSet, Weights, with_method_flags)
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
+
+if TYPE_CHECKING:
+    from septctl.engine.config import TrainConfig
 
 
 def train(
@@ -121,7 +124,7 @@ def _int_list(flag: str, text: str) -> list[int]:
     return values
 
 
-def _out_for(out: Path | None, cfg, many_seeds: bool, many_folds: bool) -> Path | None:
+def _out_for(out: Path | None, cfg: "TrainConfig", many_seeds: bool, many_folds: bool) -> Path | None:
     """The run folder of one run: --out with {seed} and {fold} filled in (each needed when that axis has several values)."""
     from septctl.errors import SeptctlError
 

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from septctl.errors import SeptctlError
+
+if TYPE_CHECKING:
+    from septctl.backbones.base import Backbone
 
 ENV = "SEPTCTL_COMPILE"
 BACKEND = "inductor"  # torch.compile's own; the fast tests swap in aot_eager (same graphs, no C++ build)
@@ -62,7 +66,7 @@ def has_toolchain() -> bool:
     return bool(cc) and importlib.util.find_spec("triton") is not None
 
 
-def compile_for_training(backbone, mode: str | None, checkpointed: bool = False,
+def compile_for_training(backbone: Backbone, mode: str | None, checkpointed: bool = False,
                          echo: Callable[[str], None] | None = None) -> str | None:
     """Compile `backbone`'s text tower for training steps; returns the mode used (None: eager, or a tower without it).
 

@@ -13,13 +13,15 @@ import torch
 
 from septctl.artifacts import file_lock, provenance, write_yaml
 from septctl.backbones import load_backbone
-from septctl.data.layout import open_dataset
+from septctl.backbones.base import Backbone
+from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.train import require_finite_features
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
 from septctl.methods import build_method
+from septctl.methods.base import PromptMethod
 from septctl.methods.zeroshot import ZeroShot
 from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
                           open_run_dataset, read_metrics, read_run, run_config, write_card, zeroshot_run_dir)
@@ -44,7 +46,8 @@ def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list
     }
 
 
-def _score(method, backbone, dataset, fold, which: str, crop: str) -> dict:
+def _score(method: PromptMethod, backbone: Backbone, dataset: DatasetFolder, fold: int | None, which: str,
+           crop: str) -> dict:
     _, test_rows = dataset.splits(fold)
     names = select_classes({r.classname for r in test_rows}, which)
     index = {name: i for i, name in enumerate(names)}

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from septctl.backbones import load_backbone
+from septctl.backbones.base import Backbone
 from septctl.data.layout import open_dataset
 from septctl.engine.config import TrainConfig
 from septctl.engine.compile import compile_for_training
@@ -117,7 +118,7 @@ def packed_epoch(runs: list[Run], epoch: int) -> list[dict[str, float]]:
     return [{k: v / len(p) for k, v in s.items()} for s, p in zip(sums, perms)]
 
 
-def encode_packed(backbone, shared_prefix: int, batches: list[tuple]) -> list[torch.Tensor]:
+def encode_packed(backbone: Backbone, shared_prefix: int, batches: list[tuple]) -> list[torch.Tensor]:
     """All runs' prompts through the text tower in one call; each run's groups get their own ids."""
     embs, eots, groups, offset = [], [], [], 0
     for emb, eot, g in batches:

@@ -68,7 +68,7 @@ class Setup:
         self.embeddings_card = {"file": str(emb.path), **emb.card["key"]}
 
 
-def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone=None) -> Setup:
+def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone: Backbone | None = None) -> Setup:
     """Backbone, classes and few-shot rows; cheap, so bad inputs are refused before any embedding."""
     backbone = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
     train_rows, _ = dataset.splits(fold)
@@ -136,7 +136,7 @@ class SeptTerm:
         names = [self.names[c * self.n + int(j)] for c in range(k) for j in idx]
         return names, idx
 
-    def loss(self, method, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    def loss(self, method: PromptMethod, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         from septctl.sept.loss import semantic_expansion_loss
 
         z, p = method.sept_embeddings(class_feats, neighbor_feats, len(idx))
@@ -168,7 +168,7 @@ def plan_step(features: torch.Tensor, labels: torch.Tensor, classes: list[str], 
     return Step(features[idx], labels[idx], names, nidx)
 
 
-def step_loss(method, step: Step, feats: torch.Tensor, k: int, sept: SeptTerm | None,
+def step_loss(method: PromptMethod, step: Step, feats: torch.Tensor, k: int, sept: SeptTerm | None,
               epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
     """The method's loss plus lambda * L_se from this step's text features; refuses a non-finite term."""
     class_feats, rest = feats[..., :k, :], feats[..., k:, :]
@@ -213,7 +213,7 @@ def train_epoch(method: PromptMethod, features: torch.Tensor, labels: torch.Tens
     return {key: v / n for key, v in sums.items()}
 
 
-def _save_state(path: Path, method, opt, epoch: int, gen: torch.Generator, log: list, cfg_hash: str) -> None:
+def _save_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, epoch: int, gen: torch.Generator, log: list, cfg_hash: str) -> None:
     tensors = {f"param.{k}": v for k, v in method.prompt_state().items()}
     names = {id(p): n for n, p in method.named_parameters()}
     for group in opt.param_groups:
@@ -226,7 +226,7 @@ def _save_state(path: Path, method, opt, epoch: int, gen: torch.Generator, log: 
     save_tensors(path, tensors, {"epoch": str(epoch), "log": json.dumps(log), "config": cfg_hash})
 
 
-def _load_state(path: Path, method, opt, gen: torch.Generator, cfg_hash: str) -> tuple[int, list]:
+def _load_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, gen: torch.Generator, cfg_hash: str) -> tuple[int, list]:
     tensors, meta = load_tensors(path, "training state")
     if meta.get("config") != cfg_hash:
         raise SeptctlError(f"{path}: saved state is for another configuration; delete it or use another --out")
@@ -298,7 +298,7 @@ class Run:
 
 
 def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                echo: Callable[[str], None], backbone=None) -> Run | None:
+                echo: Callable[[str], None], backbone: Backbone | None = None) -> Run | None:
     """Build (or resume) a run in a locked folder; None when it is already complete.
 
     `backbone` lets packed runs share one frozen backbone (engine/packed.py).
