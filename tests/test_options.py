@@ -93,7 +93,8 @@ def test_every_numeric_option_refuses_bad_values(run_cli, tmp_path, path, flag, 
 
 
 @pytest.mark.parametrize("env,value", [("EPOCHS", "0"), ("EPOCHS", "nan"), ("SEEDS", "-1"), ("SEEDS", "a b"),
-                                       ("SHOTS", "0"), ("SHOTS", ""), ("FOLDS", "x")])
+                                       ("SHOTS", "0"), ("SHOTS", ""), ("FOLDS", "x"), ("METHODS", "coop copo"),
+                                       ("METHODS", " ")])
 def test_grid_environment_variables_are_checked(run_cli, monkeypatch, env, value):
     monkeypatch.setenv(env, value)
     code, stdout, stderr = run_cli("grid", "base2new", "sesa", "--backbone", "tiny", "--plan")

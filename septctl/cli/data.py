@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from septctl.backbones.registry import SPECS
+from septctl.data.registry import NAMES
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
 from septctl.cli.options import AsJson, DataRoot, Dataset, Quiet, SynthDataset, choice
@@ -44,7 +45,7 @@ def list_datasets(as_json: AsJson = False) -> None:
 
 @data_app.command("prepare")
 def prepare(
-    name: Annotated[str, typer.Argument(help="Dataset to prepare (see `septctl data list`).")],
+    name: Annotated[str, typer.Argument(help=f"Dataset to prepare: {', '.join(NAMES)} (or an alias).")],
     source: Annotated[Path, typer.Option("--source", help="The unpacked original release.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
     allow_missing: Annotated[bool, typer.Option(
@@ -53,12 +54,9 @@ def prepare(
 ) -> None:
     """Convert a dataset's original release into the common layout (the release is never modified)."""
     from septctl.data.prepare import prepare as run_prepare
-    from septctl.data.registry import find_dataset
-    from septctl.errors import SeptctlError
+    from septctl.data.registry import require_dataset
 
-    info = find_dataset(name)
-    if info is None:
-        raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
+    info = require_dataset(name)
     plan = run_prepare(info.name, source, out_dir, allow_missing=allow_missing, link=link)
     for bad, what in ((plan.missing, "missing"), (plan.unreadable, "unreadable")):
         if bad:
@@ -69,7 +67,7 @@ def prepare(
 
 @data_app.command("download")
 def download(
-    name: Annotated[str, typer.Argument(help="Dataset to fetch (see `septctl data list`).")],
+    name: Annotated[str, typer.Argument(help=f"Dataset to fetch: {', '.join(NAMES)} (or an alias).")],
     out_dir: Annotated[Optional[Path], typer.Option(
         "--out", envvar="SEPTCTL_DATA",
         help="Data root; the dataset lands in <out>/<Folder> (default: $SEPTCTL_DATA or ./data).")] = None,
@@ -79,12 +77,9 @@ def download(
 ) -> None:
     """Fetch PALM's copy of a dataset (needs huggingface_hub and network), or show how to get the original."""
     from septctl.data import download as dl
-    from septctl.data.registry import find_dataset
-    from septctl.errors import SeptctlError
+    from septctl.data.registry import require_dataset
 
-    info = find_dataset(name)
-    if info is None:
-        raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
+    info = require_dataset(name)
     root = Path(out_dir or "data").expanduser()
     if source is Source.original:
         rel = dl.RELEASES[info.name]

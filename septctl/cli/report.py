@@ -77,6 +77,18 @@ def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
     return values
 
 
+def _methods(text: str) -> tuple[str, ...]:
+    """'coop kgcoop' or 'coop,kgcoop' (from --methods or METHODS), each a registered method."""
+    from septctl.errors import SeptctlError
+
+    names = tuple(text.replace(",", " ").split())
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        what = f"{', '.join(map(repr, unknown))} is not a method" if unknown else "no method given"
+        raise SeptctlError(f"--methods {text!r}: {what}; choose from {', '.join(METHODS)}")
+    return names
+
+
 def grid(
     experiment: Annotated[Experiment, typer.Argument(help="The paper's experiment (paper: all four).")],
     datasets: Annotated[Optional[list[str]], typer.Argument(
@@ -123,7 +135,7 @@ def grid(
 
     device = check_device(device, here=not (show_plan or batch.slurm or batch.status))  # a plan may run elsewhere
     knobs = g.Knobs(backbone=backbone.value, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
-                    folds="1" if quick else folds, methods=tuple(methods.replace(",", " ").split()),
+                    folds="1" if quick else folds, methods=_methods(methods),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
                     runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size)
     if pairs:

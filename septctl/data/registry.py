@@ -13,11 +13,13 @@ from types import ModuleType
 from septctl.data.preparers import (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
                                     urbansound8k, vocalsound)
 from septctl.data.schema import DatasetInfo, split_names
+from septctl.errors import SeptctlError
 
 RELEASE_MODULES: tuple[ModuleType, ...] = (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
                                            urbansound8k, vocalsound)
 DATASETS: tuple[DatasetInfo, ...] = tuple(sorted((d for m in RELEASE_MODULES for d in m.DATASETS), key=lambda d: d.name))
 PREPARERS: dict[str, ModuleType] = {d.name: m for m in RELEASE_MODULES for d in m.DATASETS}
+NAMES = tuple(d.name for d in DATASETS)
 
 
 # Made offline by `septctl data synth --dataset NAME` (septctl/data/world.py) for the `synth-clap`
@@ -33,6 +35,14 @@ SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
                        "fast swelling buzzer, slow even bell, slow fading knock, slow fading whistle, "
                        "slow swelling buzzer"), 1),
 )
+
+
+def require_dataset(name: str) -> DatasetInfo:
+    """`find_dataset`, or a refusal that names every dataset."""
+    info = find_dataset(name)
+    if info is None:
+        raise SeptctlError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)} (aliases: `septctl data list`)")
+    return info
 
 
 def find_dataset(name: str) -> DatasetInfo | None:

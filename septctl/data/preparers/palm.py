@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from septctl.data import csvfile
 from septctl.data.preparers.base import Plan
-from septctl.data.registry import find_dataset
+from septctl.data.registry import require_dataset
 from septctl.data.schema import Row
 from septctl.errors import SeptctlError
 
@@ -43,9 +43,7 @@ def read_rows(csv_path: Path) -> list[Row]:
 
 
 def plan(source: Path, name: str):
-    info = find_dataset(name)
-    if info is None:
-        raise SeptctlError(f"unknown dataset {name!r}; see `septctl data list`")
+    info = require_dataset(name)
     result = Plan(source_meta=f"PALM's CSVs in {source}")
     for rel_csv in split_csvs(info.folds):
         csv_path = source / rel_csv
