@@ -147,11 +147,17 @@ def write_prefixes(
         card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
     else:
         client = connect()
-        with err.status(f"asking {client.model} for {n} templates"):
-            gen = px.generate_prefixes(client, n, max_rounds=max_rounds)
+        gen, raw = px.Generation(names={}), exchange_path(out_path)
+        try:
+            with err.status(f"asking {client.model} for {n} templates"):
+                px.generate_prefixes(client, n, max_rounds=max_rounds, record=gen)
+        except SeptctlError as exc:
+            _save_exchange(raw, client, gen, str(exc))
+            raise SeptctlError(f"{exc} (raw replies and refused templates: {raw})") from None
+        _save_exchange(raw, client, gen, None)
         templates = gen.names["prefixes"]
         card = provenance(kind="prefixes", llm={"model": client.model, "base_url": client.base_url}, n=n,
-                          seconds=gen.seconds, rejected=gen.rejected, requests=gen.requests)
+                          seconds=gen.seconds, rejected=gen.rejected, requests=gen.requests, raw_replies=str(raw))
     write_yaml(out_path, {"prefixes": templates, "card": card}, force=force)
     echo(f"wrote {out_path}: {len(templates)} templates")
 

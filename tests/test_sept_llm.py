@@ -329,3 +329,21 @@ def test_ctrl_c_while_waiting_for_the_llm_says_so_and_exits_130(tmp_path):
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["interrupted: finished files are kept; rerun the same command to continue"]
     assert not (tmp_path / "n.yaml").exists()
+
+
+@pytest.mark.parametrize("reply, code", [("Sure, here are templates: a sound of {}", 2),
+                                         (json.dumps({"templates": ["A sound of {}.", "The noise of {}.", "Hear {}."]}),
+                                          0)], ids=["not-json", "valid"])
+def test_prefix_replies_are_kept_beside_out(chat, monkeypatch, capsys, tmp_path, reply, code):
+    """As for neighbors: every prompt and raw reply of `prefixes --llm MODEL` is saved, also when it fails."""
+    chat.script = [(200, reply, 0)]
+    out, raw = tmp_path / "prefixes.yaml", tmp_path / "prefixes.llm.json"
+    got, cap = _cli(monkeypatch, capsys, "prefixes", "--llm", "test-model", "--n", "3", "--max-rounds", "1",
+                    "--base-url", chat.url, "--api-key-env", "SEPT_TEST_KEY", "--backoff", "0.01", "--no-cache",
+                    "--out", out)
+    saved = json.loads(raw.read_text())
+    assert got == code and saved["requests"][0]["reply"] == reply and saved["model"] == "test-model"
+    if code:
+        assert "prefixes.llm.json" in " ".join(cap.err.split()) and saved["error"] and not out.exists()
+    else:
+        assert saved["error"] is None and yaml.safe_load(out.read_text())["card"]["raw_replies"] == str(raw)

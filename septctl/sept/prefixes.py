@@ -103,11 +103,15 @@ def build_prompt(k: int, have: list[str]) -> str:
     return PREFIX_PROMPT.format(k=k, avoid=avoid)
 
 
-def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4) -> Generation:
-    """Ask the LLM until n valid, distinct templates are collected."""
+def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
+                      record: Generation | None = None) -> Generation:
+    """Ask the LLM until n valid, distinct templates are collected.
+
+    `record` (a Generation to fill) lets the caller keep the raw replies if this raises.
+    """
     start = time.monotonic()
     have: list[str] = []
-    gen = Generation(names={})
+    gen = record if record is not None else Generation(names={})
     for _ in range(max_rounds):
         if len(have) >= n:
             break
