@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from septctl.console import counted, err
-from septctl.data.registry import DATASETS, find_dataset
-from septctl.data.schema import DatasetInfo
+from septctl.data.registry import find_dataset, require_dataset
 from septctl.errors import SeptctlError
 from septctl.sept.llm import ChatClient
 from septctl.sept.neighbors import Generation
@@ -31,15 +30,7 @@ def read_lines(path: Path, what: str) -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
-def registry_dataset(name: str) -> DatasetInfo:
-    """The registry entry of a dataset name, or an error listing the names."""
-    info = find_dataset(name)
-    if info is None:
-        raise SeptctlError(
-            f"unknown dataset {name!r}; pass one of {', '.join(d.name for d in DATASETS)}, "
-            "a prepared dataset folder, or --classes FILE"
-        )
-    return info
+OR_FOLDER = "a prepared dataset folder, or --classes FILE"  # what else `neighbors` takes for a dataset name
 
 
 def _target_classes(dataset: str | None, classes_file: Path | None, split: str) -> tuple[list[str], dict, str | None]:
@@ -62,7 +53,7 @@ def _target_classes(dataset: str | None, classes_file: Path | None, split: str) 
         every = {r.classname for r in folder.rows("train", folder.default_fold())}
         registry_name = folder.info.name if folder.info else None
         return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name
-    info = registry_dataset(dataset)
+    info = require_dataset(dataset, OR_FOLDER)
     return select_classes(info.classes, split), {"dataset": info.name, "split": split}, info.name
 
 

@@ -224,7 +224,7 @@ def grid_eval(
     from septctl.runs import metrics_key, read_metrics, read_run, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
-    backbone = (backbone or Backbone(DEFAULT_BACKBONE)).value
+    backbone = backbone.value if backbone else DEFAULT_BACKBONE
     if zeroshot:
         ds = open_dataset(target, root)
         where = out_dir or zeroshot_run_dir(ds.name, backbone, fold)

@@ -41,16 +41,16 @@ neighbors_app = typer.Typer(
 
 def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
     """The new classes of a neighbors file's dataset: named (a registry name or a dataset folder) or guessed."""
-    from septctl.data.registry import DATASETS, find_dataset
+    from septctl.data.registry import DATASETS, find_dataset, require_dataset
     from septctl.data.schema import base_new_split
-    from septctl.sept_inputs import registry_dataset
+    from septctl.sept_inputs import OR_FOLDER
 
     if dataset and find_dataset(dataset) is None and Path(dataset).is_dir():
         from septctl.data.layout import open_dataset
 
         folder = open_dataset(dataset)
         return base_new_split({r.classname for r in folder.rows("train", folder.default_fold())})[1]
-    info = registry_dataset(dataset) if dataset else next((d for d in DATASETS if d.base == base), None)
+    info = require_dataset(dataset, OR_FOLDER) if dataset else next((d for d in DATASETS if d.base == base), None)
     return info.new if info else None
 
 
@@ -153,22 +153,22 @@ def neighbors_stats(
     """Similarity to own / other classes' neighbors, diversity (eq. 10), overlap with new-class names."""
     set_threads()
     from septctl.backbones import load_backbone
-    from septctl.data.registry import DATASETS
+    from septctl.data.registry import NAMES, require_dataset
     from septctl.sept import neighbors as nb
     from septctl.sept.prefixes import template_problem
     from septctl.sept.stats import neighbor_stats
-    from septctl.sept_inputs import registry_dataset
+    from septctl.sept_inputs import OR_FOLDER
 
     template = template or DEFAULT_TEMPLATE
     if (bad := template_problem(template)) is not None:
         raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
     jobs = []  # (label, classes, neighbor lists, new classes)
-    for src in [d.name for d in DATASETS] if sources == ["all"] else sources:
+    for src in NAMES if sources == ["all"] else sources:
         if Path(src).is_file():
             ns = nb.load_neighbors(src)
             jobs.append((src, ns.classes, ns.rows(), _new_classes(dataset, ns.classes)))
         else:
-            info = registry_dataset(src)
+            info = require_dataset(src, OR_FOLDER)
             names = info.base if split is TrainingSet.base else sorted(info.classes)
             table = nb.from_bank(names, 10, dataset=info.name)
             jobs.append((info.name, names, [table[c] for c in names], info.new if split is TrainingSet.base else None))

@@ -37,11 +37,13 @@ SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
 )
 
 
-def require_dataset(name: str) -> DatasetInfo:
-    """`find_dataset`, or a refusal that names every dataset."""
+def require_dataset(name: str, also: str = "") -> DatasetInfo:
+    """`find_dataset`, or a refusal that names every dataset (and `also`, what else the caller accepts)."""
     info = find_dataset(name)
     if info is None:
-        raise SeptctlError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)} (aliases: `septctl data list`)")
+        others = f", {also}" if also else ""
+        raise SeptctlError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}{others} "
+                           "(aliases: `septctl data list`)")
     return info
 
 
