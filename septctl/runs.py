@@ -21,6 +21,7 @@ from typing import Any
 
 from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_yaml
 from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.engine.config import TrainConfig
 from septctl.errors import SeptctlError, doing
 from septctl.filecheck import check_metrics, mapping, whole
@@ -87,6 +88,10 @@ def _checked_card(path: Path | str, data: Any) -> dict:
     if "dataset" in card and not isinstance(card["dataset"], str):
         raise SeptctlError(f"{path}: dataset must be a name, not {card['dataset']!r}; {fix}")
     whole(path, "fold", card.get("fold"), fix, optional=True)
+    compiled = card.get("compiled", False)  # verify --retrain trains with it
+    if compiled is not False and compiled not in COMPILE_SETTINGS:
+        raise SeptctlError(f"{path}: compiled must be false or a compile mode ({', '.join(COMPILE_SETTINGS)}), "
+                           f"not {compiled!r}; {fix}")
     if "config" in card:
         config = mapping(path, "config", card["config"], fix)
         whole(path, "config.seed", config.get("seed"), fix, optional=True)

@@ -26,7 +26,7 @@ LAYERS = (
     ("septctl.data",),
     ("septctl.backbones",),
     ("septctl.methods", "septctl.embed", "septctl.sept_inputs"),  # sept_inputs: SEPT's files from dataset names
-    ("septctl.engine.config", "septctl.runs"),
+    ("septctl.engine.config", "septctl.engine.compile", "septctl.runs"),
     ("septctl.engine",),
     ("septctl.verify", "septctl.report", "septctl.grid"),
     ("septctl.cli", "septctl.__main__"),

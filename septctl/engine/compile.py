@@ -79,9 +79,11 @@ def compile_for_training(backbone: Backbone, mode: str | None, checkpointed: boo
     from septctl.backbones.clip_text import ClipTextTower
 
     tower = getattr(backbone, "text", None)  # Pengi, tiny and synth-clap; MS-CLAP's GPT-2 and LAION-CLAP stay eager
-    if mode is None or not isinstance(tower, ClipTextTower):
+    if not isinstance(tower, ClipTextTower):
         return None
-    tower.compile_step(mode, BACKEND)
+    tower.compile_step(mode, BACKEND)  # None: eager, also where this tower was compiled before
+    if mode is None:
+        return None
     if echo:
         echo(f"text tower compiled for training steps ({mode}); the first steps of each shape include compiling")
     return mode

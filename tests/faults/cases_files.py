@@ -223,6 +223,7 @@ RUNS = {
                                ("config.method_options.kg_wieght",)),
     "method-options-list": (lambda w: yaml.safe_dump(_set(_card(w), "config.method_options", [1])),
                             ("config.method_options must be a mapping",)),
+    "compiled-unknown": (lambda w: yaml.safe_dump(_set(_card(w), "compiled", "fast")), ("compiled", "'fast'")),
 }
 
 
