@@ -55,13 +55,16 @@ def _python_for_others() -> tuple[str, str]:
     sites = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [sys.executable, shutil.which(version, path="/usr/local/bin:/usr/bin:/bin") or ""]
-    return next((c for c in candidates if c and _others_can_run(c)), ""), os.pathsep.join([repo, *sites])
+    pythonpath = os.pathsep.join([repo, *sites])
+    return next((c for c in candidates if c and _others_can_run(c, pythonpath)), ""), pythonpath
 
 
-def _others_can_run(path: str) -> bool:
-    """Through a shell, as the test's users run it (setpriv's own exec may still pass as root)."""
+def _others_can_run(path: str, pythonpath: str) -> bool:
+    """Through a shell, as the test's users run it (setpriv's own exec may still pass as root): the interpreter,
+    and septctl's CLI from this checkout (a checkout or venv under a 0700 folder is not theirs to read)."""
     return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c",
-                           'exec "$0" -c pass', path], capture_output=True).returncode == 0
+                           'exec "$0" -c "import septctl.cli.main"', path], capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath}).returncode == 0
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def two_users():
 def test_two_users_share_a_cache_and_a_results_folder(world, two_users, umask):
     python, pythonpath = _python_for_others()
     if not python:
-        pytest.skip("no python interpreter that other users may run")
+        pytest.skip("other users cannot run septctl from this checkout (a 0700 folder above it or its venv?)")
     # pytest's base temp is private (0700), so the shared place is a fresh world-traversable folder under /tmp.
     base = Path(tempfile.mkdtemp(prefix="septctl-two-users-", dir="/tmp"))
     try:
