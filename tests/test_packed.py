@@ -119,8 +119,11 @@ def test_grid_packs_seeds(run_cli, tmp_path):
     assert len(jobs) == 1 + 2 * (1 + 2 * 2)  # prep; per fold: zero-shot + 2 methods x SEPT on/off, seeds packed
     packs = [j for j in jobs if isinstance(j, g.PackedJob)]
     assert len(packs) == 2 * 2 * 2 and all(" --seeds 0,1 --pack-size 2 " in j.line() for j in packs)
-    cpu = g.Knobs(backbone="tiny", seeds=(0, 1), data_root=str(tmp_path / "data"))
-    assert not any(isinstance(j, g.PackedJob) for j in g.plan("base2new", cpu, ["Beijing-Opera"]))  # CPU default: alone
+    for device in ("cpu", "cuda"):  # by default every device plans measured paths only: alone, eager
+        plain = g.Knobs(backbone="tiny", seeds=(0, 1), data_root=str(tmp_path / "data"), device=device)
+        lines = [j.line() for j in g.plan("base2new", plain, ["Beijing-Opera"])]
+        assert not any(" --pack-size " in line or " --seeds " in line or " --compile" in line for line in lines)
+        assert any(" --seed 1 " in line for line in lines)
     coop = next(j for j in packs if " --sept " not in j.line())
     assert shlex.split(coop.line())[1:len(coop.steps[0]) + 1] == coop.steps[0]
     for step in coop.steps:

@@ -110,9 +110,9 @@ def grid(
         "--sept-dir", envvar="SEPT_DIR", help="Where SEPT files go.")] = Path("sept"),
     device: GridDevice = "cpu",
     pack_size: Annotated[int, typer.Option(
-        "--pack-size", min=0, envvar="PACK_SIZE",
-        help="Runs differing only in seed trained together by one `train` (0: all seeds on CUDA, 1 on the CPU, where "
-        "packing measured no gain; docs/speed.md).")] = 0,
+        "--pack-size", min=1, envvar="PACK_SIZE",
+        help="Runs differing only in seed trained together by one `train`. Default 1 (alone) on every device: the "
+        "CPU measured no gain and no GPU has run packing yet (docs/speed.md).")] = 1,
     show_plan: Annotated[bool, typer.Option(
         "--plan", help="Print one command per unfinished job (every job with --all) instead of running them."
     )] = False,

@@ -52,13 +52,9 @@ class Knobs:
     sept_dir: str = "sept"
     device: str = "cpu"
     cross_pairs: tuple[tuple[str, str], ...] = CROSS_PAIRS
-    pack: int = 0  # runs per packed `train` (engine/packed.py); 0: all seeds on CUDA, 1 (alone) on the CPU
-
-    def pack_size(self) -> int:
-        """On the CPU packing measured no gain at ESC-50 size (docs/speed.md), so runs stay alone there."""
-        if self.pack:
-            return self.pack
-        return len(self.seeds) if self.device.startswith("cuda") else 1
+    # Runs per packed `train` (engine/packed.py). 1 (alone) on every device: the CPU measured no gain at
+    # ESC-50 size and no GPU has run the packed path yet (docs/speed.md); a grid plans measured paths only.
+    pack: int = 1
 
     def common(self) -> list[str]:
         extra = ["--data-root", self.data_root] if self.data_root else []
@@ -282,7 +278,7 @@ def plan(experiment: str, knobs: Knobs, datasets: list[str]) -> list[Job]:
     for name in names:
         for job in makers[name]():
             seen.setdefault(job.line(), job)
-    jobs = pack_jobs(list(seen.values()), knobs.pack_size())
+    jobs = pack_jobs(list(seen.values()), knobs.pack)
     return [j for j in jobs if j.stage == "prep"] + [j for j in jobs if j.stage == "runs"]
 
 
