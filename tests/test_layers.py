@@ -20,7 +20,7 @@ PACKAGE = Path(septctl.__file__).parent
 # The most specific prefix decides a module's layer (septctl.engine.config sits below septctl.engine).
 LAYERS = (
     ("septctl", "septctl.errors", "septctl.paths", "septctl.defaults", "septctl.console", "septctl.devices",
-     "septctl.filecheck"),
+     "septctl.filecheck", "septctl.plugins"),
     ("septctl.progress", "septctl.artifacts"),
     ("septctl.sept",),  # neighbors, prefixes, margins, the loss and the LLM client: a model is passed in
     ("septctl.data",),
