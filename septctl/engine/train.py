@@ -126,11 +126,9 @@ class SeptTerm:
             neighbors_sha256=neighbors.sha256,
             backbone_name=setup.backbone.name,
             weights_id=setup.backbone.weights_id(),
-        )
-        term = cls(neighbors.names, setup.classes, margins, opts,
+        ).to(setup.cfg.device)
+        return cls(neighbors.names, setup.classes, margins, opts,
                    {"neighbors_sha256": neighbors.sha256, "margins": opts.margins})
-        term.criterion.to(setup.cfg.device)
-        return term
 
     def names_for_step(self, k: int, gen: torch.Generator) -> tuple[list[str], torch.Tensor]:
         """Neighbor names to encode this step, and which neighbor indices they are."""
