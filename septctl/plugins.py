@@ -24,7 +24,6 @@ from importlib import metadata
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-GROUPS = ("septctl.methods", "septctl.backbones", "septctl.datasets")
 CYCLE_HINT = "; declare each kind in its own module that imports only the registry it declares into"
 
 
