@@ -94,9 +94,9 @@ def neighbors_for(classes: list[str], n: int) -> list[list[str]]:
 
 
 def templates(t: int) -> list[str]:
-    from septctl.sept.prefixes import from_bank
+    from septctl.sept.prefixes import template_bank
 
-    return from_bank(t)
+    return template_bank(t)
 
 
 def text_side(device: str, seed: int = 0):

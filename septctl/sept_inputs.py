@@ -134,7 +134,7 @@ def write_prefixes(
     from septctl.sept import prefixes as px
 
     if connect is None:
-        templates = px.from_bank(n)
+        templates = px.template_bank(n)
         card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
     else:
         client = connect()

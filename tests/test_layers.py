@@ -20,7 +20,7 @@ PACKAGE = Path(septctl.__file__).parent
 # The most specific prefix decides a module's layer (septctl.engine.config sits below septctl.engine).
 LAYERS = (
     ("septctl", "septctl.errors", "septctl.paths", "septctl.defaults", "septctl.console", "septctl.devices",
-     "septctl.filecheck"),
+     "septctl.filecheck", "septctl.plugins"),
     ("septctl.progress", "septctl.artifacts"),
     ("septctl.sept",),  # neighbors, prefixes, margins, the loss and the LLM client: a model is passed in
     ("septctl.data",),
@@ -97,3 +97,14 @@ def test_generic_weights_code_imports_no_backbone():
 
     backbone_modules = {s.factory.split(":")[0] for s in SPECS.values()}
     assert not GRAPH["septctl.backbones.weights"] & backbone_modules
+
+
+def test_no_module_takes_a_name_from_the_front_door():
+    """septctl/__init__.py re-exports names of every layer, each imported on first use (its table is strings, so
+    the graph above does not see it); a module of the package that took one from there would depend on a layer
+    above it unseen. Modules import a name from the module that defines it."""
+    used = sorted(f"{module} imports septctl.{alias.name}" for module, path in MODULES.items()
+                  for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                  if isinstance(node, ast.ImportFrom) and node.module == "septctl"
+                  for alias in node.names if alias.name in septctl._EXPORTS)
+    assert used == []

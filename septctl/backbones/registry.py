@@ -4,7 +4,8 @@ Loading (`load_backbone`), `septctl backbones`, `septctl doctor` and `septctl do
 read this table, the way open_clip keeps model configs as data and pretrained sources in
 one table. It imports no torch (the CLI lists backbones fast); each spec names its
 factory by import path, imported only when the model is built. Adding a backbone is one
-module with a `load_<name>(weights)` factory plus one entry here.
+module with a `load_<name>(weights)` factory plus one entry here, or a plug-in package that
+registers its BackboneSpec (septctl/plugins.py), merged below the table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+from septctl import plugins
 from septctl.errors import SeptctlError
 
 
@@ -82,6 +84,14 @@ SPECS: dict[str, BackboneSpec] = {s.name: s for s in (
                  source=WeightsSource("shipped", notes="ships with septctl (trained on the synth world; "
                                                         "python -m septctl.backbones.synth_clap_train)")),
 )}
+
+
+def _factory_path(declared: BackboneSpec) -> None:
+    if ":" not in declared.factory:
+        raise ValueError(f"factory {declared.factory!r} is not 'module:function'")
+
+
+plugins.merge(SPECS, "septctl.backbones", BackboneSpec, check=_factory_path)
 BACKBONES = tuple(SPECS)
 
 

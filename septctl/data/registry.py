@@ -3,13 +3,15 @@
 A release module in septctl/data/preparers/ declares its dataset(s) once (`DATASETS`: class
 names as in PALM's CSVs, folds, task, release, PALM's split sizes) beside the code that
 prepares its release, as a Hugging Face `datasets` builder declares its features; this
-module only collects them. Adding a dataset is one module plus one name in RELEASE_MODULES.
+module only collects them. Adding a dataset is one module plus one name in RELEASE_MODULES,
+or a plug-in package whose entry point names such a module (septctl/plugins.py).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
+from septctl import plugins
 from septctl.data.preparers import (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
                                     urbansound8k, vocalsound)
 from septctl.data.schema import DatasetInfo, split_names
@@ -17,10 +19,6 @@ from septctl.errors import SeptctlError
 
 RELEASE_MODULES: tuple[ModuleType, ...] = (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
                                            urbansound8k, vocalsound)
-DATASETS: tuple[DatasetInfo, ...] = tuple(sorted((d for m in RELEASE_MODULES for d in m.DATASETS), key=lambda d: d.name))
-PREPARERS: dict[str, ModuleType] = {d.name: m for m in RELEASE_MODULES for d in m.DATASETS}
-NAMES = tuple(d.name for d in DATASETS)
-
 
 # Made offline by `septctl data synth --dataset NAME` (septctl/data/world.py) for the `synth-clap`
 # backbone: named by attribute words, so base and new classes share words but never a whole name.
@@ -35,6 +33,30 @@ SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
                        "fast swelling buzzer, slow even bell, slow fading knock, slow fading whistle, "
                        "slow swelling buzzer"), 1),
 )
+
+
+def _release_module(module: object) -> ModuleType:
+    """A plug-in's dataset module, if it declares datasets as a built-in release module does."""
+    infos = getattr(module, "DATASETS", None)
+    if not isinstance(module, ModuleType):
+        raise ValueError(f"loads a {type(module).__name__}, not a module with DATASETS and plan")
+    if not isinstance(infos, tuple) or not infos or not all(isinstance(d, DatasetInfo) for d in infos):
+        raise ValueError("has no DATASETS tuple of DatasetInfo")
+    if not callable(getattr(module, "plan", None)):
+        raise ValueError("has no plan(source, name) function")
+    taken = {key for m in RELEASE_MODULES for d in m.DATASETS for key in (d.name, d.folder.lower(), *d.aliases)}
+    taken |= {d.name for d in SYNTH_DATASETS}
+    if clash := [d.name for d in infos if {d.name, d.folder.lower(), *d.aliases} & taken]:
+        raise ValueError(f"dataset {clash[0]!r} (or its folder or an alias) is already taken")
+    return module
+
+
+for _, _module in plugins.load("septctl.datasets", _release_module):
+    RELEASE_MODULES += (_module,)
+
+DATASETS: tuple[DatasetInfo, ...] = tuple(sorted((d for m in RELEASE_MODULES for d in m.DATASETS), key=lambda d: d.name))
+PREPARERS: dict[str, ModuleType] = {d.name: m for m in RELEASE_MODULES for d in m.DATASETS}
+NAMES = tuple(d.name for d in DATASETS)
 
 
 def require_dataset(name: str, also: str = "") -> DatasetInfo:

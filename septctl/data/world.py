@@ -156,9 +156,9 @@ def _envelope(kind: str, u: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def templates() -> tuple[str, ...]:
     """The 100 built-in prompt templates (septctl/sept/banks/prefixes.yaml), each with one {}."""
-    from septctl.sept.prefixes import from_bank
+    from septctl.sept.prefixes import template_bank
 
-    return tuple(from_bank(100))
+    return tuple(template_bank(100))
 
 
 def describe(sound: Sound, rng: np.random.Generator) -> tuple[str, tuple[str, ...]]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
@@ -101,9 +100,12 @@ class SeptTerm:
 
     def __init__(self, names: dict[str, list[str]], classes: list[str], margins: torch.Tensor, opts: SeptOptions,
                  hashes: dict | None = None):
+        from septctl.sept.loss import SemanticExpansionLoss
+
         self.n = len(names[classes[0]])
         self.names = [n for c in classes for n in names[c]]
-        self.margins = margins
+        self.criterion = SemanticExpansionLoss(margins, intra=opts.intra, inter=opts.inter,
+                                               intra_margin=opts.intra_margin, inter_margin=opts.inter_margin)
         self.opts = opts
         self.hashes = hashes or {}
         # lambda = 0 switches the term off: neighbor prompts are then not encoded at all, so
@@ -137,14 +139,8 @@ class SeptTerm:
         return names, idx
 
     def loss(self, method: PromptMethod, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        from septctl.sept.loss import semantic_expansion_loss
-
         z, p = method.sept_embeddings(class_feats, neighbor_feats, len(idx))
-        o = self.opts
-        return semantic_expansion_loss(
-            F.normalize(z, dim=-1), F.normalize(p, dim=-1), self.margins[:, :, idx.to(self.margins.device)],
-            intra=o.intra, inter=o.inter, intra_margin=o.intra_margin, inter_margin=o.inter_margin,
-        )
+        return self.criterion(z, p, idx)
 
 
 @dataclass

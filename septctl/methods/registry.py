@@ -4,7 +4,8 @@ An entry names the class that implements the method (imported only when a run is
 and the options it takes beyond the shared ones (`n_ctx`), each with its CLI flag, default
 and help. The option key is both the constructor keyword and the key in run.yaml's
 `method_options`, where every default is written out so a card says exactly what ran.
-Adding a method is one module with its class plus one entry here.
+Adding a method is one module with its class plus one entry here, or a plug-in package
+that registers its MethodSpec (septctl/plugins.py), merged at the end of this module.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from septctl.backbones.registry import resolve
 from septctl.defaults import DEFAULT_TEMPLATE
+from septctl import plugins
 from septctl.errors import SeptctlError
 
 
@@ -102,3 +104,13 @@ def method_options(name: str, given: dict) -> dict:
             owner = next(s.name for s in METHODS.values() for o in s.options if o.key == key)
             raise SeptctlError(f"{option(key).flag} applies to --baseline {owner}, not {name}; drop it")
     return {key: copy.copy(o.default) if given.get(key) is None else o.parse(given[key]) for key, o in own.items()}
+
+
+def _new_options(declared: MethodSpec) -> None:
+    """A plug-in's options may not reuse a key or flag another method declares (each is one `train` flag)."""
+    taken = {name for o in all_options() for name in (o.key, o.flag)}
+    if clash := [o.flag for o in declared.options if o.key in taken or o.flag in taken]:
+        raise ValueError(f"option {clash[0]} is already declared by another method")
+
+
+plugins.merge(METHODS, "septctl.methods", MethodSpec, check=_new_options)

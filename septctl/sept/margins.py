@@ -5,13 +5,15 @@ classifier compares audio and text (cosine similarity), and the space in which t
 trainer must evaluate the semantic-expansion loss so that distances and margins
 agree. Each distinct sentence is encoded once (K*T class sentences, K*N*T neighbor
 sentences, fewer if names repeat), sorted by length so that batches trim their
-padding; the K x K*N distances are then taken template by template.
+padding; the K x K*N distances are then taken template by template. The encoder is any
+function from sentences to features, so margins can be measured for any model.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -26,23 +28,41 @@ from septctl.sept.prefixes import fill
 class SentenceEncoder(Protocol):
     """What margins and neighbor statistics need of a backbone (every septctl Backbone is one)."""
 
-    embed_dim: int
-
     def encode_sentences(self, texts: list[str], batch_size: int = 256) -> torch.Tensor: ...
+
+
+Encode = Callable[[list[str]], torch.Tensor]
+"""Any function from sentences to their features [len, D]: a Hugging Face CLIP text model behind its
+tokenizer, open_clip's `encode_text`, a Dassl text encoder. Margins depend on nothing else of a model."""
 
 SPACE = "l2-normalized text embeddings"
 
 
+def as_encode(encoder: Encode | SentenceEncoder, batch_size: int = 256) -> Encode:
+    """A callable from `encoder`: a septctl backbone's `encode_sentences`, or the callable itself."""
+    if hasattr(encoder, "encode_sentences"):
+        return partial(encoder.encode_sentences, batch_size=batch_size)
+    if not callable(encoder):
+        raise TypeError(f"expected a function from sentences to features, not {type(encoder).__name__}")
+    return encoder
+
+
 def encode_normalized(
-    backbone: SentenceEncoder, texts: list[str], batch_size: int = 256, progress: Callable[[int], None] | None = None
+    encode: Encode | SentenceEncoder, texts: list[str], batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """[len(texts), D] unit-norm features; texts go shortest first so each batch pads little."""
+    """[len(texts), D] unit-norm features on the CPU; texts go shortest first so each batch pads little."""
+    encode = as_encode(encode, batch_size)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    feats = torch.empty(len(texts), backbone.embed_dim)
+    feats = torch.empty(0, 0)
     with torch.no_grad():
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
-            f = backbone.encode_sentences([texts[i] for i in idx], batch_size=batch_size)
+            f = torch.as_tensor(encode([texts[i] for i in idx]))
+            if f.dim() != 2 or f.shape[0] != len(idx):
+                raise ValueError(f"encode returned shape {tuple(f.shape)} for {len(idx)} sentences; want [{len(idx)}, D]")
+            if s == 0:
+                feats = torch.empty(len(texts), f.shape[1])
             feats[idx] = F.normalize(f.float(), dim=-1).cpu()
             if progress:
                 progress(len(idx))
@@ -62,20 +82,27 @@ def sentence_plan(classes: list[str], neighbors: list[list[str]], templates: lis
 
 
 def compute_margins(
-    backbone: SentenceEncoder,
+    encode: Encode | SentenceEncoder,
     classes: list[str],
-    neighbors: list[list[str]],
+    neighbors: Sequence[Sequence[str]] | Mapping[str, Sequence[str]],
     templates: list[str],
     *,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """Eq. 4 for all (i, j, n): float32 [K, K, N]. `neighbors[j]` are class j's N names."""
-    k, n = len(classes), len(neighbors[0])
-    if len(neighbors) != k or any(len(row) != n for row in neighbors):
-        raise ValueError("neighbors must be K lists of N names, aligned with classes")
-    texts, cls_idx, nb_idx = sentence_plan(classes, neighbors, templates)
-    feats = encode_normalized(backbone, texts, batch_size, progress)
+    """Eq. 4 for all (i, j, n): float32 [K, K, N], from any text encoder.
+
+    `encode` maps a list of sentences to features (or is a septctl backbone); `neighbors` is
+    class j's N names in row j, or a {class: names} mapping. Features are L2-normalised
+    before distances are taken, as the loss normalises its inputs.
+    """
+    rows = [list(neighbors[c]) for c in classes] if isinstance(neighbors, Mapping) else [list(r) for r in neighbors]
+    k = len(classes)
+    if len(rows) != k or not rows or any(len(row) != len(rows[0]) or not row for row in rows):
+        raise ValueError("neighbors must be K non-empty lists of N names, aligned with classes")
+    n = len(rows[0])
+    texts, cls_idx, nb_idx = sentence_plan(classes, rows, templates)
+    feats = encode_normalized(encode, texts, batch_size, progress)
     total = torch.zeros(k, k * n, dtype=torch.float64)
     for t in range(len(templates)):
         d = torch.cdist(feats[cls_idx[t]][None], feats[nb_idx[t]][None], compute_mode="donot_use_mm_for_euclid_dist")

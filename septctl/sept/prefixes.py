@@ -69,7 +69,7 @@ def bank_path() -> Path:
     return Path(str(resources.files("septctl.sept").joinpath(BANK)))
 
 
-def from_bank(n: int, path: str | Path | None = None) -> list[str]:
+def template_bank(n: int, path: str | Path | None = None) -> list[str]:
     """The first n templates of the built-in pool."""
     path = Path(path) if path else bank_path()
     data = read_yaml(path, "built-in prefix bank")
