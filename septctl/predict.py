@@ -11,19 +11,24 @@ shapes a file (resampled, channels joined, a short one filled), so a file no lon
 window is embedded as `embed` embeds it. A file's row is the mean of its windows'
 probabilities; `per_window` gives one row per window instead.
 
-Window embeddings are cached by content: the sha256 of the file's bytes with the backbone,
-its weights, its audio policy and the window settings name one small entry under
-$SEPTCTL_CACHE/predict, so a file seen before (under any name) is not encoded again.
-`septctl embed`'s per-dataset caches are keyed by path and not consulted.
+Window embeddings are cached by content (`_Cache`): the sha256 of the file's bytes with the
+backbone, its weights, its audio policy and the window settings name one row of
+$SEPTCTL_CACHE/predict/embeddings.sqlite, so a file seen before (under any name) is not
+encoded again. `septctl embed`'s per-dataset caches are keyed by path and not consulted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
+import hashlib
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -31,13 +36,13 @@ from typing import Union
 import numpy as np
 import torch
 
-from septctl.artifacts import load_tensors, save_tensors, sha256_file, sha256_text
+from septctl.artifacts import sha256_text
 from septctl.backbones.base import Backbone
 from septctl.data.audio import read_audio, windows
 from septctl.data.audiofolder import AUDIO_SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
 from septctl.defaults import DEFAULT_TEMPLATE
-from septctl.errors import SeptctlError, doing
+from septctl.errors import SeptctlError
 from septctl.methods.base import PromptMethod
 from septctl.paths import cache_dir
 
@@ -83,6 +88,7 @@ class Classifier:
             twice = sorted({n for n in names if names.count(n) > 1})
             raise SeptctlError(f"class {twice[0]!r} is named twice; give each class once")
         self.method = method
+        self._backbone = method.backbone  # read per file: not through nn.Module's attribute look-up
         self.classes = names
         self.failures: list[tuple[str, str]] = []
         with torch.no_grad():
@@ -90,7 +96,7 @@ class Classifier:
 
     @property
     def backbone(self) -> Backbone:
-        return self.method.backbone
+        return self._backbone
 
     @property
     def logit_scale(self) -> float:
@@ -113,19 +119,21 @@ class Classifier:
         self.failures = []
         items = self._expand(inputs, strict)
         feats, spans = self._embed(items, win, step, strict, batch_size, cache, progress)
+        done = [i for i, f in enumerate(feats) if f is not None]
+        if not done:
+            return []
+        probs = self._probs(torch.cat([feats[i] for i in done]))  # [all windows, K]
         rate = self.backbone.audio_spec.sample_rate
-        k = min(top_k, len(self.classes))
-        rows = []
-        for item, f, s in zip(items, feats, spans):
-            if f is None:
-                continue
-            probs = self._probs(f)
-            seconds = [(a / rate, b / rate) for a, b in s]
-            if per_window:
-                rows += [self._row(item.name, i, *seconds[i], p, k) for i, p in enumerate(probs)]
-            else:
-                rows.append(self._row(item.name, None, seconds[0][0], seconds[-1][1], probs.mean(0), k))
-        return rows
+        if per_window:
+            where = [(items[i].name, w, a, b) for i in done for w, (a, b) in enumerate(spans[i])]
+        else:  # a file's row: the mean of its windows' probabilities
+            counts = torch.tensor([len(feats[i]) for i in done])
+            owner = torch.repeat_interleave(torch.arange(len(done)), counts)
+            probs = torch.zeros(len(done), probs.shape[1]).index_add_(0, owner, probs) / counts[:, None]
+            where = [(items[i].name, None, spans[i][0][0], spans[i][-1][1]) for i in done]
+        top = probs.topk(min(top_k, len(self.classes)))
+        return [Prediction(name, w, round(a / rate, 6), round(b / rate, 6), [self.classes[j] for j in labels], values)
+                for (name, w, a, b), labels, values in zip(where, top.indices.tolist(), top.values.tolist())]
 
     def _window(self, window: float | None, hop: float | None) -> tuple[int, int]:
         """(window, hop) in samples at the backbone's rate; a window longer than the clip would be cropped: refused."""
@@ -159,9 +167,9 @@ class Classifier:
             paths, reason = expand_path(x)
             if reason:
                 self._fail(str(x), reason, strict)
-            for p in paths:
-                if p not in seen:
-                    seen.add(p)
+            for p in map(Path, paths):
+                if str(p) not in seen:  # a file named twice (or found twice) is predicted once
+                    seen.add(str(p))
                     items.append(_Item(str(p), path=p))
         return items
 
@@ -174,7 +182,8 @@ class Classifier:
         spans: list[list[tuple[int, int]]] = [[] for _ in items]
         parts: dict[int, list[torch.Tensor]] = {}
         queue: list[tuple[int, torch.Tensor]] = []  # (item, one window clip) waiting for a full batch
-        keys: dict[int, Path] = {}
+        store = _Cache.open(self.backbone, win, hop) if cache and any(it.path for it in items) else None
+        keys: dict[int, str] = {}
 
         def flush(everything: bool) -> None:
             while len(queue) >= batch_size or (everything and queue):
@@ -182,11 +191,24 @@ class Classifier:
                 out = self.backbone.encode_waveforms(torch.stack([c for _, c in batch]), batch_size)
                 for (i, _), f in zip(batch, out):
                     parts[i].append(f)
+                    if len(parts[i]) == len(spans[i]):  # the item's last window
+                        done = parts.pop(i)
+                        feats[i] = done[0][None] if len(done) == 1 else torch.stack(done)
+                        if i in keys:
+                            store.put(keys[i], feats[i], spans[i])
+                if store is not None:
+                    store.commit()
 
-        with progress_bar("predicting", total=len(items), enabled=progress) as advance:
-            for i, item in enumerate(items):
-                entry = self._entry(item, win, hop) if cache and item.path is not None else None
-                if entry is not None and (hit := _read_entry(entry)) is not None:
+        keys_ahead: Iterable[str | None] = [None] * len(items)
+        with progress_bar("predicting", total=len(items), enabled=progress) as advance, \
+                contextlib.ExitStack() as stack:
+            if store is not None:
+                stack.callback(store.close)
+                hasher = ThreadPoolExecutor(max_workers=1)  # hashes files while others decode (hashlib drops the GIL)
+                stack.callback(hasher.shutdown, cancel_futures=True)  # on an error (strict), hash no further
+                keys_ahead = hasher.map(lambda it: it.path and store.key(it.path), items)
+            for i, (item, key) in enumerate(zip(items, keys_ahead)):
+                if key is not None and (hit := store.get(key)) is not None:
                     feats[i], spans[i] = hit
                 else:
                     try:
@@ -197,15 +219,11 @@ class Classifier:
                         continue
                     parts[i] = []
                     queue.extend((i, c) for c in clips)
-                    if entry is not None:
-                        keys[i] = entry
+                    if key is not None:
+                        keys[i] = key
                 flush(everything=False)
                 advance(1)
             flush(everything=True)
-        for i, done in parts.items():
-            feats[i] = torch.stack(done)
-            if i in keys:
-                _write_entry(keys[i], feats[i], spans[i])
         return feats, spans
 
     def _clips(self, item: _Item, win: int, hop: int) -> tuple[torch.Tensor, list[tuple[int, int]]]:
@@ -215,28 +233,10 @@ class Classifier:
         wave, sr = read_audio(item.path, spec.sample_rate)
         return windows(wave, sr, spec, win, hop, "start", str(item.path))
 
-    def _entry(self, item: _Item, win: int, hop: int) -> Path | None:
-        """The cache file for this file's content under this backbone and window setting (None: unreadable)."""
-        try:
-            content = sha256_file(item.path)
-        except OSError:
-            return None  # reading it for real says why
-        key = {"content": content, "backbone": self.backbone.name, "weights_id": self.backbone.weights_id(),
-               "audio": dataclasses.asdict(self.backbone.audio_spec), "window": win, "hop": hop}
-        digest = sha256_text(json.dumps(key, sort_keys=True))
-        return cache_dir("predict", self.backbone.name) / digest[:2] / f"{digest}.safetensors"
-
     def _probs(self, feats: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return torch.cat([self._score(feats[i : i + 256].to(self.backbone.device)).float().softmax(-1).cpu()
                               for i in range(0, len(feats), 256)])
-
-    def _row(self, name: str, window: int | None, start: float, end: float, probs: torch.Tensor,
-             k: int) -> Prediction:
-        top = probs.topk(k)
-        return Prediction(name, window, round(start, 6), round(end, 6), [self.classes[j] for j in top.indices.tolist()],
-                          [float(p) for p in top.values])
-
 
 def _is_array(x: object) -> bool:
     return isinstance(x, np.ndarray)
@@ -253,19 +253,22 @@ def _as_wave(x: object, i: int) -> torch.Tensor:
     return wave
 
 
-def expand_path(x: str | Path) -> tuple[list[Path], str | None]:
-    """A file, a folder (its audio files, recursively, sorted) or a glob -> (files, why none, when none)."""
-    path = Path(x)
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        return found, None if found else f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in this folder"
-    if path.exists():
-        return [path], None
-    if glob.has_magic(str(x)):
+def expand_path(x: str | Path) -> tuple[list[str], str | None]:
+    """A file, a folder (its audio files, recursively, sorted; hidden ones skipped) or a glob -> (files, why none)."""
+    x = str(x)
+    if os.path.isdir(x):
         found = []
-        for match in sorted(glob.glob(str(x), recursive=True)):
-            found += expand_path(match)[0] if Path(match).is_dir() else [Path(match)]
+        for folder, dirs, names in os.walk(x):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += sorted(os.path.join(folder, n) for n in names
+                            if not n.startswith(".") and os.path.splitext(n)[1].lower() in AUDIO_SUFFIXES)
+        return found, None if found else f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in this folder"
+    if os.path.exists(x):
+        return [x], None
+    if glob.has_magic(x):
+        found = []
+        for match in sorted(glob.glob(x, recursive=True)):
+            found += expand_path(match)[0] if os.path.isdir(match) else [match]
         return found, None if found else "no file matches this pattern"
     return [], "no such file or folder"
 
@@ -333,21 +336,79 @@ def load_zeroshot(backbone: str | Backbone, classes: str | Sequence[str], templa
     return Classifier(ZeroShot(model, [], template, logit_scale), class_names(classes))
 
 
-def _read_entry(path: Path) -> tuple[torch.Tensor, list[tuple[int, int]]] | None:
-    """A cache entry's (features, window spans); None when absent or unreadable (then it is recomputed)."""
-    if not path.is_file():
-        return None
-    try:
-        tensors, _ = load_tensors(path, "predict cache entry")
-        feats, spans = tensors["features"], tensors["spans"]
-    except (SeptctlError, KeyError):
-        return None
-    if feats.ndim != 2 or spans.shape != (len(feats), 2) or not bool(torch.isfinite(feats).all()):
-        return None
-    return feats, [(int(a), int(b)) for a, b in spans.tolist()]
+class _Cache:
+    """Window features by file content: one SQLite table, $SEPTCTL_CACHE/predict/embeddings.sqlite.
 
+    A row's key is the sha256 of the file's bytes and of the setting (backbone, weights,
+    audio policy, window and hop). Rows are committed after each encoded batch, so an
+    interrupted run keeps what it encoded; SQLite's own locking lets processes share the
+    file. Nothing is fsynced (it would cost more than encoding a small clip); a file left
+    unreadable by a system crash is started afresh, and a cache that cannot be opened or
+    written (read-only) is skipped: it only saves time.
+    """
 
-def _write_entry(path: Path, feats: torch.Tensor, spans: list[tuple[int, int]]) -> None:
-    with doing("creating the predict cache folder", path.parent):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    save_tensors(path, {"features": feats, "spans": torch.tensor(spans, dtype=torch.int64)})
+    def __init__(self, db: sqlite3.Connection, setting: str):
+        self.db, self.setting = db, setting
+
+    @classmethod
+    def open(cls, backbone: Backbone, win: int, hop: int) -> _Cache | None:
+        setting = sha256_text(json.dumps({"backbone": backbone.name, "weights_id": backbone.weights_id(),
+                                          "audio": dataclasses.asdict(backbone.audio_spec), "window": win, "hop": hop},
+                                         sort_keys=True))
+        path = cache_dir("predict") / "embeddings.sqlite"
+        for _ in range(2):
+            try:
+                db = sqlite3.connect(path, timeout=60)
+                db.execute("PRAGMA synchronous=OFF")  # no fsync: a cache may lose its last rows in a system crash
+                db.execute("PRAGMA journal_mode=WAL")  # readers and one writer at once, across processes
+                db.execute("CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, dim INTEGER, features BLOB, "
+                           "spans TEXT)")
+                return cls(db, setting)
+            except sqlite3.DatabaseError as exc:  # not a database (a crash mid-write): start it afresh, once
+                if "not a database" not in str(exc) and "malformed" not in str(exc):
+                    return None
+                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    leftover.unlink(missing_ok=True)
+            except (sqlite3.Error, OSError):
+                return None
+        return None
+
+    def key(self, path: Path) -> str | None:
+        """sha256 of the setting and the file's bytes (None: unreadable; decoding it says why)."""
+        h = hashlib.sha256(self.setting.encode())
+        try:
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        except OSError:
+            return None
+        return h.hexdigest()
+
+    def get(self, key: str) -> tuple[torch.Tensor, list[tuple[int, int]]] | None:
+        try:
+            row = self.db.execute("SELECT dim, features, spans FROM windows WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None:
+            return None
+        dim, blob, spans = row
+        feats = torch.frombuffer(bytearray(blob), dtype=torch.float32).view(-1, dim)
+        spans = [tuple(s) for s in json.loads(spans)]
+        return (feats, spans) if len(feats) == len(spans) else None
+
+    def put(self, key: str, feats: torch.Tensor, spans: list[tuple[int, int]]) -> None:
+        try:
+            self.db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?)",
+                            (key, feats.shape[1], feats.float().contiguous().numpy().tobytes(), json.dumps(spans)))
+        except sqlite3.Error:
+            pass
+
+    def commit(self) -> None:
+        try:
+            self.db.commit()
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        self.commit()
+        self.db.close()

@@ -158,8 +158,8 @@ def window_starts(n: int, window: int, hop: int) -> list[int]:
 
 
 def windows(wave: torch.Tensor, sr: int, spec: AudioSpec, window: int, hop: int, crop: str = "seeded",
-            key: str = "") -> tuple[torch.Tensor, list[tuple[int, int]]]:
-    """[C, N] at `sr` -> ([W, spec.clip_samples] clips, (start, end) sample of each at the model's rate).
+            key: str = "") -> tuple[list[torch.Tensor], list[tuple[int, int]]]:
+    """[C, N] at `sr` -> (W clips of [spec.clip_samples], (start, end) sample of each at the model's rate).
 
     Windows (`window`, `hop` in samples at the model's rate) are cut in time, before the
     channels are joined, and each is shaped as `prepare_waveform` shapes a whole file (with
@@ -169,8 +169,7 @@ def windows(wave: torch.Tensor, sr: int, spec: AudioSpec, window: int, hop: int,
     at_rate = to_model_rate(wave, sr, spec)
     n = at_rate.shape[1]
     spans = [(s, min(s + window, n)) for s in window_starts(n, window, hop)]
-    clips = [fit_clip(join_channels(at_rate[:, s:e], spec), spec, crop, key) for s, e in spans]
-    return torch.stack(clips), spans
+    return [fit_clip(join_channels(at_rate[:, s:e], spec), spec, crop, key) for s, e in spans], spans
 
 
 def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
