@@ -312,7 +312,11 @@ def load_run(path: str | Path, classes: str | Sequence[str] | None = None, devic
     `classes`: "base", "new" or "all" of the classes the run's dataset has, or any names.
     """
     from septctl.engine.evaluate import load_trained_method
+    from septctl.runs import RUN_FILE
 
+    if not (Path(path) / RUN_FILE).is_file():
+        raise SeptctlError(f"{path}: not a run folder (no {RUN_FILE}); name a run folder first, or predict without one "
+                           "with --zeroshot --backbone B")
     method, run, _ = load_trained_method(Path(path), device or "cpu", weights)
     known = run.get("all_classes")
     if not (isinstance(known, list) and all(isinstance(c, str) for c in known)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 
 import numpy as np
@@ -80,20 +81,24 @@ def test_names_the_run_never_saw_and_jsonl(world, run_cli, tmp_path):
     assert sum(row["probs"]) == pytest.approx(1.0, abs=1e-5) and row["probs"] == sorted(row["probs"], reverse=True)
 
 
-def test_softmax_is_at_the_runs_logit_scale(world):
+def test_softmax_is_at_the_runs_logit_scale_and_short_clips_are_filled_as_embed_fills_them(world, tmp_path):
     from septctl.predict import load_run
 
     data, run = world
     model = load_run(run, "new")
     clip = sorted((data / "audios").glob("*_test_*.wav"))[0]
-    [row] = model.predict(clip, top_k=len(model.classes), cache=False)
-    feats = model.backbone.encode_files([clip])
+    short = tmp_path / "short.wav"
+    sf.write(short, sf.read(clip)[0][: SR // 3], SR)  # a third of synth-clap's 1 s clip
     with torch.no_grad():
-        text = model.method.encode_names(model.classes)
-    cos = torch.nn.functional.normalize(feats, dim=-1) @ torch.nn.functional.normalize(text, dim=-1).T
-    expected = (model.logit_scale * cos).softmax(-1)[0]
+        text = torch.nn.functional.normalize(model.method.encode_names(model.classes), dim=-1)
     assert model.logit_scale == 100.0
-    assert [round(p, 5) for p in row.probs] == [round(float(expected[model.classes.index(n)]), 5) for n in row.labels]
+    for path in (clip, short):
+        [row] = model.predict(path, top_k=len(model.classes), cache=False)
+        feats = model.backbone.encode_files([path])  # `septctl embed`'s loading: tiled to the clip length
+        expected = (model.logit_scale * torch.nn.functional.normalize(feats, dim=-1) @ text.T).softmax(-1)[0]
+        assert row.end_s == pytest.approx(1 / 3 if path == short else 1.0, abs=1e-4)
+        assert [round(p, 5) for p in row.probs] == [round(float(expected[model.classes.index(n)]), 5)
+                                                    for n in row.labels]
 
 
 def test_a_long_file_gives_window_and_file_rows(world, run_cli, tmp_path):
@@ -197,3 +202,33 @@ def test_bad_requests_are_refused(world, run_cli, tmp_path):
         assert code == 2 and says in err, (args, err)
     code, out, err = run_cli("predict", run)
     assert code == 2 and "no inputs" in err
+    code, out, err = run_cli("predict", data / "audios", clip)  # the run forgotten
+    assert code == 2 and "not a run folder" in err and "--zeroshot" in err
+
+
+def test_a_damaged_cache_is_started_afresh(world, tmp_path, monkeypatch):
+    from septctl.paths import cache_dir
+    from septctl.predict import load_zeroshot
+
+    data, _ = world
+    clip = sorted((data / "audios").glob("*_test_*.wav"))[0]
+    (cache_dir("predict") / "embeddings.sqlite").write_bytes(b"not a database, a crash left this" * 100)
+    model = load_zeroshot("synth-clap", ["high steady hiss", "low rising knock"])
+    first = model.predict(clip)
+    calls = []
+    real = model.backbone.encode_audio
+    monkeypatch.setattr(model.backbone, "encode_audio", lambda w: calls.append(len(w)) or real(w))
+    assert model.predict(clip)[0].probs == first[0].probs and calls == []  # cached in the new file
+
+
+def test_table_and_stdin_list(world, run_cli, tmp_path, monkeypatch):
+    import sys
+
+    data, run = world
+    clips = sorted((data / "audios").glob("*_test_*.wav"))[:2]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(map(str, clips)) + "\n"))
+    code, out, err = run_cli("predict", run, "--list", "-", "--classes", "new", "--format", "table", "-k", "2")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(str(clips[0]))
+    assert len(re.findall(r" \d\.\d{3}", lines[0])) == 2  # two labels with their probabilities
