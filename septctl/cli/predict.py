@@ -18,10 +18,9 @@ FAILED = 1  # exit status when some inputs could not be read (the others were pr
 
 
 def predict(
-    target: Annotated[str, typer.Argument(
-        metavar="RUN", help="A run folder; with --zeroshot, the first input.")],
+    run: Annotated[str, typer.Argument(help="A run folder; with --zeroshot, the first input.")],
     inputs: Annotated[Optional[list[str]], typer.Argument(
-        metavar="INPUT...", show_default=False,
+        show_default=False,
         help="Audio files, folders (searched recursively), globs (quoted: 'rec/**/*.wav') or @LIST files "
              "(one path a line).")] = None,
     classes: Annotated[Optional[str], typer.Option(
@@ -61,18 +60,21 @@ def predict(
 ) -> None:
     """Label recordings: per file (or window) the top-k classes with probabilities, a softmax at the run's logit scale.
 
-    Exit status: 0 when every input was predicted; 1 when some could not be read (each is listed on stderr with its reason, the rest are predicted); 2 for a usage error, or any unreadable input with --strict.
+    Exit status: 0 when every input was predicted; 2 for a usage error.
+
+    Exit status 1: some inputs could not be read; each is listed on stderr with its reason, the rest are predicted.
+    With --strict the first one stops the command instead, with exit status 2.
     """
     set_threads()
     from septctl.errors import SeptctlError
     from septctl.predict import load_run, load_zeroshot, read_list
 
     if zeroshot:
-        run_dir, named = None, [target, *(inputs or [])]
+        run_dir, named = None, [run, *(inputs or [])]
     else:
         if backbone is not None:
             raise SeptctlError("--backbone applies to --zeroshot only; a run predicts with the backbone it was trained on")
-        run_dir, named = Path(target), list(inputs or [])
+        run_dir, named = Path(run), list(inputs or [])
     named = [x for p in named for x in (read_list(p[1:]) if p.startswith("@") else [p])]
     if list_file is not None:
         named += read_list(list_file)
