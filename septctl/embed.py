@@ -22,7 +22,6 @@ from septctl.artifacts import (
     file_lock, load_tensors, provenance, refuse_to_replace, save_tensors, sha256_file, sha256_text, write_yaml,
 )
 from septctl.backbones.base import Backbone
-from septctl.data.audio import load_clip
 from septctl.data.layout import DatasetFolder
 from septctl.data.schema import Row
 from septctl.errors import SeptctlError, doing
@@ -175,14 +174,6 @@ def _compute(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop:
              progress: bool) -> torch.Tensor:
     from septctl.progress import progress_bar
 
-    out = []
     with progress_bar(f"embedding {dataset.name}", total=len(files), enabled=progress) as advance:
-        for i in range(0, len(files), batch_size):
-            chunk = files[i : i + batch_size]
-            waves = torch.stack(
-                [load_clip(dataset.root / rel, backbone.audio_spec, crop, key=f"{seed}:{rel}") for rel in chunk]
-            )
-            with torch.inference_mode():
-                out.append(backbone.encode_audio(waves.to(backbone.device)).float().cpu())
-            advance(len(chunk))
-    return torch.cat(out)
+        return backbone.encode_files([dataset.root / rel for rel in files], crop, batch_size,
+                                     keys=[f"{seed}:{rel}" for rel in files], on_batch=advance)

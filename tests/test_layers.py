@@ -1,4 +1,4 @@
-"""The layers: cli -> grid, report -> engine -> methods, embed, sept_inputs -> backbones -> data -> sept -> artifacts.
+"""The layers: cli -> grid, report, predict -> engine -> methods, embed, sept_inputs -> backbones -> data -> sept -> artifacts.
 
 Every import counts, the lazy ones inside functions included: a lazy import hides a cycle
 from Python at start-up, not from a reader.
@@ -28,7 +28,7 @@ LAYERS = (
     ("septctl.methods", "septctl.embed", "septctl.sept_inputs"),  # sept_inputs: SEPT's files from dataset names
     ("septctl.engine.config", "septctl.engine.compile", "septctl.runs"),
     ("septctl.engine",),
-    ("septctl.verify", "septctl.report", "septctl.grid"),
+    ("septctl.verify", "septctl.report", "septctl.grid", "septctl.predict"),  # predict: a run (engine) applied to files
     ("septctl.cli", "septctl.__main__"),
 )
 

@@ -8,7 +8,6 @@ to a block: the local LLM server's address becomes a fake server's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -66,8 +65,6 @@ def test_the_python_blocks_run(tmp_path, fake_llm):  # noqa: F811
 
 
 def test_the_predict_blocks_run(tmp_path):
-    if importlib.util.find_spec("septctl.predict") is None:
-        pytest.skip("septctl.predict not merged yet")
     commands = [line for b in blocks(DOC, "bash") for line in b.splitlines() if line.startswith("septctl ")]
     assert len(commands) == 2
     for line in commands:

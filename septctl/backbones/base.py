@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from septctl.backbones.tokenizer import ClipTokenizer
-from septctl.data.audio import AudioSpec
+from septctl.data.audio import AudioSpec, load_clip
 
 
 class Backbone(nn.Module, ABC):
@@ -70,6 +72,34 @@ class Backbone(nn.Module, ABC):
                 ids, eot = self.tokenizer(texts[i : i + batch_size])
                 ids, eot = ids.to(self.device), eot.to(self.device)
                 out.append(self.encode_text(self.token_embedding()(ids), eot))
+        return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    def encode_waveforms(self, clips: torch.Tensor, batch_size: int = 16,
+                         on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+        """[N, clip_samples] clips (see `data.audio.prepare_waveform`) -> [N, embed_dim] float on the CPU, batched."""
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(clips), batch_size):
+                chunk = clips[i : i + batch_size]
+                out.append(self.encode_audio(chunk.to(self.device)).float().cpu())
+                if on_batch is not None:
+                    on_batch(len(chunk))
+        return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    def encode_files(self, paths: Sequence[str | Path], crop: str = "seeded", batch_size: int = 16,
+                     keys: Sequence[str] | None = None,
+                     on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+        """Audio files -> [N, embed_dim], loaded, resampled, filled or cropped exactly as `septctl embed` does.
+
+        `keys` seed the "seeded" crop per file (default: the path itself); a file is read only when
+        its batch is encoded, so memory holds one batch of clips. An unreadable file raises SeptctlError.
+        """
+        keys = [str(p) for p in paths] if keys is None else list(keys)
+        out = []
+        for i in range(0, len(paths), batch_size):
+            clips = torch.stack([load_clip(p, self.audio_spec, crop, key=k)
+                                 for p, k in zip(paths[i : i + batch_size], keys[i : i + batch_size])])
+            out.append(self.encode_waveforms(clips, batch_size, on_batch))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
 
     @property

@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # Each module defines register(app). Order = order in `septctl --help`.
-COMMAND_MODULES = ("data", "embed", "backbones", "sept", "train", "evaluate", "report", "doctor")
+COMMAND_MODULES = ("data", "embed", "backbones", "sept", "train", "evaluate", "predict", "report", "doctor")
 
 
 def _version(value: bool) -> None:

@@ -112,30 +112,69 @@ def _crop_start(n: int, length: int, crop: str, key: str) -> int:
     return int.from_bytes(digest[:8], "little") % (n - length + 1)
 
 
-def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
-    """[C, N] at `sr` -> [spec.clip_samples] at `spec.sample_rate`.
+def to_model_rate(wave: torch.Tensor, sr: int, spec: AudioSpec) -> torch.Tensor:
+    """[C, N] at `sr` -> [C', N'] at `spec.sample_rate`, resampled as the backbone's loader does (C' = 1 for soxr,
+    which averages the channels first, as librosa.load does)."""
+    if spec.resampler == "soxr_hq":
+        return soxr_resample(wave.mean(dim=0), sr, spec.sample_rate)[None]
+    return resample(wave, sr, spec.sample_rate)
 
-    Channels: "concat" joins them end to end (Pengi's reshape(-1)); "mean" averages.
-    Short clips are filled as `spec.fill` says; long ones cropped. The "seeded"
-    crop is a pseudo-random start derived from `key` (file path + seed), so the same
-    file gives the same clip on every run and machine, unlike the reference's
-    unseeded random crop.
+
+def join_channels(wave: torch.Tensor, spec: AudioSpec) -> torch.Tensor:
+    """[C, N] at the model's rate -> one flat waveform: "concat" joins channels end to end (Pengi's reshape(-1)),
+    "mean" averages them; then LAION-CLAP's int16 round trip where the spec asks for it."""
+    flat = wave.reshape(-1) if spec.channels == "concat" else wave.mean(dim=0)
+    return int16_round_trip(flat) if spec.int16 else flat
+
+
+def fit_clip(flat: torch.Tensor, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
+    """A flat waveform at the model's rate -> [spec.clip_samples]: short ones filled as `spec.fill` says, long ones cut.
+
+    The "seeded" crop is a pseudo-random start derived from `key` (file path + seed), so the
+    same file gives the same clip on every run and machine, unlike the reference's unseeded
+    random crop.
     """
     if crop not in CROPS:
         raise SeptctlError(f"unknown crop {crop!r}; choose one of {', '.join(CROPS)}")
-    if spec.resampler == "soxr_hq":
-        flat = soxr_resample(wave.mean(dim=0), sr, spec.sample_rate)
-    else:
-        wave = resample(wave, sr, spec.sample_rate)
-        flat = wave.reshape(-1) if spec.channels == "concat" else wave.mean(dim=0)
-    if spec.int16:
-        flat = int16_round_trip(flat)
     length = spec.clip_samples
     n = flat.shape[0]
     if n <= length:
         return _fill(flat, length, spec.fill)
     start = _crop_start(n, length, crop, key)
     return flat[start : start + length]
+
+
+def window_starts(n: int, window: int, hop: int) -> list[int]:
+    """Start samples of `window`-long windows `hop` apart over n samples; the last one ends at the end.
+
+    A signal no longer than one window gets one window at 0 (filled later, as a short clip is).
+    """
+    if n <= window:
+        return [0]
+    starts = list(range(0, n - window + 1, hop))
+    if starts[-1] + window < n:  # the tail would be lost: one more window, flush with the end
+        starts.append(n - window)
+    return starts
+
+
+def windows(wave: torch.Tensor, sr: int, spec: AudioSpec, window: int, hop: int, crop: str = "seeded",
+            key: str = "") -> tuple[list[torch.Tensor], list[tuple[int, int]]]:
+    """[C, N] at `sr` -> (W clips of [spec.clip_samples], (start, end) sample of each at the model's rate).
+
+    Windows (`window`, `hop` in samples at the model's rate) are cut in time, before the
+    channels are joined, and each is shaped as `prepare_waveform` shapes a whole file (with
+    `crop` and `key`), so a file no longer than one window gives exactly the clip `embed`
+    makes of it; a window shorter than the backbone's clip is filled as a short file is.
+    """
+    at_rate = to_model_rate(wave, sr, spec)
+    n = at_rate.shape[1]
+    spans = [(s, min(s + window, n)) for s in window_starts(n, window, hop)]
+    return [fit_clip(join_channels(at_rate[:, s:e], spec), spec, crop, key) for s, e in spans], spans
+
+
+def prepare_waveform(wave: torch.Tensor, sr: int, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:
+    """[C, N] at `sr` -> [spec.clip_samples] at `spec.sample_rate` (resampled, channels joined, then fit)."""
+    return fit_clip(join_channels(to_model_rate(wave, sr, spec), spec), spec, crop, key)
 
 
 def load_clip(path: str | Path, spec: AudioSpec, crop: str = "seeded", key: str = "") -> torch.Tensor:

@@ -17,6 +17,7 @@ from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
+from septctl.engine.config import TrainConfig
 from septctl.engine.train import require_finite_features
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
 from septctl.errors import SeptctlError
@@ -58,8 +59,9 @@ def _score(method: PromptMethod, backbone: Backbone, dataset: DatasetFolder, fol
     target = torch.tensor([index[r.classname] for r in rows])
     preds = []
     with torch.no_grad():
+        score = method.scorer(names, split=which)
         for i in range(0, len(rows), 256):
-            preds.append(method.logits(feats[i : i + 256], names, split=which).argmax(-1).cpu())
+            preds.append(score(feats[i : i + 256]).argmax(-1).cpu())
     result = classification_metrics(torch.cat(preds), target, names)
     result.update({"dataset": dataset.name, "dataset_path": str(dataset.root.resolve()), "fold": fold,
                    "classes": which, "class_names": names})
@@ -75,13 +77,16 @@ def _record(run_dir: Path, result: dict) -> None:
         write_yaml(path, data)
 
 
-def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
-                 data_root: str | None = None, record: bool = True, device: str = "cpu") -> dict:
-    """Score a trained run on `device` (whichever it was trained on: the prompt is loaded onto it)."""
+def load_trained_method(run_dir: Path, device: str = "cpu",
+                        weights: str | Path | None = None) -> tuple[PromptMethod, dict, TrainConfig]:
+    """A complete run's learned prompt on its backbone, on `device` (whichever it was trained on), ready to score.
+
+    Returns (method, run card, config); `weights` overrides the checkpoint the run names (same weights only).
+    """
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     cfg = run_config(run_dir, run)
-    backbone = load_backbone(cfg.backbone, cfg.weights, device)
+    backbone = load_backbone(cfg.backbone, weights or cfg.weights, device)
     tensors, meta = load_prompt(run_dir, run, check_sha256=False)
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
@@ -97,6 +102,15 @@ def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None
     method.load_prompt_state(tensors)
     method.logit_scale = cfg.logit_scale
     method.eval()
+    return method, run, cfg
+
+
+def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
+                 data_root: str | None = None, record: bool = True, device: str = "cpu") -> dict:
+    """Score a trained run on `device` (whichever it was trained on: the prompt is loaded onto it)."""
+    run_dir = Path(run_dir)
+    method, run, cfg = load_trained_method(run_dir, device)
+    backbone = method.backbone
     if dataset is None:
         target = open_run_dataset(run, cfg)
         fold = run["fold"] if fold is None else fold

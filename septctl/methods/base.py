@@ -10,6 +10,7 @@ A method owns its learnable parameters and knows how to
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -76,7 +77,13 @@ class PromptMethod(nn.Module):
 
     def logits(self, audio: torch.Tensor, names: list[str], split: str = "all") -> torch.Tensor:
         """Evaluation logits [B, len(names)]; `split` tells methods with a base-class head which path to use."""
-        return self.cosine_logits(audio, self.encode_names(names, audio))
+        return self.scorer(names, split)(audio)
+
+    def scorer(self, names: list[str], split: str = "all") -> Callable[[torch.Tensor], torch.Tensor]:
+        """`logits(audio, names, split)` as a function of the audio, the class features computed once, here
+        (methods whose prompts depend on the clip override this)."""
+        text = self.encode_names(names)
+        return lambda audio: self.cosine_logits(audio, text)
 
     def cosine_logits(self, audio: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         a = F.normalize(audio, dim=-1)

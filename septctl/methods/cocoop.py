@@ -10,6 +10,7 @@ chunk, not with the batch, and the gradients are unchanged.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +60,10 @@ class CoCoOp(CoOp):
             else:
                 parts.append(self._encode_chunk(part, names))
         return torch.cat(parts)
+
+    def scorer(self, names: list[str], split: str = "all") -> Callable[[torch.Tensor], torch.Tensor]:
+        """Each clip's own prompts: the class features are recomputed for every batch of clips."""
+        return lambda audio: self.cosine_logits(audio, self.encode_names(names, audio))
 
     def prompt_batch(self, names: list[str], audio: torch.Tensor | None = None):
         """With audio, one prefix group per clip (B x n rows), as `_encode_chunk` without the chunks."""

@@ -14,6 +14,8 @@ learned prompt's cosine logits only: the head never sees those classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,13 +65,13 @@ class DePT(CoOp):
         lam = self.head_weight
         return (1 - lam) * ce_itm + lam * ce_head, {"ce": ce_itm.item(), "ce_head": ce_head.item()}
 
-    def logits(self, audio: torch.Tensor, names: list[str], split: str = "all") -> torch.Tensor:
+    def scorer(self, names: list[str], split: str = "all") -> Callable[[torch.Tensor], torch.Tensor]:
+        cosine = super().scorer(names, split)
         if list(names) != self.classnames:  # the head only knows the classes it was trained on
-            return super().logits(audio, names, split)
-        head = self.head_logits(audio)
+            return cosine
         if not self.fusion:
-            return head
-        return (1 - self.head_weight) * super().logits(audio, names, split) + self.head_weight * head
+            return self.head_logits
+        return lambda audio: (1 - self.head_weight) * cosine(audio) + self.head_weight * self.head_logits(audio)
 
     def make_optimizer(self, cfg: OptimizerSettings) -> torch.optim.Optimizer:
         """Prompt at cfg.lr; FiLM and head at head_lr_mult x cfg.lr (same momentum and decay)."""
