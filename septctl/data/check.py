@@ -45,7 +45,7 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
     train, test = folder.splits(folder.default_fold())
     classes = sorted({r.classname for r in train})
     if folder.csv_dir != folder.root:
-        report.notes.append(f"split (seeded, recorded): {folder.csv_dir}")
+        report.notes.append(f"split (per-file hash: adding files moves no other; recorded): {folder.csv_dir}")
     untested = sorted(set(classes) - {r.classname for r in test})
     if untested:
         report.notes.append(f"{len(untested)} class(es) without test files: {', '.join(untested)}; "

@@ -16,7 +16,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from septctl.artifacts import shared_mode
+from septctl.artifacts import sha256_file, sha256_text, shared_mode
 from septctl.data.csvfile import describe, read_rows
 from septctl.data.registry import find_dataset
 from septctl.data.schema import COLUMNS, DatasetInfo, Row
@@ -106,6 +106,7 @@ class DatasetFolder:
         self.csv_dir = Path(csv_dir) if csv_dir is not None else self.root
         self.info = info if info is not None else find_dataset(self.root.name)
         self.name = self.info.name if self.info else self.root.name
+        self._fingerprint: str | None = None
 
     @property
     def folds(self) -> int:
@@ -152,6 +153,16 @@ class DatasetFolder:
                 "fix the labels or add training files for it"
             )
         return train, test
+
+    def fingerprint(self) -> str:
+        """Cheap identity of the dataset's content: its CSVs' sha256 and each file's size and mtime (computed once)."""
+        if self._fingerprint is None:
+            parts = [f"{p.relative_to(self.csv_dir)}:{sha256_file(p)}" for p in self.csv_files()]
+            for rel in self.all_files():
+                st = (self.root / rel).stat()
+                parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+            self._fingerprint = sha256_text("\n".join(parts))
+        return self._fingerprint
 
     def csv_files(self) -> list[Path]:
         paths = [self.csv_dir / "train.csv", self.csv_dir / "test.csv"]

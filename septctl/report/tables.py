@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from septctl.errors import SeptctlError
-from septctl.runs import read_card, read_metrics
+from septctl.runs import (dataset_changes, open_run_dataset, read_card, read_metrics, run_config,
+                          same_dataset)
 
 FORMATS = ("md", "csv", "latex", "json")
 
@@ -70,9 +71,30 @@ def load_record(run_dir: Path) -> RunRecord:
         entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
                  "classes": result["classes"], "accuracy": float(result["accuracy"])}
         rec.evaluations.append(entry)
-        if entry["dataset"] == rec.dataset and entry["fold"] == rec.fold:
+        if same_dataset(result, run) and entry["fold"] == rec.fold:
             rec.accuracy[entry["classes"]] = entry["accuracy"]
     return rec
+
+
+def changed_since_training(records: list[RunRecord]) -> list[str]:
+    """One line per trained run whose dataset changed since training, naming the change (`eval` refuses such runs)."""
+    lines = []
+    opened: dict[tuple, object] = {}
+    for rec in records:
+        if rec.train_classes is None:
+            continue
+        run = read_card(rec.path)
+        try:
+            cfg = run_config(rec.path, run)
+            where = (run.get("dataset_path"), cfg.dataset, cfg.data_root)
+            if where not in opened:
+                opened[where] = open_run_dataset(run, cfg)
+            change = dataset_changes(rec.path, run, opened[where], run.get("fold"))
+        except SeptctlError as exc:
+            change = f"cannot be checked ({exc})"
+        if change:
+            lines.append(f"{rec.path}: dataset changed since training: {change}")
+    return lines
 
 
 def harmonic(b: float, n: float) -> float:
