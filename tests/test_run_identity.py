@@ -218,13 +218,13 @@ def test_a_moved_file_is_named(run_cli, synth_dataset, tmp_path, monkeypatch):
     _one_line_refusal(run_cli("eval", run), "1 file moved between splits", f"{moved} (train -> test)")
 
 
-def test_split_keeps_every_class_tested_and_near_a_quarter():
+def test_split_keeps_every_class_trained_and_tested_and_near_a_quarter():
     from septctl.data.audiofolder import hashed_split
 
     for n in range(2, 40):
         rows = [(f"c{n}/{i:03d}.wav", f"c{n}") for i in range(n)]
         train, test = hashed_split(rows)
-        assert test and len(train) + len(test) == n
+        assert test and train and len(train) + len(test) == n
     rows = [(f"c{k}/{i:03d}.wav", f"c{k}") for k in range(20) for i in range(40)]
     _, test = hashed_split(rows)
     assert 0.18 < len(test) / len(rows) < 0.32
@@ -250,3 +250,23 @@ def test_eval_of_three_seeds_loads_the_backbone_once(run_cli, synth_dataset, tmp
     assert all(f"{s}:" in out for s in seeds) and out.count("accuracy") == 6  # base and new of each
     assert "scored 3 runs" in err and "next: septctl report " + " ".join(map(str, seeds)) in " ".join(err.split())
     assert all(len(yaml.safe_load((s / "metrics.yaml").read_text())["evaluations"]) == 2 for s in seeds)
+
+
+def test_a_split_recorded_before_keeps_every_file_where_it_was(run_cli, synth_dataset, tmp_path, monkeypatch):
+    """A recorded split septctl 0.x made (another rule) loads unchanged; new files join it without moving any."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SEPTCTL_CACHE", str(cache))
+    data = _sound_folder(synth_dataset, tmp_path / "sounds", per_class=4)
+    assert run_cli("data", "check", data)[0] == 0
+    (folder,) = (cache / "splits").iterdir()
+    train, test = ((folder / f"{s}.csv").read_text().splitlines() for s in ("train", "test"))
+    swapped = [train[0], *train[2:], test[1]], [test[0], *test[2:], train[1]]  # one file each way: another rule
+    for name, lines in zip(("train", "test"), swapped):
+        (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    old = _split_of(cache)
+    assert run_cli("data", "check", data)[0] == 0 and _split_of(cache) == old  # kept as recorded
+    extra = next(p for p in synth_dataset.rglob("*.wav") if p.name not in {Path(k).name for k in old})
+    shutil.copy(extra, data / Path(train[1].split(",")[0]).parent.name / "added.wav")
+    assert run_cli("data", "check", data)[0] == 0
+    now = _split_of(cache)
+    assert {p: s for p, s in now.items() if p in old} == old and len(now) == len(old) + 1

@@ -122,7 +122,8 @@ def hashed_split(rows: Labelled, kept: dict[str, str] | None = None) -> tuple[La
     """A file goes to test when its draw is below TEST_FRACTION, unless `kept` (path -> split) holds its split.
 
     Stratification is approximated: a class of 2 or more files none of which is in test sends its
-    lowest-drawing new file (any file, when none is new) to test, so every such class is tested.
+    lowest-drawing new file (any file, when none is new) to test, and one all in test sends its
+    highest-drawing new file to train, so every such class is trained and tested.
     With the recorded split as `kept`, adding files never moves another. A class of one file stays
     in train (`data check` names classes left without test files).
     """
@@ -135,8 +136,11 @@ def hashed_split(rows: Labelled, kept: dict[str, str] | None = None) -> tuple[La
     for cls in sorted(by_class):
         paths = sorted(by_class[cls])
         chosen = {p for p in paths if kept.get(p, "test" if _draw(p) < TEST_FRACTION else "train") == "test"}
+        new = [p for p in paths if p not in kept] or paths
         if not chosen and len(paths) > 1:
-            chosen = {min([p for p in paths if p not in kept] or paths, key=_draw)}
+            chosen = {min(new, key=_draw)}
+        elif len(chosen) == len(paths) > 1:
+            chosen -= {max(new, key=_draw)}
         test += [(p, cls) for p in paths if p in chosen]
         train += [(p, cls) for p in paths if p not in chosen]
     return train, test
