@@ -270,3 +270,29 @@ def test_a_split_recorded_before_keeps_every_file_where_it_was(run_cli, synth_da
     assert run_cli("data", "check", data)[0] == 0
     now = _split_of(cache)
     assert {p: s for p, s in now.items() if p in old} == old and len(now) == len(old) + 1
+
+
+def test_folder_names_with_underscores_are_spaced_in_prompts_and_said_by_data_check(run_cli, synth_dataset, tmp_path,
+                                                                                   monkeypatch):
+    import json
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SEPTCTL_CACHE", str(cache))
+    data = _sound_folder(synth_dataset, tmp_path / "sounds", per_class=3)
+    for d in sorted(data.iterdir()):
+        d.rename(data / d.name.replace(" ", "_"))  # alarm_clock/ as a user names it
+    code, out, err = run_cli("data", "check", data)
+    assert code == 0, err
+    assert "class names: folder names (or labels) with '_' read as a space" in " ".join(out.split())
+    assert "clock_alarm -> 'clock alarm'" in out
+    (folder,) = (cache / "splits").iterdir()
+    import csv
+
+    with open(folder / "train.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["classname"] for r in rows if r["path"].startswith("clock_alarm/")} == {"clock alarm"}
+    code, out, err = run_cli("eval", "--zeroshot", data, "--backbone", "tiny", "--classes", "all", "--json",
+                             "--out", tmp_path / "zs")
+    assert code == 0, err
+    assert "clock alarm" in json.loads(out)["class_names"]
+    assert sorted(p.name for p in data.iterdir())[2] == "clock_alarm"  # the folder itself is never renamed

@@ -10,6 +10,9 @@ Three layouts are read in place (the folder itself is never written):
   (`label`, `labels`, `class`, `classname` or `category`, or the one other column). File names under
   `train/` and `test/` take those splits; otherwise septctl splits them as above.
 
+Class names are the folder names (or labels) with '_' read as a space (`class_name`), as the registered
+preparers make them: prompts, LLM requests and results say `alarm clock` for `alarm_clock/`.
+
 The split is recorded as common-layout CSVs (`path,classname`, paths relative to ROOT) in septctl's
 cache, `<cache>/splits/<folder name>-<hash of its real path>/`, and read from there like any prepared
 dataset, so the path checks (symlinks out, SEPTCTL_ALLOW_OUTSIDE) hold unchanged. Files already in
@@ -52,6 +55,7 @@ def split_csvs(root: Path) -> Path:
 
     root = Path(root)
     train, test, how = _labelled(root)
+    train, test = _named(root, train, test)
     classes = sorted({c for _, c in train + test})
     if len(classes) < 2:
         raise SeptctlError(f"{root}: {len(classes)} class ({', '.join(classes) or 'no audio'}); a dataset needs at "
@@ -63,16 +67,43 @@ def split_csvs(root: Path) -> Path:
     rows = train + test
     if sorted(recorded[0] + recorded[1]) == sorted(rows):
         return out  # the same files and classes: the recorded split stands, whichever rule made it
-    if how.endswith("per-file hashed split"):  # files already recorded (with the same class) keep their split
-        current = set(rows)
-        kept = {p: split for split, held in zip(SPLITS, recorded) for p, c in held if (p, c) in current}
+    if how.endswith("per-file hashed split"):  # files already recorded keep their split (a relabelled one too)
+        current = {p for p, _ in rows}
+        kept = {p: split for split, held in zip(SPLITS, recorded) for p, _ in held if p in current}
         train, test = hashed_split(rows, kept)
     for name, rows in (("train.csv", train), ("test.csv", test)):
         _write_if_changed(out / name, rows)
     _write_if_changed(out / "README.txt", None,
                       f"split of {os.path.realpath(root)}: {how}\n"
-                      f"(septctl/data/audiofolder.py; per-file hash, salt {SPLIT_SEED}, test fraction {TEST_FRACTION})\n")
+                      f"(septctl/data/audiofolder.py; per-file hash, salt {SPLIT_SEED}, test fraction {TEST_FRACTION})\n"
+                      f"class names: the folder names (or labels) with '_' read as a space\n")
     return out
+
+
+def class_name(label: str) -> str:
+    """The name a class folder (or a metadata label) gets in prompts, LLM requests and results: '_' read as a space.
+
+    The registered preparers do the same (ESC-50's `clock_alarm` is `clock alarm`), so CLIP's
+    tokenizer sees words (`alarm clock`), not `alarm</w> _</w> clock</w>`.
+    """
+    return label.replace("_", " ")
+
+
+def renamed_classes(root: Path) -> dict[str, str]:
+    """Folder name (or label) -> class name, for those the rule changes (`data check` lists them)."""
+    train, test, _ = _labelled(Path(root))
+    return {c: class_name(c) for c in sorted({c for _, c in train + test}) if class_name(c) != c}
+
+
+def _named(root: Path, train: Labelled, test: Labelled) -> tuple[Labelled, Labelled]:
+    """The rows with class names (`class_name`); refuses two folders that would become one class."""
+    named: dict[str, str] = {}
+    for label in sorted({c for _, c in train + test}):
+        other = named.setdefault(class_name(label), label)
+        if other != label:
+            raise SeptctlError(f"{root}: classes {other!r} and {label!r} are one class once '_' is read as a space "
+                               f"({class_name(label)!r}); rename one of them")
+    return [(p, class_name(c)) for p, c in train], [(p, class_name(c)) for p, c in test]
 
 
 def _recorded_splits(out: Path) -> tuple[Labelled, Labelled]:

@@ -1,5 +1,7 @@
 """Results never overwritten, run identity checked, a changed dataset named (issue 28 items 1-5).
 
+(And issue 33 item 6: two class folders that are one class once '_' is read as a space.)
+
 Each row refuses: an evaluation into another model's folder, `train --out` onto files septctl
 did not make, a run.yaml edited by hand, and a run whose dataset changed since training.
 """
@@ -131,6 +133,18 @@ def _out_for_a_run(world, tmp_path):
     return ["eval", world.run, "--out", tmp_path / "x"], ("--out applies to --zeroshot only",)
 
 
+def _classes_one_name_apart(world, tmp_path):
+    import shutil
+
+    root = tmp_path / "sounds"
+    wavs = sorted(world.data.rglob("*.wav"))
+    for i, cls in enumerate(("alarm_clock", "alarm clock")):
+        (root / cls).mkdir(parents=True)
+        for wav in wavs[2 * i : 2 * i + 2]:
+            shutil.copy(wav, root / cls / wav.name)
+    return ["data", "check", root], (str(root), "'alarm clock'", "'alarm_clock'", "one class")
+
+
 CASES = [
     Case("identity-zeroshot-out-is-a-trained-run", _zeroshot_into_trained_run, fix="another --out"),
     Case("identity-zeroshot-out-holds-another-template", _zeroshot_of_another_template, fix="another --out"),
@@ -147,4 +161,5 @@ CASES = [
     Case("identity-eval-zeroshot-two-datasets", _two_zeroshot_datasets, fix="once per dataset"),
     Case("identity-eval-folder-without-runs", _no_runs_in_folder, fix="septctl train"),
     Case("identity-eval-out-for-a-trained-run", _out_for_a_run, fix="--zeroshot"),
+    Case("identity-folder-classes-one-name-apart", _classes_one_name_apart, fix="rename"),
 ]
