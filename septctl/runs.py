@@ -264,23 +264,15 @@ def open_run_dataset(run: dict, cfg: TrainConfig) -> DatasetFolder:
     return dataset
 
 
-def _split_now(dataset: DatasetFolder, fold: int | None) -> dict[str, tuple[str, str, str, str]]:
-    """path -> (class, split, size, mtime_ns) of every file of the dataset's split."""
-    now = {}
-    for split, rows in zip(("train", "test"), dataset.splits(fold)):
-        for r in rows:
-            st = (dataset.root / r.path).stat()
-            now[r.path] = (r.classname, split, str(st.st_size), str(st.st_mtime_ns))
-    return now
-
-
 def write_split(run_dir: Path, dataset: DatasetFolder, fold: int | None) -> None:
     """split.csv: every file of the run's split (path, class, split, size, mtime), to name what changes later."""
-    buf = io.StringIO(newline="")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("path", "classname", "split", "size", "mtime_ns"))
-    w.writerows((path, *row) for path, row in _split_now(dataset, fold).items())
-    write_text(Path(run_dir) / SPLIT_FILE, buf.getvalue())
+    write_text(Path(run_dir) / SPLIT_FILE, dataset.split_record(fold))
+
+
+def _split_rows(text: str) -> dict[str, tuple[str, ...]]:
+    """path -> (class, split, size, mtime_ns) of a split record."""
+    return {r["path"]: (r["classname"], r["split"], r["size"], r["mtime_ns"])
+            for r in csv.DictReader(io.StringIO(text, newline=""))}
 
 
 def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold: int | None) -> str | None:
@@ -296,9 +288,15 @@ def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold
             return ("its files or split CSVs changed (the dataset fingerprint differs; this run predates "
                     f"{SPLIT_FILE}, so the files cannot be named)")
         return None
-    with open(path, newline="", encoding="utf-8") as f:
-        before = {r["path"]: (r["classname"], r["split"], r["size"], r["mtime_ns"]) for r in csv.DictReader(f)}
-    now = _split_now(dataset, fold)
+    current = dataset.split_record(fold)
+    try:
+        recorded = path.read_text(encoding="utf-8")
+        if recorded == current:
+            return None
+        before = _split_rows(recorded)
+    except (UnicodeDecodeError, KeyError, csv.Error):
+        raise SeptctlError(f"{path}: not the split record septctl wrote (edited by hand?); retrain the run") from None
+    now = _split_rows(current)
     kinds = {
         "added": [p for p in now if p not in before],
         "removed": [p for p in before if p not in now],

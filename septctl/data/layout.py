@@ -8,6 +8,7 @@ is never written by septctl after `data prepare` made it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import posixpath
 import re
@@ -24,6 +25,7 @@ from septctl.errors import SeptctlError
 
 LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
+SPLIT_RECORD_COLUMNS = ("path", "classname", "split", "size", "mtime_ns")
 @lru_cache(maxsize=1 << 16)
 def real_path(root: str, rel: str) -> str:
     """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
@@ -107,6 +109,7 @@ class DatasetFolder:
         self.info = info if info is not None else find_dataset(self.root.name)
         self.name = self.info.name if self.info else self.root.name
         self._fingerprint: str | None = None
+        self._split_records: dict[int | None, str] = {}
 
     @property
     def folds(self) -> int:
@@ -163,6 +166,19 @@ class DatasetFolder:
                 parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
             self._fingerprint = sha256_text("\n".join(parts))
         return self._fingerprint
+
+    def split_record(self, fold: int | None) -> str:
+        """The fold's split as CSV text (path, classname, split, size, mtime_ns; computed once): runs keep it."""
+        if fold not in self._split_records:
+            buf = io.StringIO(newline="")
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(SPLIT_RECORD_COLUMNS)
+            for split, rows in zip(("train", "test"), self.splits(fold)):
+                for r in rows:
+                    st = (self.root / r.path).stat()
+                    w.writerow((r.path, r.classname, split, st.st_size, st.st_mtime_ns))
+            self._split_records[fold] = buf.getvalue()
+        return self._split_records[fold]
 
     def csv_files(self) -> list[Path]:
         paths = [self.csv_dir / "train.csv", self.csv_dir / "test.csv"]

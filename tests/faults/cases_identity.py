@@ -119,6 +119,12 @@ def _modified(world, tmp_path):
     return ["eval", run], (str(run), "1 file modified")
 
 
+def _split_record_edited(world, tmp_path):
+    run = world.copy_run(tmp_path / "run")
+    (run / "split.csv").write_text("file,label\na.wav,x\n", encoding="utf-8")
+    return ["eval", run], (str(run / "split.csv"), "not the split record")
+
+
 def _two_zeroshot_datasets(world, tmp_path):
     return ["eval", "--zeroshot", world.data, world.data, "--backbone", "tiny"], ("--zeroshot scores one dataset",)
 
@@ -158,6 +164,7 @@ CASES = [
     Case("identity-dataset-file-removed", _removed, fix="retrain"),
     Case("identity-dataset-file-relabelled", _relabelled, fix="retrain"),
     Case("identity-dataset-file-modified", _modified, fix="retrain"),
+    Case("identity-split-record-edited", _split_record_edited, fix="retrain"),
     Case("identity-eval-zeroshot-two-datasets", _two_zeroshot_datasets, fix="once per dataset"),
     Case("identity-eval-folder-without-runs", _no_runs_in_folder, fix="septctl train"),
     Case("identity-eval-out-for-a-trained-run", _out_for_a_run, fix="--zeroshot"),
