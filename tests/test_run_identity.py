@@ -244,9 +244,11 @@ def test_eval_of_three_seeds_loads_the_backbone_once(run_cli, synth_dataset, tmp
     loads = []
     real = ev.load_backbone
     monkeypatch.setattr(ev, "load_backbone", lambda *a, **k: loads.append(a) or real(*a, **k))
-    code, out, err = run_cli("eval", tmp_path / "runs")  # a folder of runs
+    assert run_cli("eval", "--zeroshot", synth_dataset, "--backbone", "tiny", "--out", tmp_path / "runs" / "zs")[0] == 0
+    loads.clear()
+    code, out, err = run_cli("eval", tmp_path / "runs")  # a folder of runs (and zero-shot results, skipped)
     assert code == 0, err
-    assert len(loads) == 1
+    assert len(loads) == 1 and "skipped 1 zero-shot result folder" in err
     assert all(f"{s}:" in out for s in seeds) and out.count("accuracy") == 6  # base and new of each
     assert "scored 3 runs" in err and "next: septctl report " + " ".join(map(str, seeds)) in " ".join(err.split())
     assert all(len(yaml.safe_load((s / "metrics.yaml").read_text())["evaluations"]) == 2 for s in seeds)

@@ -64,9 +64,13 @@ def evaluate(
             if given is not None:
                 raise SeptctlError(f"{flag} applies to --zeroshot only; a run is scored with the {what} it was "
                                    "trained with")
-        run_dirs = find_runs([Path(t) for t in targets])
+        run_dirs, zeroshot_dirs = _trained_runs(find_runs([Path(t) for t in targets]))
+        if zeroshot_dirs:
+            err.print(f"skipped {len(zeroshot_dirs)} zero-shot result folder(s) (first: {zeroshot_dirs[0]}); "
+                      "score those with `septctl eval --zeroshot DATASET`", highlight=False)
         if not run_dirs:
-            raise SeptctlError(f"{', '.join(targets)}: no run folders (run.yaml) found; train one with `septctl train`")
+            raise SeptctlError(f"{', '.join(targets)}: no trained run folders (run.yaml) found; train one with "
+                               "`septctl train`")
         loaded: dict = {}  # each backbone loaded once for all the runs
         scored = [(run_dir, [evaluate_run(run_dir, w, dataset, fold, str(data_root) if data_root else None,
                                           device=device, backbones=loaded)
@@ -87,6 +91,14 @@ def evaluate(
     err.print(f"metrics: {folders[0] / 'metrics.yaml'}" if len(folders) == 1 else
               f"scored {len(folders)} runs ({len(results)} evaluations); each run's metrics.yaml updated", highlight=False)
     next_step(f"septctl report {' '.join(shlex.quote(str(f)) for f in folders)}", quiet)
+
+
+def _trained_runs(run_dirs: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Trained runs and zero-shot result folders (whose scores come from `eval --zeroshot`), apart."""
+    from septctl.runs import read_card
+
+    zeroshot = [d for d in run_dirs if (read_card(d).get("config") or {}).get("method") == "zeroshot"]
+    return [d for d in run_dirs if d not in zeroshot], zeroshot
 
 
 def _trained_on(run_dir: Path) -> list[str]:

@@ -132,7 +132,7 @@ def _two_zeroshot_datasets(world, tmp_path):
 def _no_runs_in_folder(world, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    return ["eval", empty], (str(empty), "no run folders")
+    return ["eval", empty], (str(empty), "no trained run folders")
 
 
 def _out_for_a_run(world, tmp_path):
