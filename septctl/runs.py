@@ -151,8 +151,6 @@ def check_new_folder(folder: Path, flag: str, allowed: set[str] = UNFINISHED_FIL
     """Refuse a folder septctl did not make: one that holds files (other than `allowed` and locks) and no run.yaml."""
     if str(folder) in ("", ".") and not (folder / RUN_FILE).is_file():
         raise SeptctlError(f"{flag} {str(folder)!r}: the working folder is not a run folder; name a new folder")
-    if folder.exists() and not folder.is_dir():
-        raise SeptctlError(f"{folder}: exists and is not a folder; choose another {flag}")
     if not folder.is_dir() or (folder / RUN_FILE).is_file():
         return
     foreign = sorted(p.name for p in folder.iterdir() if p.name not in allowed and not p.name.endswith(".lock"))

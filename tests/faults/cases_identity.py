@@ -49,12 +49,6 @@ def _train_into_the_working_folder(world, tmp_path):
     return ["train", world.data, "--backbone", "tiny", "--epochs", "1", "--out", ""], ("--out", "working folder")
 
 
-def _train_onto_a_file(world, tmp_path):
-    out = tmp_path / "a-file"
-    out.write_text("not a folder")
-    return ["train", world.data, "--backbone", "tiny", "--epochs", "1", "--out", out], (str(out), "not a folder")
-
-
 def _edited_card(key: str, value):
     def make(world, tmp_path):
         run = world.copy_run(tmp_path / "run")
@@ -157,7 +151,6 @@ CASES = [
     Case("identity-zeroshot-out-holds-foreign-files", _zeroshot_into_foreign_files, fix="new or empty folder"),
     Case("identity-train-out-holds-a-users-prompt", _train_onto_a_users_prompt, fix="new or empty folder"),
     Case("identity-train-out-empty", _train_into_the_working_folder, fix="new folder"),
-    Case("identity-train-out-is-a-file", _train_onto_a_file, fix="another --out"),
     Case("identity-run-yaml-dataset-edited", _edited_card("dataset", None), fix="restore"),
     Case("identity-run-yaml-lr-edited", _edited_card("lr", 0.5), fix="restore"),
     Case("identity-dataset-file-moved-between-splits", _moved, fix="retrain"),
