@@ -24,10 +24,9 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from dataclasses import replace
 
 from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_text, write_yaml
 from septctl.data.layout import DatasetFolder, open_dataset
@@ -117,8 +116,9 @@ def default_run_dir(cfg: TrainConfig, identity: dict, dataset_name: str, fold: i
     HASH8 covers what the readable parts do not say, the dataset's identity included, so two
     datasets whose folders share a name never share a run folder.
     """
+    hash8 = _digest(cfg, identity, ("seed", "fold"))[:8]
     return (Path(root) / dataset_name / cfg.backbone / method_folder(cfg.method, bool(cfg.sept)) / cfg.classes
-            / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{_digest(cfg, identity, ('seed', 'fold'))[:8]}")
+            / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{hash8}")
 
 
 def zeroshot_run_dir(dataset: str, backbone: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
@@ -249,10 +249,12 @@ def recorded_hash_differs(cfg: TrainConfig, run: dict) -> bool:
 def open_run_dataset(run: dict, cfg: TrainConfig) -> DatasetFolder:
     """The run's training dataset: at the real path its card recorded (whatever the working folder), else as configured.
 
-    The configured name or path is only a fallback for a dataset that moved; `dataset_changes` then
-    says whether its content is still the one the run was trained on.
+    The path in `identity` (covered by config_sha256) comes first; the configured name or path is only a
+    fallback for a dataset that moved, and `dataset_changes` then says whether its content is still the
+    one the run was trained on.
     """
-    recorded = run.get("dataset_path")
+    identity = run.get("identity")
+    recorded = (identity.get("dataset_path") if isinstance(identity, dict) else None) or run.get("dataset_path")
     if not (recorded and Path(recorded).is_dir()):
         return open_dataset(cfg.dataset, cfg.data_root)
     dataset = open_dataset(recorded)
@@ -284,7 +286,7 @@ def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold
         recorded = run.get("dataset_fingerprint")
         if recorded and recorded != dataset.fingerprint():
             return ("its files or split CSVs changed (the dataset fingerprint differs; this run predates "
-                    f"{SPLIT_FILE}, so the files cannot be named)")
+                    f"{SPLIT_FILE}, so the files cannot be named); retrain it")
         return None
     current = dataset.split_record(fold)
     try:
@@ -304,14 +306,14 @@ def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold
         "modified (size or time)": [p for p in before if p in now and before[p][2:] != now[p][2:]],
     }
     said = [f"{len(v)} file{'s' if len(v) > 1 else ''} {k} (first: {v[0]})" for k, v in kinds.items() if v]
-    return "; ".join(said) or None
+    return "; ".join(said) + "; retrain it" if said else None
 
 
 def require_unchanged(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold: int | None) -> None:
     """Refuse to use a run whose dataset changed since training (`eval` and `predict` call this), naming the change."""
     change = dataset_changes(run_dir, run, dataset, fold)
     if change:
-        raise SeptctlError(f"{run_dir}: its dataset {dataset.root} changed since training: {change}; retrain "
+        raise SeptctlError(f"{run_dir}: its dataset {dataset.root} changed since training: {change} "
                            "(`septctl train` makes a new run for the changed dataset) or restore the files")
 
 

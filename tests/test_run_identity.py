@@ -298,3 +298,16 @@ def test_folder_names_with_underscores_are_spaced_in_prompts_and_said_by_data_ch
     assert code == 0, err
     assert "clock alarm" in json.loads(out)["class_names"]
     assert sorted(p.name for p in data.iterdir())[2] == "clock_alarm"  # the folder itself is never renamed
+
+
+def test_report_on_another_machine_says_once_that_datasets_were_not_checked(run_cli, synth_dataset, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    data = shutil.copytree(synth_dataset, tmp_path / "data")
+    code, _, err = run_cli("train", data, "--seeds", "0,1", *TRAIN, "--out", tmp_path / "runs" / "seed{seed}")
+    assert code == 0, err
+    assert run_cli("eval", tmp_path / "runs")[0] == 0
+    shutil.rmtree(data)  # the results travel without their dataset
+    code, out, err = run_cli("report", tmp_path / "runs")
+    assert code == 0 and "coop" in out, err
+    assert err.count("not checked for dataset changes") == 1 and "2 run(s)" in err

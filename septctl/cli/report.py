@@ -49,7 +49,7 @@ def report(
         raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
     for line in changed_since_training(records):  # their results no longer describe the dataset as it is
-        err.print(styled(f"warning: {line}; retrain it", "yellow"), highlight=False)
+        err.print(styled(f"warning: {line}", "yellow"), highlight=False)
     tables = build_tables(records, table.value, shots, h_of_means)
     out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
