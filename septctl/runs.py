@@ -116,9 +116,27 @@ def default_run_dir(cfg: TrainConfig, identity: dict, dataset_name: str, fold: i
     HASH8 covers what the readable parts do not say, the dataset's identity included, so two
     datasets whose folders share a name never share a run folder.
     """
-    hash8 = _digest(cfg, identity, ("seed", "fold"))[:8]
+    return _folder(cfg, dataset_name, fold, _digest(cfg, identity, ("seed", "fold"))[:8], root)
+
+
+def _folder(cfg: TrainConfig, dataset_name: str, fold: int | None, hash8: str, root: str | Path) -> Path:
     return (Path(root) / dataset_name / cfg.backbone / method_folder(cfg.method, bool(cfg.sept)) / cfg.classes
             / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{hash8}")
+
+
+def run_folder(out: Path | None, cfg: TrainConfig, given: TrainConfig, identity: dict, dataset_name: str,
+               fold: int | None) -> Path:
+    """`--out`, else the default folder; a complete run septctl 0.x made there for this config (as `given`) is reused.
+
+    0.x named the folder by the hash of the literal config, so the same command finds its old run.
+    """
+    if out is not None:
+        return Path(out)
+    old = {k: v for k, v in given.as_dict().items() if k not in ("device", "seed", "fold")}
+    legacy = _folder(cfg, dataset_name, fold, sha256_text(json.dumps(old, sort_keys=True, default=str))[:8], RUNS_ROOT)
+    if (legacy / RUN_FILE).is_file() and read_card(legacy).get("config_sha256") == legacy_config_hash(given):
+        return legacy
+    return default_run_dir(cfg, identity, dataset_name, fold)
 
 
 def zeroshot_run_dir(dataset: str, backbone: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:

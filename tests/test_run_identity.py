@@ -311,3 +311,30 @@ def test_report_on_another_machine_says_once_that_datasets_were_not_checked(run_
     code, out, err = run_cli("report", tmp_path / "runs")
     assert code == 0 and "coop" in out, err
     assert err.count("not checked for dataset changes") == 1 and "2 run(s)" in err
+
+
+def test_a_run_made_by_default_before_is_found_by_the_same_command(run_cli, synth_dataset, tmp_path, monkeypatch):
+    """septctl 0.x put the run under a HASH8 of the literal config; the same `train` finds it there."""
+    import json
+
+    from septctl.artifacts import sha256_text
+    from septctl.engine.config import TrainConfig
+    from septctl.runs import legacy_config_hash
+
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(synth_dataset, tmp_path / "words")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("train", "words", *TRAIN)
+    assert code == 0, err
+    (new,) = _run_folders(tmp_path / "runs")
+    given = TrainConfig(dataset="words", backbone="tiny", epochs=1, shots=1)  # as the command spells it
+    card = yaml.safe_load((tmp_path / "runs" / new / "run.yaml").read_text())
+    del card["identity"]
+    card["config"], card["config_sha256"] = given.as_dict(), legacy_config_hash(given)
+    old_dict = {k: v for k, v in given.as_dict().items() if k not in ("device", "seed", "fold")}
+    old = (tmp_path / "runs" / new).with_name(f"seed0-{sha256_text(json.dumps(old_dict, sort_keys=True))[:8]}")
+    (tmp_path / "runs" / new).rename(old)
+    (old / "run.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    code, _, err = run_cli("train", "words", *TRAIN[:-1])
+    assert code == 0 and f"{old.relative_to(tmp_path)}: already complete" in err, err
+    assert _run_folders(tmp_path / "runs") == [old.relative_to(tmp_path / "runs")]

@@ -26,9 +26,13 @@ from septctl.errors import SeptctlError
 LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
 SPLIT_RECORD_COLUMNS = ("path", "classname", "split", "size", "mtime_ns")
-@lru_cache(maxsize=1 << 16)
 def real_path(root: str, rel: str) -> str:
     """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
+    return _real_path(os.path.abspath(root), rel)  # a relative root means another folder after a chdir
+
+
+@lru_cache(maxsize=1 << 16)
+def _real_path(root: str, rel: str) -> str:
     return os.path.realpath(os.path.join(root, rel))
 
 

@@ -25,7 +25,7 @@ from septctl.engine.compile import compile_for_training
 from septctl.engine.train import (Run, add_parts, finish_run, identify, plan_step, prepare_run, step_compile_mode,
                                   step_loss)
 from septctl.errors import Interrupted, SeptctlError
-from septctl.runs import check_new_folder, default_run_dir, legacy_config_hash, run_lock
+from septctl.runs import check_new_folder, legacy_config_hash, run_folder, run_lock
 
 
 def check_packable(cfgs: list[TrainConfig]) -> None:
@@ -48,10 +48,11 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
         cfg.validate()
     check_packable(cfgs)
     mode = step_compile_mode(compile_setting, cfgs)
-    legacy = [legacy_config_hash(cfg) for cfg in cfgs]  # folders made by septctl 0.x are still recognised
+    given = cfgs
+    legacy = [legacy_config_hash(cfg) for cfg in given]  # folders made by septctl 0.x are still recognised
     cfgs, datasets, identities, folds = (list(t) for t in zip(*(identify(cfg) for cfg in cfgs)))
-    dirs = [Path(out) if out is not None else default_run_dir(cfg, identity, ds.name, fold)
-            for cfg, identity, ds, fold, out in zip(cfgs, identities, datasets, folds, outs)]
+    dirs = [run_folder(out, cfg, raw, identity, ds.name, fold)
+            for cfg, raw, identity, ds, fold, out in zip(cfgs, given, identities, datasets, folds, outs)]
     if len(set(dirs)) != len(dirs):
         raise SeptctlError("two packed runs would share one run folder; put {seed} and {fold} in --out")
     for d in dirs:

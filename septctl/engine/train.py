@@ -31,7 +31,7 @@ from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
 from septctl.methods.base import PromptMethod
 from septctl.runs import (PROMPT_FILE, RUN_FILE, STATE_FILE, canonical_config, check_new_folder, config_hash,
-                          default_run_dir, legacy_config_hash, nonfinite, run_identity, run_lock, write_card,
+                          legacy_config_hash, nonfinite, run_folder, run_identity, run_lock, write_card,
                           write_split)
 
 
@@ -258,12 +258,12 @@ def train(
     """
     cfg.validate()
     mode = step_compile_mode(compile_setting, [cfg])
-    legacy = legacy_config_hash(cfg)  # a folder made by septctl 0.x (given as --out) is still recognised
+    given = cfg
     cfg, dataset, identity, fold = identify(cfg)
-    run_dir = Path(out) if out is not None else default_run_dir(cfg, identity, dataset.name, fold)
+    run_dir = run_folder(out, cfg, given, identity, dataset.name, fold)
     check_new_folder(run_dir, "--out")
     with run_lock(run_dir, echo):
-        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode, identity, legacy)
+        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode, identity, legacy_config_hash(given))
     return run_dir
 
 
