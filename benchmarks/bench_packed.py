@@ -57,7 +57,8 @@ def make_runs(backbone, k: int, args) -> list:
         sept = SeptTerm(names, classes, margins, SeptOptions(neighbors="", margins="", lam=3.0))
         opt = torch.optim.SGD(method.trainable_parameters(), lr=0.0125, momentum=0.9)
         cfg = SimpleNamespace(batch_size=args.batch, epochs=args.epochs)
-        runs.append(Run(cfg, Path("."), "", setup, method, opt, torch.Generator().manual_seed(seed), sept, sept, 0, []))
+        runs.append(Run(cfg, Path("."), "", {}, setup, method, opt, torch.Generator().manual_seed(seed), sept, sept, 0,
+                        []))
     return runs
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from septctl.artifacts import (
-    file_lock, load_tensors, provenance, refuse_to_replace, save_tensors, sha256_file, sha256_text, write_yaml,
+    file_lock, load_tensors, provenance, refuse_to_replace, save_tensors, sha256_text, write_yaml,
 )
 from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder
@@ -43,20 +43,11 @@ class Embeddings:
         return self.features[[index[r.path] for r in rows]]
 
 
-def dataset_fingerprint(dataset: DatasetFolder, files: list[str]) -> str:
-    """Cheap identity of a dataset folder: its CSVs' content and each file's size and mtime."""
-    parts = [f"{p.relative_to(dataset.csv_dir)}:{sha256_file(p)}" for p in dataset.csv_files()]
-    for rel in files:
-        st = (dataset.root / rel).stat()
-        parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
-    return sha256_text("\n".join(parts))
-
-
-def _key(dataset: DatasetFolder, backbone: Backbone, files: list[str], crop: str, seed: int) -> dict:
+def _key(dataset: DatasetFolder, backbone: Backbone, crop: str, seed: int) -> dict:
     return {
         "dataset": dataset.name,
         "dataset_root": str(dataset.root.resolve()),
-        "dataset_fingerprint": dataset_fingerprint(dataset, files),
+        "dataset_fingerprint": dataset.fingerprint(),
         "backbone": backbone.name,
         "weights_id": backbone.weights_id(),
         "audio": dataclasses.asdict(backbone.audio_spec),
@@ -124,7 +115,7 @@ def embed_dataset(
 ) -> tuple[Embeddings, bool]:
     """Return the dataset's embeddings and whether they came from the cache (`force`: recompute them)."""
     files = dataset.all_files()
-    key = _key(dataset, backbone, files, crop, seed)
+    key = _key(dataset, backbone, crop, seed)
     path = Path(out) if out else default_path(dataset, key)
     if not force and (cached := _cached(path, key, echo, own=out is None)) is not None:
         return cached, True

@@ -42,6 +42,7 @@ from septctl.data.audio import read_audio, windows
 from septctl.data.audiofolder import AUDIO_SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
 from septctl.defaults import DEFAULT_TEMPLATE
+from septctl.engine.config import TrainConfig
 from septctl.errors import SeptctlError
 from septctl.methods.base import PromptMethod
 from septctl.paths import cache_dir
@@ -91,6 +92,7 @@ class Classifier:
         self._backbone = method.backbone  # read per file: not through nn.Module's attribute look-up
         self.classes = names
         self.failures: list[tuple[str, str]] = []
+        self.dataset_change: str | None = None  # a run's training dataset changed since training (load_run says)
         with torch.no_grad():
             self._score = method.scorer(names, split=split)
 
@@ -317,13 +319,28 @@ def load_run(path: str | Path, classes: str | Sequence[str] | None = None, devic
     if not (Path(path) / RUN_FILE).is_file():
         raise SeptctlError(f"{path}: not a run folder (no {RUN_FILE}); name a run folder first, or predict without one "
                            "with --zeroshot --backbone B")
-    method, run, _ = load_trained_method(Path(path), device or "cpu", weights)
+    method, run, cfg = load_trained_method(Path(path), device or "cpu", weights)
     known = run.get("all_classes")
     if not (isinstance(known, list) and all(isinstance(c, str) for c in known)):
         known = None  # an older card: only explicit names work
     which = "all" if classes is None else classes
     names = class_names(which, known)
-    return Classifier(method, names, split=which if isinstance(which, str) and which in CLASS_SETS else "all")
+    classifier = Classifier(method, names, split=which if isinstance(which, str) and which in CLASS_SETS else "all")
+    classifier.dataset_change = _dataset_change(Path(path), run, cfg)
+    return classifier
+
+
+def _dataset_change(run_dir: Path, run: dict, cfg: TrainConfig) -> str | None:
+    """What changed in the run's training dataset since training, where that dataset is on this machine.
+
+    Predicting needs only the prompt, so a changed or absent dataset does not stop it; the caller says so.
+    """
+    from septctl.runs import dataset_changes, open_run_dataset
+
+    try:
+        return dataset_changes(run_dir, run, open_run_dataset(run, cfg), run["fold"])
+    except SeptctlError:
+        return None
 
 
 def load_zeroshot(backbone: str | Backbone, classes: str | Sequence[str], template: str | None = None,

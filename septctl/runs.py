@@ -6,21 +6,31 @@ reads run.yaml and metrics.yaml by name).
 
 The default folder tells every configuration apart: readable parts for what one browses by
 (dataset, backbone, method, classes, shots, fold, seed) and the first 8 hex digits of the
-config hash for everything else (lr, epochs, SEPT switches...), e.g.
+config hash for everything else (lr, epochs, SEPT switches, which dataset...), e.g.
 runs/sesa/tiny/coop-sept/base/shots16/fold0/seed0-1a2b3c4d.
+
+A run's identity is its content, never a path's spelling: the config with the dataset named by
+its registry name or real path, plus the dataset's real path and fingerprint and the sha256 of
+the SEPT files (`run_identity`). `train words`, `train ./words/` and `train ../words` from
+another folder are one run.
 """
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_yaml
+from septctl.artifacts import read_yaml, sha256_file, sha256_text, write_text, write_yaml
 from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.registry import find_dataset
 from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.engine.config import TrainConfig
 from septctl.errors import SeptctlError, doing
@@ -32,47 +42,147 @@ PROMPT_FILE = "prompt.safetensors"
 STATE_FILE = "state.safetensors"
 METRICS_FILE = "metrics.yaml"
 LOCK_FILE = "run.lock"
+SPLIT_FILE = "split.csv"
 RUNS_ROOT = "runs"
+# what a run folder holds before its run.yaml is written (an interrupted run), besides lock files (never written
+# into); anything else is someone else's
+UNFINISHED_FILES = {STATE_FILE}
 
 
-def config_hash(cfg: TrainConfig) -> str:
-    """sha256 of the training config minus the device (a run is the same run on CPU or GPU)."""
+def dataset_id(root: str | Path) -> str:
+    """8 hex digits of a dataset folder's real path: tells apart two datasets whose folders share a name."""
+    return sha256_text(os.path.realpath(root))[:8]
+
+
+def dataset_label(dataset: str) -> str:
+    """A dataset argument as a folder name: a registry name as itself, a folder as NAME-ID8 (two `ds` differ)."""
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        return f"{path.resolve().name}-{dataset_id(path)}"
+    info = find_dataset(dataset)
+    return info.name if info else dataset
+
+
+def canonical_config(cfg: TrainConfig, dataset: DatasetFolder) -> TrainConfig:
+    """The config as a run stores it: the dataset by registry name or real path, the files it names by real path."""
+    def real(path: str | None) -> str | None:
+        return os.path.realpath(Path(path).expanduser()) if path else path
+
+    given = Path(cfg.dataset).expanduser()
+    name = real(cfg.dataset) if given.is_dir() else (dataset.info.name if dataset.info else cfg.dataset)
+    sept = replace(cfg.sept, neighbors=real(cfg.sept.neighbors), margins=real(cfg.sept.margins)) if cfg.sept else None
+    return replace(cfg, dataset=name, weights=real(cfg.weights), sept=sept)
+
+
+def run_identity(cfg: TrainConfig, dataset: DatasetFolder) -> dict:
+    """What the config's paths stand for, by content: the dataset's real path and fingerprint, the SEPT files' sha256."""
+    identity = {"dataset_path": os.path.realpath(dataset.root), "dataset_fingerprint": dataset.fingerprint()}
+    if cfg.sept:
+        for key, path in (("neighbors_sha256", cfg.sept.neighbors), ("margins_sha256", cfg.sept.margins)):
+            identity[key] = sha256_file(Path(path)) if Path(path).is_file() else None  # missing: refused when loaded
+    return identity
+
+
+def _digest(cfg: TrainConfig, identity: dict, drop: tuple[str, ...]) -> str:
+    """sha256 of the config minus the device, where data is found (data_root, SEPT file paths) and `drop`, plus identity."""
+    d = cfg.as_dict()
+    for key in ("device", "data_root", *drop):
+        d.pop(key, None)
+    if d.get("sept"):
+        d["sept"] = {k: v for k, v in d["sept"].items() if k not in ("neighbors", "margins")}
+    return sha256_text(json.dumps({"config": d, "identity": identity}, sort_keys=True, default=str))
+
+
+def config_hash(cfg: TrainConfig, identity: dict) -> str:
+    """The run's identity as one sha256 (the same on CPU or GPU, whatever the paths were spelled as)."""
+    return _digest(cfg, identity, ())
+
+
+def legacy_config_hash(cfg: TrainConfig) -> str:
+    """How septctl 0.x hashed a config (its literal strings): run folders made then are checked with it."""
     d = cfg.as_dict()
     d.pop("device", None)
     return sha256_text(json.dumps(d, sort_keys=True, default=str))
-
-
-def _layout_hash(cfg: TrainConfig) -> str:
-    """8 hex digits of the config minus what the readable parts already say (seed, fold) and the device."""
-    d = cfg.as_dict()
-    for k in ("device", "seed", "fold"):
-        d.pop(k, None)
-    return sha256_text(json.dumps(d, sort_keys=True, default=str))[:8]
 
 
 def method_folder(method: str, sept: bool) -> str:
     return method + ("-sept" if sept else "")
 
 
-def default_run_dir(cfg: TrainConfig, dataset_name: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
-    """runs/DATASET/BACKBONE/METHOD[-sept]/CLASSES/shotsK/foldF/seedS-HASH8: one folder per configuration."""
+def default_run_dir(cfg: TrainConfig, identity: dict, dataset_name: str, fold: int | None,
+                    root: str | Path = RUNS_ROOT) -> Path:
+    """runs/DATASET/BACKBONE/METHOD[-sept]/CLASSES/shotsK/foldF/seedS-HASH8: one folder per configuration.
+
+    HASH8 covers what the readable parts do not say, the dataset's identity included, so two
+    datasets whose folders share a name never share a run folder.
+    """
+    return _folder(cfg, dataset_name, fold, _digest(cfg, identity, ("seed", "fold"))[:8], root)
+
+
+def _folder(cfg: TrainConfig, dataset_name: str, fold: int | None, hash8: str, root: str | Path) -> Path:
     return (Path(root) / dataset_name / cfg.backbone / method_folder(cfg.method, bool(cfg.sept)) / cfg.classes
-            / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{_layout_hash(cfg)}")
+            / f"shots{cfg.shots}" / f"fold{fold or 0}" / f"seed{cfg.seed}-{hash8}")
 
 
-def zeroshot_run_dir(dataset_name: str, backbone: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
-    return Path(root) / dataset_name / backbone / "zeroshot" / f"fold{fold or 0}"
+def run_folder(out: Path | None, cfg: TrainConfig, given: TrainConfig, identity: dict, dataset_name: str,
+               fold: int | None) -> Path:
+    """`--out`, else the default folder; a complete run septctl 0.x made there for this config (as `given`) is reused.
+
+    0.x named the folder by the hash of the literal config, so the same command finds its old run.
+    """
+    if out is not None:
+        return Path(out)
+    old = {k: v for k, v in given.as_dict().items() if k not in ("device", "seed", "fold")}
+    legacy = _folder(cfg, dataset_name, fold, sha256_text(json.dumps(old, sort_keys=True, default=str))[:8], RUNS_ROOT)
+    if (legacy / RUN_FILE).is_file() and read_card(legacy).get("config_sha256") == legacy_config_hash(given):
+        return legacy
+    return default_run_dir(cfg, identity, dataset_name, fold)
 
 
-def metrics_key(dataset_name: str, fold: int | None, classes: str) -> str:
-    """The key of one evaluation in metrics.yaml."""
-    return f"{dataset_name}/fold{fold or 0}/{classes}"
+def zeroshot_run_dir(dataset: str, backbone: str, fold: int | None, root: str | Path = RUNS_ROOT) -> Path:
+    """runs/LABEL/BACKBONE/zeroshot/foldF, LABEL from `dataset_label` (a dataset argument)."""
+    return Path(root) / dataset_label(dataset) / backbone / "zeroshot" / f"fold{fold or 0}"
+
+
+def metrics_key(dataset_name: str, dataset_path: str | Path, fold: int | None, classes: str) -> str:
+    """The key of one evaluation in metrics.yaml: NAME@ID8/foldF/CLASSES (ID8: `dataset_id` of the folder)."""
+    return f"{dataset_name}@{dataset_id(dataset_path)}/fold{fold or 0}/{classes}"
 
 
 def read_metrics(run_dir: Path) -> dict[str, dict]:
-    """metrics.yaml's evaluations (empty when the run has none yet)."""
+    """metrics.yaml's evaluations (empty when the run has none yet), every key in today's form.
+
+    Keys written before dataset ids (NAME/foldF/CLASSES) are read under the key their entry's
+    recorded dataset_path gives; a newer entry for the same evaluation wins.
+    """
     path = Path(run_dir) / METRICS_FILE
-    return check_metrics(path, read_yaml(path, "metrics file")) if path.is_file() else {}
+    entries = check_metrics(path, read_yaml(path, "metrics file")) if path.is_file() else {}
+    current = {k: v for k, v in entries.items() if "@" in k or not v.get("dataset_path")}
+    for key, entry in entries.items():
+        if key not in current:
+            current.setdefault(metrics_key(entry["dataset"], entry["dataset_path"], entry.get("fold"),
+                                           entry["classes"]), entry)
+    return current
+
+
+def check_new_folder(folder: Path, flag: str, allowed: set[str] = UNFINISHED_FILES) -> None:
+    """Refuse a folder septctl did not make: one that holds files (other than `allowed` and locks) and no run.yaml."""
+    if str(folder) in ("", ".") and not (folder / RUN_FILE).is_file():
+        raise SeptctlError(f"{flag} {str(folder)!r}: the working folder is not a run folder; name a new folder")
+    if not folder.is_dir() or (folder / RUN_FILE).is_file():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in allowed and not p.name.endswith(".lock"))
+    if foreign:
+        raise SeptctlError(f"{folder}: holds files septctl did not make ({foreign[0]}"
+                           f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}) and no {RUN_FILE}; "
+                           f"choose a new or empty folder for {flag}")
+
+
+def same_dataset(entry: dict, run: dict) -> bool:
+    """Whether a metrics entry scored the run's own dataset: by recorded real path, by name where one lacks it."""
+    if entry.get("dataset_path") and run.get("dataset_path"):
+        return os.path.realpath(entry["dataset_path"]) == os.path.realpath(run["dataset_path"])
+    return entry.get("dataset") == run.get("dataset")
 
 
 def read_card(run_dir: str | Path) -> dict:
@@ -129,23 +239,100 @@ def read_run(run_dir: str | Path) -> dict:
     return run
 
 
-def run_config(run_dir: Path, run: dict) -> TrainConfig:
-    """The TrainConfig a trained run was made with."""
+def run_config(run_dir: Path, run: dict, check: bool = True) -> TrainConfig:
+    """The TrainConfig a trained run was made with; `check`: refuse one edited since (its hash differs).
+
+    Cards with an `identity` are hashed with it; older cards with the literal strings they were hashed by.
+    """
+    path = Path(run_dir) / RUN_FILE
     try:
-        return TrainConfig.from_dict(run["config"])
+        cfg = TrainConfig.from_dict(run["config"])
     except (KeyError, TypeError) as exc:
-        raise SeptctlError(f"{Path(run_dir) / RUN_FILE}: no usable training config ({exc}); rerun `septctl train`") from None
+        raise SeptctlError(f"{path}: no usable training config ({exc}); rerun `septctl train`") from None
+    if check and recorded_hash_differs(cfg, run):
+        raise SeptctlError(f"{path}: config differs from the one the run was trained with (config_sha256 does not "
+                           "match: edited by hand?); restore the file or retrain the run")
+    return cfg
+
+
+def recorded_hash_differs(cfg: TrainConfig, run: dict) -> bool:
+    """True when the card's config_sha256 is not the hash of its config (cards without one pass)."""
+    recorded = run.get("config_sha256")
+    if not recorded:
+        return False
+    identity = run.get("identity")
+    return recorded != (config_hash(cfg, identity) if isinstance(identity, dict) else legacy_config_hash(cfg))
 
 
 def open_run_dataset(run: dict, cfg: TrainConfig) -> DatasetFolder:
-    """The run's training dataset: as configured from here, else by the absolute path the card recorded."""
-    try:
+    """The run's training dataset: at the real path its card recorded (whatever the working folder), else as configured.
+
+    The path in `identity` (covered by config_sha256) comes first; the configured name or path is only a
+    fallback for a dataset that moved, and `dataset_changes` then says whether its content is still the
+    one the run was trained on.
+    """
+    identity = run.get("identity")
+    recorded = (identity.get("dataset_path") if isinstance(identity, dict) else None) or run.get("dataset_path")
+    if not (recorded and Path(recorded).is_dir()):
         return open_dataset(cfg.dataset, cfg.data_root)
-    except SeptctlError:
-        recorded = run.get("dataset_path")
-        if recorded and Path(recorded).is_dir():
-            return open_dataset(recorded)
-        raise
+    dataset = open_dataset(recorded)
+    info = find_dataset(cfg.dataset)
+    if info and not Path(cfg.dataset).expanduser().is_dir() and dataset.info != info:
+        return DatasetFolder(dataset.root, info, dataset.csv_dir)
+    return dataset
+
+
+def write_split(run_dir: Path, dataset: DatasetFolder, fold: int | None) -> None:
+    """split.csv: every file of the run's split (path, class, split, size, mtime), to name what changes later."""
+    write_text(Path(run_dir) / SPLIT_FILE, dataset.split_record(fold))
+
+
+def _split_rows(text: str) -> dict[str, tuple[str, ...]]:
+    """path -> (class, split, size, mtime_ns) of a split record."""
+    return {r["path"]: (r["classname"], r["split"], r["size"], r["mtime_ns"])
+            for r in csv.DictReader(io.StringIO(text, newline=""))}
+
+
+def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold: int | None) -> str | None:
+    """What changed in a run's dataset since it was trained, in words (None: nothing).
+
+    Runs with a split.csv name the files added, removed, moved between splits, relabelled or
+    modified; older runs compare the card's dataset fingerprint and cannot name files.
+    """
+    path = Path(run_dir) / SPLIT_FILE
+    if not path.is_file():
+        recorded = run.get("dataset_fingerprint")
+        if recorded and recorded != dataset.fingerprint():
+            return ("its files or split CSVs changed (the dataset fingerprint differs; this run predates "
+                    f"{SPLIT_FILE}, so the files cannot be named); retrain it")
+        return None
+    current = dataset.split_record(fold)
+    try:
+        recorded = path.read_text(encoding="utf-8")
+        if recorded == current:
+            return None
+        before = _split_rows(recorded)
+    except (UnicodeDecodeError, KeyError, csv.Error):
+        raise SeptctlError(f"{path}: not the split record septctl wrote (edited by hand?); retrain the run") from None
+    now = _split_rows(current)
+    kinds = {
+        "added": [p for p in now if p not in before],
+        "removed": [p for p in before if p not in now],
+        "moved between splits": [f"{p} ({before[p][1]} -> {now[p][1]})" for p in before
+                                 if p in now and before[p][1] != now[p][1]],
+        "relabelled": [f"{p} ({before[p][0]} -> {now[p][0]})" for p in before if p in now and before[p][0] != now[p][0]],
+        "modified (size or time)": [p for p in before if p in now and before[p][2:] != now[p][2:]],
+    }
+    said = [f"{len(v)} file{'s' if len(v) > 1 else ''} {k} (first: {v[0]})" for k, v in kinds.items() if v]
+    return "; ".join(said) + "; retrain it" if said else None
+
+
+def require_unchanged(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold: int | None) -> None:
+    """Refuse to use a run whose dataset changed since training (`eval` and `predict` call this), naming the change."""
+    change = dataset_changes(run_dir, run, dataset, fold)
+    if change:
+        raise SeptctlError(f"{run_dir}: its dataset {dataset.root} changed since training: {change} "
+                           "(`septctl train` makes a new run for the changed dataset) or restore the files")
 
 
 def nonfinite(tensors: dict) -> list[str]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
-from septctl.runs import (METRICS_FILE, PROMPT_FILE, config_hash, open_run_dataset, read_metrics, read_run,
-                          run_config)
+from septctl.runs import (METRICS_FILE, PROMPT_FILE, open_run_dataset, read_metrics, read_run,
+                          recorded_hash_differs, run_config, same_dataset)
 
 METRIC_KEYS = ("accuracy", "macro_f1")
 
@@ -68,7 +68,7 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None, dev
     from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
 
     cfg = run["config"]
-    own = entry.get("dataset") == run.get("dataset")
+    own = same_dataset(entry, run)
     where = entry.get("dataset_path") or (cfg.get("dataset") if own else entry.get("dataset"))
     if cfg.get("method") == "zeroshot":
         result, _ = evaluate_zeroshot(where, cfg.get("backbone", DEFAULT_BACKBONE),
@@ -82,11 +82,10 @@ def _recompute(run_dir: Path, run: dict, entry: dict, data_root: str | None, dev
 def _trained_checks(run_dir: Path, run: dict, device: str) -> list[Check]:
     """Prompt sha256 and finiteness, config hash, few-shot rows, dataset fingerprint and weights id of a trained run."""
     from septctl.artifacts import load_tensors, sha256_file
-    from septctl.embed import dataset_fingerprint
     from septctl.engine.train import resolve
     from septctl.runs import nonfinite
 
-    cfg = run_config(run_dir, run)
+    cfg = run_config(run_dir, run, check=False)  # an edited config is a failed check here, not a refusal
     prompt = run_dir / PROMPT_FILE
     recorded_sha = run.get("prompt_sha256")
     now_sha = sha256_file(prompt) if prompt.is_file() else "missing"
@@ -95,8 +94,9 @@ def _trained_checks(run_dir: Path, run: dict, device: str) -> list[Check]:
     checks.append(Check("prompt finite", "finite", f"NaN/inf in {bad[0]}" if bad else "finite", not bad))
     if not all(c.ok for c in checks):
         return checks  # scoring this prompt again would only be refused
-    checks.append(Check("config sha256", str(run.get("config_sha256"))[:16], config_hash(cfg)[:16],
-                        run.get("config_sha256") == config_hash(cfg)))
+    edited = recorded_hash_differs(cfg, run)
+    checks.append(Check("config sha256", str(run.get("config_sha256"))[:16], "differs" if edited else "matches",
+                        not edited))
     dataset = open_run_dataset(run, cfg)
     setup = resolve(replace(cfg, device=device), dataset, run.get("fold"))  # the training's own class split and few-shot draw
     drawn = setup.few_shot["rows"]
@@ -105,7 +105,7 @@ def _trained_checks(run_dir: Path, run: dict, device: str) -> list[Check]:
                         recorded_rows == drawn))
     card = run.get("card") or {}
     recorded_fp = (card.get("embeddings") or {}).get("dataset_fingerprint")
-    now_fp = dataset_fingerprint(dataset, dataset.all_files())
+    now_fp = dataset.fingerprint()
     checks.append(Check("dataset fingerprint", str(recorded_fp)[:16], now_fp[:16], recorded_fp == now_fp))
     weights_id = setup.backbone.weights_id()
     checks.append(Check("weights id", str(card.get("weights_id")), weights_id, card.get("weights_id") == weights_id))
@@ -140,8 +140,8 @@ def verify_run(run_dir: str | Path, *, tolerance: float = 0.0, retrain: bool = F
     entries = _entries(run_dir)
     trained = run["config"].get("method") != "zeroshot"
     checks = _trained_checks(run_dir, run, device) if trained else []
-    if not all(c.ok for c in checks if c.what.startswith("prompt")):
-        return checks
+    if not all(c.ok for c in checks):
+        return checks  # scoring again would be refused (edited card, changed dataset, other weights)
     for key, entry in sorted(entries.items()):
         if "classes" not in entry:
             raise SeptctlError(f"{run_dir / METRICS_FILE}: entry {key} has no `classes`; rerun `septctl eval`")

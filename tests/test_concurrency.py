@@ -29,7 +29,7 @@ def test_parallel_embeds_compute_once(synth_dataset, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("SEPTCTL_CACHE", str(cache))
     dataset, backbone = DatasetFolder(synth_dataset), load_backbone("tiny")
-    target = default_path(dataset, _key(dataset, backbone, dataset.all_files(), "seeded", 0))
+    target = default_path(dataset, _key(dataset, backbone, "seeded", 0))
     env = {**os.environ, "SEPTCTL_CACHE": str(cache), "SEPTCTL_THREADS": "2", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "septctl", "embed", str(synth_dataset), "--backbone", "tiny"]
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
@@ -47,7 +47,7 @@ def test_parallel_embeds_compute_once(synth_dataset, tmp_path, monkeypatch):
     entries = sorted(p.name for p in (cache / "embeddings").iterdir() if not p.name.endswith(".lock"))
     assert entries == [target.name, target.with_suffix(".yaml").name]  # one entry, no *.tmp left
     cached = load_embeddings(target)
-    assert cached.card["key"] == _key(dataset, backbone, dataset.all_files(), "seeded", 0)
+    assert cached.card["key"] == _key(dataset, backbone, "seeded", 0)
     fresh, hit = embed_dataset(dataset, backbone, out=tmp_path / "fresh.safetensors", progress=False)
     assert not hit and cached.files == fresh.files
     assert torch.equal(cached.features, fresh.features)

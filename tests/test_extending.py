@@ -45,4 +45,7 @@ def test_a_method_a_backbone_and_a_dataset_added_by_their_recipes(tmp_path):
     assert card["config"]["backbone"] == "wide-tiny" and card["config"]["method"] == "scaled-coop"
     assert card["config"]["method_options"] == {"init_scale": 3.0}
     metrics = yaml.safe_load((run / "metrics.yaml").read_text())
-    assert set(metrics["evaluations"]) == {"toy-tones/fold0/base", "toy-tones/fold0/new"}, json.dumps(metrics)
+    from septctl.runs import dataset_id
+
+    keys = {f"toy-tones@{dataset_id(data)}/fold0/{c}" for c in ("base", "new")}
+    assert set(metrics["evaluations"]) == keys, json.dumps(metrics)

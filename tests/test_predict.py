@@ -232,3 +232,24 @@ def test_table_and_stdin_list(world, run_cli, tmp_path, monkeypatch):
     lines = out.splitlines()
     assert len(lines) == 2 and lines[0].startswith(str(clips[0]))
     assert len(re.findall(r" \d\.\d{3}", lines[0])) == 2  # two labels with their probabilities
+
+
+def test_a_run_whose_dataset_changed_is_flagged(world, run_cli, tmp_path):
+    """Files added to the training dataset after the run: predict still labels, and says the dataset changed."""
+    data, run = world
+    test_csv = data / "test.csv"
+    before = test_csv.read_text()
+    clip = sorted((data / "audios").glob("*_test_*.wav"))[0]
+    added = clip.with_name("added_after_training.wav")
+    shutil.copy(clip, added)
+    label = next(line.split(",", 1)[1] for line in before.splitlines() if clip.name in line)
+    try:
+        test_csv.write_text(before + f"audios/{added.name},{label}\n")
+        code, out, err = run_cli("predict", run, clip, "--classes", "new", "--format", "csv")
+        assert code == 0 and len(_csv(out)) == 1, err
+        assert "its dataset changed since training" in err and "added_after_training.wav" in err
+    finally:
+        test_csv.write_text(before)
+        added.unlink()
+    code, out, err = run_cli("predict", run, clip, "--classes", "new", "--format", "csv")
+    assert code == 0 and "changed since training" not in err

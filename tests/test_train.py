@@ -55,7 +55,9 @@ def test_eval_base_new_separately(synth_dataset, tmp_path):
     assert new["class_names"] == ["door wood knock", "engine", "rain", "siren"]
     assert base["n"] == new["n"] == 16
     metrics = yaml.safe_load((run / "metrics.yaml").read_text())["evaluations"]
-    assert set(metrics) == {"synth/fold0/base", "synth/fold0/new"}
+    from septctl.runs import dataset_id
+
+    assert set(metrics) == {f"synth@{dataset_id(synth_dataset)}/fold0/{c}" for c in ("base", "new")}
 
 
 def test_metrics_values():

@@ -68,18 +68,33 @@ def test_verify_flags_an_edited_metric(run_cli, trained, tmp_path):
     assert code == 0
 
 
-def test_verify_flags_a_changed_dataset(run_cli, trained, tmp_path):
+def test_a_hand_edited_dataset_is_flagged_by_verify_and_refused_by_eval(run_cli, trained, tmp_path):
     run = shutil.copytree(trained, tmp_path / "run")
     data = shutil.copytree(yaml.safe_load((run / "run.yaml").read_text())["config"]["dataset"], tmp_path / "data")
     card = yaml.safe_load((run / "run.yaml").read_text())
-    card["config"]["dataset"] = str(data)
+    card["config"]["dataset"] = str(data)  # another dataset: before, this one was scored
     (run / "run.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    metrics = (run / "metrics.yaml").read_bytes()
+    code, out, err = run_cli("verify", run, "--json")
+    assert code == 1
+    assert {c["what"] for c in json.loads(out)[str(run)] if not c["ok"]} == {"config sha256"}
+    code, out, err = run_cli("eval", run)
+    assert code == 2 and err.count("\n") == 1 and "edited by hand" in err and "Traceback" not in err
+    assert (run / "metrics.yaml").read_bytes() == metrics
+
+
+def test_verify_flags_a_changed_dataset(run_cli, synth_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    data = shutil.copytree(synth_dataset, tmp_path / "data")
+    run = tmp_path / "run"
+    assert run_cli("train", data, "--backbone", "tiny", "--epochs", "1", "--shots", "2", "--out", run, "-q")[0] == 0
+    assert run_cli("eval", run)[0] == 0
     lines = (data / "train.csv").read_text().splitlines()
     (data / "train.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")  # same rows, new order
     code, out, err = run_cli("verify", run, "--json")
     assert code == 1
     failed = {c["what"] for c in json.loads(out)[str(run)] if not c["ok"]}
-    assert {"config sha256", "few-shot rows", "dataset fingerprint"} <= failed
+    assert {"few-shot rows", "dataset fingerprint"} <= failed
 
 
 def test_verify_checks_a_zeroshot_result(run_cli, tmp_path, synth_dataset):

@@ -87,6 +87,9 @@ def predict(
         model = load_zeroshot((backbone.value if backbone else DEFAULT_BACKBONE), classes, template, weights, device)
     else:
         model = load_run(run_dir, classes, device, weights)
+        if model.dataset_change:
+            err.print(f"warning: {run_dir}: its dataset changed since training: {model.dataset_change}; the labels "
+                      "come from the prompt as it was trained", highlight=False, markup=False)
     rows = model.predict(named, top_k=top_k, window=window, hop=hop, per_window=per_window, strict=strict,
                          batch_size=batch_size, cache=not no_cache, progress=not quiet)
     for name, reason in model.failures:

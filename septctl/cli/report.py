@@ -42,12 +42,14 @@ def report(
     from septctl.artifacts import write_text
     from septctl.errors import SeptctlError
     from septctl.report.paper_tables import build_tables, render_tables
-    from septctl.report.tables import find_runs, load_record
+    from septctl.report.tables import changed_since_training, find_runs, load_record
 
     records = [load_record(p) for p in find_runs(runs)]
     if not records:
         raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
+    for line in changed_since_training(records):  # their results no longer describe the dataset as it is
+        err.print(styled(f"warning: {line}", "yellow"), highlight=False)
     tables = build_tables(records, table.value, shots, h_of_means)
     out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
@@ -221,23 +223,23 @@ def grid_eval(
     set_threads()
     from septctl.data.layout import open_dataset
     from septctl.engine.evaluate import evaluate_run, evaluate_zeroshot
-    from septctl.runs import metrics_key, read_metrics, read_run, zeroshot_run_dir
+    from septctl.runs import metrics_key, open_run_dataset, read_metrics, read_run, run_config, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
     backbone = backbone.value if backbone else DEFAULT_BACKBONE
     if zeroshot:
         ds = open_dataset(target, root)
-        where = out_dir or zeroshot_run_dir(ds.name, backbone, fold)
-        name, at = ds.name, ds.default_fold() if fold is None else fold
+        where = out_dir or zeroshot_run_dir(target, backbone, fold)
+        at = ds.default_fold() if fold is None else fold
     else:
         where = Path(target)
         run = read_run(where)
-        ds = open_dataset(dataset, root or run["config"].get("data_root")) if dataset else None
-        name = ds.name if ds else run.get("dataset")
-        at = fold if fold is not None else (ds.default_fold() if ds else run.get("fold"))
+        ds = open_dataset(dataset, root or run["config"].get("data_root")) if dataset else open_run_dataset(
+            run, run_config(where, run))
+        at = fold if fold is not None else (ds.default_fold() if dataset else run.get("fold"))
     have = read_metrics(where)
     for which in (c.value for c in classes):
-        key = metrics_key(name, at, which)
+        key = metrics_key(ds.name, ds.root.resolve(), at, which)
         if key in have:
             err.print(f"{where}: {key} already evaluated")
             continue

@@ -54,7 +54,7 @@ def train(
     data_root: DataRoot = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", help="Run folder (default: runs/DATASET/BACKBONE/METHOD/CLASSES/shotsK/FOLD/SEED-HASH8); with "
-        "--seeds/--folds a template with {seed} and {fold}.")] = None,
+        "--seeds/--folds a template with {seed} and {fold}. A new folder, or one septctl made.")] = None,
     seeds: Annotated[Optional[str], typer.Option(
         "--seeds", help="Several runs, one per seed: 0,1,2 (replaces --seed).")] = None,
     folds: Annotated[Optional[str], typer.Option(
@@ -108,8 +108,7 @@ def train(
                                      echo=err.print, compile_setting=setting)
     for run_dir in run_dirs:
         err.print(f"run folder: {run_dir}")
-    if len(run_dirs) == 1:
-        next_step(f"septctl eval {shlex.quote(str(run_dirs[0]))}", quiet)
+    next_step(f"septctl eval {' '.join(shlex.quote(str(d)) for d in run_dirs)}", quiet)
 
 
 def _int_list(flag: str, text: str) -> list[int]:

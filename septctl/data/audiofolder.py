@@ -2,17 +2,24 @@
 
 Three layouts are read in place (the folder itself is never written):
 
-- `ROOT/<class>/<file>`: one pool; septctl splits it, per class, seeded (SPLIT_SEED) and stratified,
-  TEST_FRACTION of each class's files (at least one) to test.
+- `ROOT/<class>/<file>`: one pool; septctl splits it file by file: a file goes to test when a hash of
+  its path relative to ROOT falls below TEST_FRACTION (`hashed_split`), and keeps the split recorded
+  for it, so adding files never moves others.
 - `ROOT/{train,test}/<class>/<file>`: the folders are the splits.
 - `metadata.csv` (at ROOT, or in ROOT/train and ROOT/test) with a `file_name` column and a label column
   (`label`, `labels`, `class`, `classname` or `category`, or the one other column). File names under
   `train/` and `test/` take those splits; otherwise septctl splits them as above.
 
+Class names are the folder names (or labels) with '_' read as a space (`class_name`), as the registered
+preparers make them: prompts, LLM requests and results say `alarm clock` for `alarm_clock/`.
+
 The split is recorded as common-layout CSVs (`path,classname`, paths relative to ROOT) in septctl's
 cache, `<cache>/splits/<folder name>-<hash of its real path>/`, and read from there like any prepared
-dataset, so the path checks (symlinks out, SEPTCTL_ALLOW_OUTSIDE) hold unchanged. The split is a pure
-function of the file names, so a wiped cache gives the same split back.
+dataset, so the path checks (symlinks out, SEPTCTL_ALLOW_OUTSIDE) hold unchanged. Files already in
+the recorded split keep their split (a split recorded by septctl 0.x, which shuffled each class as a
+whole, included); new files are placed by their hash. A wiped cache gives the per-file split back,
+which differs from the recorded one only where a small class's fallback test file was chosen
+(see `hashed_split`) or where septctl 0.x made the split; `eval` names such moves.
 """
 
 from __future__ import annotations
@@ -20,9 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import os
-import random
 from pathlib import Path
 
 from septctl.errors import SeptctlError
@@ -31,7 +36,7 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".a
 METADATA = "metadata.csv"
 LABEL_COLUMNS = ("label", "labels", "class", "classname", "category")
 SPLITS = ("train", "test")
-SPLIT_SEED = 0
+SPLIT_SEED = 0  # salts the per-file hash
 TEST_FRACTION = 0.25
 
 Labelled = list[tuple[str, str]]  # (path relative to ROOT, class)
@@ -50,6 +55,7 @@ def split_csvs(root: Path) -> Path:
 
     root = Path(root)
     train, test, how = _labelled(root)
+    train, test = _named(root, train, test)
     classes = sorted({c for _, c in train + test})
     if len(classes) < 2:
         raise SeptctlError(f"{root}: {len(classes)} class ({', '.join(classes) or 'no audio'}); a dataset needs at "
@@ -57,12 +63,59 @@ def split_csvs(root: Path) -> Path:
                            "`septctl data prepare` (see docs/datasets.md)")
     key = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:12]
     out = cache_dir("splits", f"{root.resolve().name}-{key}")
+    recorded = _recorded_splits(out)
+    rows = train + test
+    if sorted(recorded[0] + recorded[1]) == sorted(rows):
+        return out  # the same files and classes: the recorded split stands, whichever rule made it
+    if how.endswith("per-file hashed split"):  # files already recorded keep their split (a relabelled one too)
+        current = {p for p, _ in rows}
+        kept = {p: split for split, held in zip(SPLITS, recorded) for p, _ in held if p in current}
+        train, test = hashed_split(rows, kept)
     for name, rows in (("train.csv", train), ("test.csv", test)):
         _write_if_changed(out / name, rows)
     _write_if_changed(out / "README.txt", None,
                       f"split of {os.path.realpath(root)}: {how}\n"
-                      f"(septctl/data/audiofolder.py; seed {SPLIT_SEED}, test fraction {TEST_FRACTION})\n")
+                      f"(septctl/data/audiofolder.py; per-file hash, salt {SPLIT_SEED}, test fraction {TEST_FRACTION})\n"
+                      f"class names: the folder names (or labels) with '_' read as a space\n")
     return out
+
+
+def class_name(label: str) -> str:
+    """The name a class folder (or a metadata label) gets in prompts, LLM requests and results: '_' read as a space.
+
+    The registered preparers do the same (ESC-50's `clock_alarm` is `clock alarm`), so CLIP's
+    tokenizer sees words (`alarm clock`), not `alarm</w> _</w> clock</w>`.
+    """
+    return label.replace("_", " ")
+
+
+def renamed_classes(root: Path) -> dict[str, str]:
+    """Folder name (or label) -> class name, for those the rule changes (`data check` lists them)."""
+    train, test, _ = _labelled(Path(root))
+    return {c: class_name(c) for c in sorted({c for _, c in train + test}) if class_name(c) != c}
+
+
+def _named(root: Path, train: Labelled, test: Labelled) -> tuple[Labelled, Labelled]:
+    """The rows with class names (`class_name`); refuses two folders that would become one class."""
+    named: dict[str, str] = {}
+    for label in sorted({c for _, c in train + test}):
+        other = named.setdefault(class_name(label), label)
+        if other != label:
+            raise SeptctlError(f"{root}: classes {other!r} and {label!r} are one class once '_' is read as a space "
+                               f"({class_name(label)!r}); rename one of them")
+    return [(p, class_name(c)) for p, c in train], [(p, class_name(c)) for p, c in test]
+
+
+def _recorded_splits(out: Path) -> tuple[Labelled, Labelled]:
+    """The train and test (path, class) rows recorded earlier in `out` (none when absent or unreadable)."""
+    splits: list[Labelled] = []
+    for name in SPLITS:
+        try:
+            with open(out / f"{name}.csv", newline="", encoding="utf-8") as f:
+                splits.append([(r["path"], r["classname"]) for r in csv.DictReader(f)])
+        except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+            return [], []
+    return splits[0], splits[1]
 
 
 def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
@@ -72,8 +125,8 @@ def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
         by_split = {s: [(p, c) for p, c in rows if p.split("/", 1)[0] == s] for s in SPLITS}
         if by_split["train"] and len(by_split["train"]) + len(by_split["test"]) == len(rows):
             return by_split["train"], by_split["test"], f"{METADATA}, file names under train/ and test/"
-        train, test = seeded_split(rows)
-        return train, test, f"{METADATA}, seeded stratified split"
+        train, test = hashed_split(rows)
+        return train, test, f"{METADATA}, per-file hashed split"
     if (root / "train").is_dir() and not _audio_in(root / "train"):  # ROOT/{train,test}/...
         found = {}
         for s in SPLITS:
@@ -87,15 +140,25 @@ def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
                                f"as {root / 'test'}/<class>/<file>, or move the class folders up to {root} to let "
                                "septctl split them")
         return found["train"], found["test"], "the train/ and test/ folders"
-    train, test = seeded_split(_class_folders(root, root))
-    return train, test, "class folders, seeded stratified split"
+    train, test = hashed_split(_class_folders(root, root))
+    return train, test, "class folders, per-file hashed split"
 
 
-def seeded_split(rows: Labelled) -> tuple[Labelled, Labelled]:
-    """Per class: sort, shuffle with a seed named by the class, send ceil(TEST_FRACTION*n) files to test.
+def _draw(path: str) -> float:
+    """A file's place in [0, 1), from its path relative to ROOT alone."""
+    return int(hashlib.sha256(f"{SPLIT_SEED}/{path}".encode()).hexdigest()[:12], 16) / 16**12
 
-    A class of one file stays in train (`data check` names classes left without test files).
+
+def hashed_split(rows: Labelled, kept: dict[str, str] | None = None) -> tuple[Labelled, Labelled]:
+    """A file goes to test when its draw is below TEST_FRACTION, unless `kept` (path -> split) holds its split.
+
+    Stratification is approximated: a class of 2 or more files none of which is in test sends its
+    lowest-drawing new file (any file, when none is new) to test, and one all in test sends its
+    highest-drawing new file to train, so every such class is trained and tested.
+    With the recorded split as `kept`, adding files never moves another. A class of one file stays
+    in train (`data check` names classes left without test files).
     """
+    kept = kept or {}
     by_class: dict[str, list[str]] = {}
     for path, cls in rows:
         by_class.setdefault(cls, []).append(path)
@@ -103,10 +166,14 @@ def seeded_split(rows: Labelled) -> tuple[Labelled, Labelled]:
     test: Labelled = []
     for cls in sorted(by_class):
         paths = sorted(by_class[cls])
-        random.Random(f"{SPLIT_SEED}/{cls}").shuffle(paths)
-        n_test = math.ceil(TEST_FRACTION * len(paths)) if len(paths) > 1 else 0
-        test += [(p, cls) for p in sorted(paths[:n_test])]
-        train += [(p, cls) for p in sorted(paths[n_test:])]
+        chosen = {p for p in paths if kept.get(p, "test" if _draw(p) < TEST_FRACTION else "train") == "test"}
+        new = [p for p in paths if p not in kept] or paths
+        if not chosen and len(paths) > 1:
+            chosen = {min(new, key=_draw)}
+        elif len(chosen) == len(paths) > 1:
+            chosen -= {max(new, key=_draw)}
+        test += [(p, cls) for p in paths if p in chosen]
+        train += [(p, cls) for p in paths if p not in chosen]
     return train, test
 
 

@@ -45,7 +45,14 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
     train, test = folder.splits(folder.default_fold())
     classes = sorted({r.classname for r in train})
     if folder.csv_dir != folder.root:
-        report.notes.append(f"split (seeded, recorded): {folder.csv_dir}")
+        from septctl.data.audiofolder import renamed_classes
+
+        report.notes.append(f"split (per-file hash: adding files moves no other; recorded): {folder.csv_dir}")
+        renamed = renamed_classes(folder.root)
+        shown = ", ".join(f"{label} -> {name!r}" for label, name in list(renamed.items())[:5])
+        more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
+        report.notes.append("class names: folder names (or labels) with '_' read as a space, in prompts and results"
+                            + (f" ({shown}{more})" if renamed else ""))
     untested = sorted(set(classes) - {r.classname for r in test})
     if untested:
         report.notes.append(f"{len(untested)} class(es) without test files: {', '.join(untested)}; "

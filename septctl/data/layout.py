@@ -8,6 +8,7 @@ is never written by septctl after `data prepare` made it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import posixpath
 import re
@@ -16,7 +17,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from septctl.artifacts import shared_mode
+from septctl.artifacts import sha256_file, sha256_text, shared_mode
 from septctl.data.csvfile import describe, read_rows
 from septctl.data.registry import find_dataset
 from septctl.data.schema import COLUMNS, DatasetInfo, Row
@@ -24,9 +25,14 @@ from septctl.errors import SeptctlError
 
 LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
-@lru_cache(maxsize=1 << 16)
+SPLIT_RECORD_COLUMNS = ("path", "classname", "split", "size", "mtime_ns")
 def real_path(root: str, rel: str) -> str:
     """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
+    return _real_path(os.path.abspath(root), rel)  # a relative root means another folder after a chdir
+
+
+@lru_cache(maxsize=1 << 16)
+def _real_path(root: str, rel: str) -> str:
     return os.path.realpath(os.path.join(root, rel))
 
 
@@ -106,6 +112,8 @@ class DatasetFolder:
         self.csv_dir = Path(csv_dir) if csv_dir is not None else self.root
         self.info = info if info is not None else find_dataset(self.root.name)
         self.name = self.info.name if self.info else self.root.name
+        self._fingerprint: str | None = None
+        self._split_records: dict[int | None, str] = {}
 
     @property
     def folds(self) -> int:
@@ -152,6 +160,29 @@ class DatasetFolder:
                 "fix the labels or add training files for it"
             )
         return train, test
+
+    def fingerprint(self) -> str:
+        """Cheap identity of the dataset's content: its CSVs' sha256 and each file's size and mtime (computed once)."""
+        if self._fingerprint is None:
+            parts = [f"{p.relative_to(self.csv_dir)}:{sha256_file(p)}" for p in self.csv_files()]
+            for rel in self.all_files():
+                st = (self.root / rel).stat()
+                parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+            self._fingerprint = sha256_text("\n".join(parts))
+        return self._fingerprint
+
+    def split_record(self, fold: int | None) -> str:
+        """The fold's split as CSV text (path, classname, split, size, mtime_ns; computed once): runs keep it."""
+        if fold not in self._split_records:
+            buf = io.StringIO(newline="")
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(SPLIT_RECORD_COLUMNS)
+            for split, rows in zip(("train", "test"), self.splits(fold)):
+                for r in rows:
+                    st = (self.root / r.path).stat()
+                    w.writerow((r.path, r.classname, split, st.st_size, st.st_mtime_ns))
+            self._split_records[fold] = buf.getvalue()
+        return self._split_records[fold]
 
     def csv_files(self) -> list[Path]:
         paths = [self.csv_dir / "train.csv", self.csv_dir / "test.csv"]

@@ -1,7 +1,8 @@
 """Evaluation: rebuild the class prompts for the evaluated names, score cached test embeddings.
 
 Base and new classes are separate K-way problems (CoCoOp's protocol). Results go to
-the run folder's metrics.yaml, one entry per (dataset, fold, classes).
+the run folder's metrics.yaml, one entry per (dataset identity, fold, classes); an evaluation
+never replaces another model's or another dataset's entry.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from septctl.artifacts import file_lock, provenance, write_yaml
 from septctl.backbones import load_backbone
 from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.registry import find_dataset
 from septctl.data.schema import select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.config import TrainConfig
@@ -24,8 +26,21 @@ from septctl.errors import SeptctlError
 from septctl.methods import build_method
 from septctl.methods.base import PromptMethod
 from septctl.methods.zeroshot import ZeroShot
-from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_prompt_sha256, load_prompt, metrics_key,
-                          open_run_dataset, read_metrics, read_run, run_config, write_card, zeroshot_run_dir)
+from septctl.runs import (METRICS_FILE, PROMPT_FILE, RUN_FILE, check_new_folder, check_prompt_sha256, load_prompt,
+                          metrics_key, open_run_dataset, read_card, read_metrics, read_run, require_unchanged,
+                          run_config, write_card, zeroshot_run_dir)
+
+Backbones = dict[tuple, Backbone]  # (name, weights, device) -> a loaded backbone, shared by the runs of one call
+
+
+def _backbone(name: str, weights: str | None, device: str, loaded: Backbones | None) -> Backbone:
+    """A backbone loaded once per call: `eval` of many runs shares `loaded` (it is filled here)."""
+    if loaded is None:
+        return load_backbone(name, weights, device)
+    key = (name, weights, device)
+    if key not in loaded:
+        loaded[key] = load_backbone(name, weights, device)
+    return loaded[key]
 
 
 def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list[str]) -> dict:
@@ -72,21 +87,22 @@ def _record(run_dir: Path, result: dict) -> None:
     path = run_dir / METRICS_FILE
     with file_lock(path):
         data = {"evaluations": read_metrics(run_dir)}  # checked, so a hand-broken file is refused, not extended
-        key = metrics_key(result["dataset"], result["fold"], result["classes"])
+        key = metrics_key(result["dataset"], result["dataset_path"], result["fold"], result["classes"])
         data["evaluations"][key] = {**result, "card": provenance()}
         write_yaml(path, data)
 
 
-def load_trained_method(run_dir: Path, device: str = "cpu",
-                        weights: str | Path | None = None) -> tuple[PromptMethod, dict, TrainConfig]:
+def load_trained_method(run_dir: Path, device: str = "cpu", weights: str | Path | None = None,
+                        backbones: Backbones | None = None) -> tuple[PromptMethod, dict, TrainConfig]:
     """A complete run's learned prompt on its backbone, on `device` (whichever it was trained on), ready to score.
 
-    Returns (method, run card, config); `weights` overrides the checkpoint the run names (same weights only).
+    Returns (method, run card, config); `weights` overrides the checkpoint the run names (same weights only);
+    `backbones` shares loaded backbones between the runs of one call.
     """
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     cfg = run_config(run_dir, run)
-    backbone = load_backbone(cfg.backbone, weights or cfg.weights, device)
+    backbone = _backbone(cfg.backbone, weights or cfg.weights, device, backbones)
     tensors, meta = load_prompt(run_dir, run, check_sha256=False)
     if meta.get("weights_id") != backbone.weights_id():
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: trained on other {cfg.backbone} weights; evaluate with those")
@@ -106,14 +122,20 @@ def load_trained_method(run_dir: Path, device: str = "cpu",
 
 
 def evaluate_run(run_dir: Path, classes: str = "new", dataset: str | None = None, fold: int | None = None,
-                 data_root: str | None = None, record: bool = True, device: str = "cpu") -> dict:
-    """Score a trained run on `device` (whichever it was trained on: the prompt is loaded onto it)."""
+                 data_root: str | None = None, record: bool = True, device: str = "cpu",
+                 backbones: Backbones | None = None) -> dict:
+    """Score a trained run on `device` (whichever it was trained on: the prompt is loaded onto it).
+
+    The run's own dataset is the one at the real path its card recorded, refused when it changed
+    since training; `backbones` shares loaded backbones between the runs of one `eval` call.
+    """
     run_dir = Path(run_dir)
-    method, run, cfg = load_trained_method(run_dir, device)
+    method, run, cfg = load_trained_method(run_dir, device, backbones=backbones)
     backbone = method.backbone
     if dataset is None:
         target = open_run_dataset(run, cfg)
         fold = run["fold"] if fold is None else fold
+        require_unchanged(run_dir, run, target, run["fold"])
     else:
         target = open_dataset(dataset, data_root or cfg.data_root)
         fold = target.default_fold() if fold is None else fold
@@ -127,19 +149,36 @@ def evaluate_zeroshot(dataset: str, backbone_name: str = DEFAULT_BACKBONE, templ
                       classes: str = "all", fold: int | None = None, out: Path | None = None,
                       weights: str | None = None, data_root: str | None = None, crop: str = "seeded",
                       record: bool = True, device: str = "cpu") -> tuple[dict, Path]:
-    backbone = load_backbone(backbone_name, weights, device)
+    """Score the hand-written template; recorded in `out` (default under runs/), which must hold this zero-shot model."""
     target = open_dataset(dataset, data_root)
     fold = target.default_fold() if fold is None else fold
+    run_dir = Path(out) if out is not None else zeroshot_run_dir(dataset, backbone_name, fold)
+    config = {"method": "zeroshot", "backbone": backbone_name, "template": template, "seed": 0,
+              "dataset": dataset if find_dataset(dataset) and not Path(dataset).is_dir() else str(target.root.resolve())}
+    if record:
+        _check_zeroshot_folder(run_dir, config, weights)
+    backbone = load_backbone(backbone_name, weights, device)
     method = ZeroShot(backbone, [], template)
     result = _score(method, backbone, target, fold, classes, crop)
-    run_dir = Path(out) if out else zeroshot_run_dir(target.name, backbone_name, fold)
     if not record:
         return result, run_dir
-    run_file = run_dir / RUN_FILE
-    if not run_file.is_file():
+    if not (run_dir / RUN_FILE).is_file():
         write_card(run_dir, {"status": "complete", "label": "zeroshot", "dataset": target.name, "fold": fold,
-                              "config": {"method": "zeroshot", "backbone": backbone_name, "template": template,
-                                         "seed": 0, "dataset": dataset},
-                              "card": provenance(weights_id=backbone.weights_id())})
+                              "config": {**config, "weights": weights}, "card": provenance(weights_id=backbone.weights_id())})
     _record(run_dir, result)
     return result, run_dir
+
+
+def _check_zeroshot_folder(run_dir: Path, config: dict, weights: str | None) -> None:
+    """Refuse a folder that holds another model's results (a trained run, another template or backbone) or foreign files."""
+    check_new_folder(run_dir, "--out", allowed=set())
+    if not (run_dir / RUN_FILE).is_file():
+        return
+    held = read_card(run_dir).get("config") or {}
+    fix = "choose another --out"
+    if held.get("method") != "zeroshot":
+        raise SeptctlError(f"{run_dir}: holds a trained {held.get('method', 'model')} run, not zero-shot results; "
+                           f"its metrics are not replaced by zero-shot ones: {fix}")
+    for key, want in (("backbone", config["backbone"]), ("template", config["template"]), ("weights", weights)):
+        if held.get(key) != want:
+            raise SeptctlError(f"{run_dir}: holds zero-shot results of {key} {held.get(key)!r}, not {want!r}; {fix}")

@@ -20,12 +20,12 @@ import torch
 
 from septctl.backbones import load_backbone
 from septctl.backbones.base import Backbone
-from septctl.data.layout import open_dataset
 from septctl.engine.config import TrainConfig
 from septctl.engine.compile import compile_for_training
-from septctl.engine.train import Run, add_parts, finish_run, plan_step, prepare_run, step_compile_mode, step_loss
+from septctl.engine.train import (Run, add_parts, finish_run, identify, plan_step, prepare_run, step_compile_mode,
+                                  step_loss)
 from septctl.errors import Interrupted, SeptctlError
-from septctl.runs import default_run_dir, run_lock
+from septctl.runs import check_new_folder, legacy_config_hash, run_folder, run_lock
 
 
 def check_packable(cfgs: list[TrainConfig]) -> None:
@@ -48,18 +48,21 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
         cfg.validate()
     check_packable(cfgs)
     mode = step_compile_mode(compile_setting, cfgs)
-    datasets = [open_dataset(cfg.dataset, cfg.data_root) for cfg in cfgs]
-    folds = [cfg.fold if cfg.fold is not None else ds.default_fold() for cfg, ds in zip(cfgs, datasets)]
-    dirs = [Path(out) if out else default_run_dir(cfg, ds.name, fold)
-            for cfg, ds, fold, out in zip(cfgs, datasets, folds, outs)]
+    given = cfgs
+    legacy = [legacy_config_hash(cfg) for cfg in given]  # folders made by septctl 0.x are still recognised
+    cfgs, datasets, identities, folds = (list(t) for t in zip(*(identify(cfg) for cfg in cfgs)))
+    dirs = [run_folder(out, cfg, raw, identity, ds.name, fold)
+            for cfg, raw, identity, ds, fold, out in zip(cfgs, given, identities, datasets, folds, outs)]
     if len(set(dirs)) != len(dirs):
         raise SeptctlError("two packed runs would share one run folder; put {seed} and {fold} in --out")
+    for d in dirs:
+        check_new_folder(d, "--out")
     with ExitStack() as stack:
         for d in dirs:
             stack.enter_context(run_lock(d, echo))
         backbone = load_backbone(cfgs[0].backbone, cfgs[0].weights, cfgs[0].device)
-        runs = [prepare_run(cfg, ds, fold, d, progress, echo, backbone)
-                for cfg, ds, fold, d in zip(cfgs, datasets, folds, dirs)]
+        runs = [prepare_run(cfg, ds, fold, d, progress, echo, identity, backbone, old)
+                for cfg, ds, fold, d, identity, old in zip(cfgs, datasets, folds, dirs, identities, legacy)]
         runs = [r for r in runs if r is not None]
         compiled = compile_for_training(backbone, mode, echo=echo) if runs else None
         for r in runs:

@@ -29,7 +29,9 @@ from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
 from septctl.methods.base import PromptMethod
-from septctl.runs import PROMPT_FILE, RUN_FILE, STATE_FILE, config_hash, default_run_dir, nonfinite, run_lock, write_card
+from septctl.runs import (PROMPT_FILE, RUN_FILE, STATE_FILE, canonical_config, check_new_folder, config_hash,
+                          legacy_config_hash, nonfinite, run_folder, run_identity, run_lock, write_card,
+                          write_split)
 
 
 def require_finite_features(features: torch.Tensor, rows: list[Row], emb_path: Path, dataset: DatasetFolder) -> None:
@@ -252,12 +254,21 @@ def train(
     """
     cfg.validate()
     mode = step_compile_mode(compile_setting, [cfg])
-    dataset = open_dataset(cfg.dataset, cfg.data_root)
-    fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
-    run_dir = Path(out) if out else default_run_dir(cfg, dataset.name, fold)
+    given = cfg
+    cfg, dataset, identity, fold = identify(cfg)
+    run_dir = run_folder(out, cfg, given, identity, dataset.name, fold)
+    check_new_folder(run_dir, "--out")
     with run_lock(run_dir, echo):
-        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode)
+        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode, identity, legacy_config_hash(given))
     return run_dir
+
+
+def identify(cfg: TrainConfig) -> tuple[TrainConfig, DatasetFolder, dict, int | None]:
+    """Open the run's dataset; return the config as stored (canonical paths), the dataset, its identity and fold."""
+    dataset = open_dataset(cfg.dataset, cfg.data_root)
+    cfg = canonical_config(cfg, dataset)
+    fold = cfg.fold if cfg.fold is not None else dataset.default_fold()
+    return cfg, dataset, run_identity(cfg, dataset), fold
 
 
 def step_compile_mode(setting: str | None, cfgs: list[TrainConfig]) -> str | None:
@@ -273,6 +284,7 @@ class Run:
     cfg: TrainConfig
     run_dir: Path
     cfg_hash: str
+    identity: dict
     setup: Setup
     method: object
     opt: torch.optim.Optimizer
@@ -294,19 +306,23 @@ class Run:
 
 
 def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                echo: Callable[[str], None], backbone: Backbone | None = None) -> Run | None:
+                echo: Callable[[str], None], identity: dict, backbone: Backbone | None = None,
+                legacy_hash: str | None = None) -> Run | None:
     """Build (or resume) a run in a locked folder; None when it is already complete.
 
-    `backbone` lets packed runs share one frozen backbone (engine/packed.py).
+    `identity` is `run_identity`'s; `backbone` lets packed runs share one frozen backbone (engine/packed.py);
+    `legacy_hash` is the config's hash as septctl 0.x spelled it, which a run folder made then carries.
     """
-    cfg_hash = config_hash(cfg)
+    cfg_hash = config_hash(cfg, identity)
     run_file = run_dir / RUN_FILE
     if run_file.is_file():
         done = read_yaml(run_file, "run card")
-        if isinstance(done, dict) and done.get("config_sha256") == cfg_hash and done.get("status") == "complete":
+        if isinstance(done, dict) and done.get("config_sha256") in (cfg_hash, legacy_hash) \
+                and done.get("status") == "complete":
             echo(f"{run_dir}: already complete, nothing to do")
             return None
-        raise SeptctlError(f"{run_file}: holds a different run; choose another --out or delete the folder")
+        raise SeptctlError(f"{run_file}: holds a different run (another config or dataset); choose another --out "
+                           "or delete the folder")
     setup = resolve(cfg, dataset, fold, backbone)
 
     torch.manual_seed(cfg.seed)
@@ -317,7 +333,7 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
     opt = method.make_optimizer(cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    run = Run(cfg, run_dir, cfg_hash, setup, method, opt, gen, sept, sept_files, 0, [])
+    run = Run(cfg, run_dir, cfg_hash, identity, setup, method, opt, gen, sept, sept_files, 0, [])
     if run.state_path.is_file():
         run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
@@ -328,8 +344,8 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
 
 
 def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                  echo: Callable[[str], None], mode: str | None = None) -> None:
-    run = prepare_run(cfg, dataset, fold, run_dir, progress, echo)
+                  echo: Callable[[str], None], mode: str | None, identity: dict, legacy_hash: str) -> None:
+    run = prepare_run(cfg, dataset, fold, run_dir, progress, echo, identity, legacy_hash=legacy_hash)
     if run is None:
         return
     run.compiled = compile_for_training(run.setup.backbone, mode, run.method.recomputes_text, echo)
@@ -369,12 +385,14 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
     )
     save_tensors(run_dir / PROMPT_FILE, prompt,
                  {"method": cfg.method, "classes": json.dumps(setup.classes), "weights_id": setup.backbone.weights_id()})
+    write_split(run_dir, setup.dataset, setup.fold)
     extra = {"trained_packed_with": packed_with} if packed_with is not None else {}
     write_card(run_dir, {
         "status": "complete",
         "label": cfg.label,
         "config": cfg.as_dict(),
         "config_sha256": run.cfg_hash,
+        "identity": run.identity,
         "dataset": setup.dataset.name,
         "dataset_path": str(setup.dataset.root.resolve()),
         "dataset_fingerprint": (setup.embeddings_card or {}).get("dataset_fingerprint"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from contextlib import nullcontext
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from septctl.data.registry import find_dataset
 from septctl.defaults import DEFAULT_BACKBONE
 from septctl.errors import SeptctlError
 from septctl.methods import registry
-from septctl.runs import metrics_key, zeroshot_run_dir
+from septctl.runs import dataset_label, metrics_key, zeroshot_run_dir
 
 EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper")
 METHODS = tuple(registry.METHODS)
@@ -108,10 +109,18 @@ def _dataset_arg(name: str) -> str:
     return _dataset_info(name).name
 
 
-def dataset_label(dataset: str) -> str:
-    """What a dataset is called in grid folders and metrics keys: its registry name, or its folder's name."""
-    info = find_dataset(dataset) or find_dataset(Path(dataset).name)
-    return info.name if info else Path(dataset).name
+@lru_cache(maxsize=None)
+def _located(dataset: str, data_root: str | None) -> tuple[str, str, int | None]:
+    """A dataset argument's name, real path and default fold, opened once per plan."""
+    from septctl.data.layout import open_dataset
+
+    ds = open_dataset(dataset, data_root)
+    return ds.name, str(ds.root.resolve()), ds.default_fold()
+
+
+def _key(knobs: Knobs, dataset: str, fold: int | None, classes: str) -> str:
+    name, path, _ = _located(dataset, knobs.data_root)
+    return metrics_key(name, path, fold, classes)
 
 
 def _folds(name: str, knobs: Knobs) -> list[int | None]:
@@ -180,27 +189,21 @@ def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: 
     which = ("base", "new") if classes == "base" else ("all",)
     evaluate = ["grid-eval", str(run_dir), *[a for c in which for a in ("--classes", c)], *knobs.common()]
     steps = [train, evaluate]
-    keys = [metrics_key(dataset_label(dataset), fold, c) for c in which]
+    keys = [_key(knobs, dataset, fold, c) for c in which]
     for target in targets:
         steps.append(["grid-eval", str(run_dir), "--dataset", target, "--classes", "all", *knobs.common()])
-        keys.append(metrics_key(dataset_label(target), _default_fold(target, knobs), "all"))
+        keys.append(_key(knobs, target, _located(target, knobs.data_root)[2], "all"))
     expect = {"method": method, "seed": seed, "shots": shots, "epochs": knobs.epochs, "classes": classes,
               "backbone": knobs.backbone}
     return Job("runs", steps, run_dir, expect, keys)
 
 
-def _default_fold(dataset: str, knobs: Knobs) -> int | None:
-    from septctl.data.layout import open_dataset
-
-    return open_dataset(dataset, knobs.data_root).default_fold()
-
-
 def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
-    out = zeroshot_run_dir(dataset_label(dataset), knobs.backbone, fold, knobs.runs)
+    out = zeroshot_run_dir(dataset, knobs.backbone, fold, knobs.runs)
     step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone, "--classes", "base", "--classes", "new",
             "--out", str(out), *knobs.common()]
     step += ["--fold", str(fold)] if fold is not None else []
-    return Job("runs", [step], out, {}, [metrics_key(dataset_label(dataset), fold, c) for c in ("base", "new")])
+    return Job("runs", [step], out, {}, [_key(knobs, dataset, fold, c) for c in ("base", "new")])
 
 
 def _method_runs(knobs: Knobs, dataset: str, fold: int | None, shots: int = 16) -> list[Job]:
@@ -267,6 +270,7 @@ def plan(experiment: str, knobs: Knobs, datasets: list[str]) -> list[Job]:
         raise SeptctlError(f"unknown experiment {experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
     if experiment != "cross" and not datasets:
         raise SeptctlError(f"{experiment} needs dataset names (see `septctl data list`)")
+    _located.cache_clear()  # datasets are read as they are now
     makers: dict[str, Callable[[], list[Job]]] = {
         "base2new": lambda: base2new(knobs, datasets),
         "shots": lambda: shots(knobs, datasets),

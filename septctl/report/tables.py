@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from septctl.data.layout import DatasetFolder
 from septctl.errors import SeptctlError
-from septctl.runs import read_card, read_metrics
+from septctl.runs import (dataset_changes, open_run_dataset, read_card, read_metrics, run_config,
+                          same_dataset)
 
 FORMATS = ("md", "csv", "latex", "json")
 
@@ -70,9 +72,43 @@ def load_record(run_dir: Path) -> RunRecord:
         entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
                  "classes": result["classes"], "accuracy": float(result["accuracy"])}
         rec.evaluations.append(entry)
-        if entry["dataset"] == rec.dataset and entry["fold"] == rec.fold:
+        if same_dataset(result, run) and entry["fold"] == rec.fold:
             rec.accuracy[entry["classes"]] = entry["accuracy"]
     return rec
+
+
+def changed_since_training(records: list[RunRecord]) -> list[str]:
+    """One line per trained run whose dataset changed since training, naming the change (`eval` refuses such runs).
+
+    Runs whose dataset is not here (results read on another machine) are counted in one line, not checked.
+    """
+    lines = []
+    opened: dict[tuple, DatasetFolder | None] = {}
+    absent = []
+    for rec in records:
+        if rec.train_classes is None:
+            continue
+        run = read_card(rec.path)
+        try:
+            cfg = run_config(rec.path, run)
+            where = (run.get("dataset_path"), cfg.dataset, cfg.data_root)
+            if where not in opened:
+                try:
+                    opened[where] = open_run_dataset(run, cfg)
+                except SeptctlError:
+                    opened[where] = None
+            if opened[where] is None:
+                absent.append(rec.path)
+                continue
+            change = dataset_changes(rec.path, run, opened[where], run.get("fold"))
+        except SeptctlError as exc:
+            change = f"cannot be checked ({exc})"
+        if change:
+            lines.append(f"{rec.path}: dataset changed since training: {change}")
+    if absent:
+        lines.append(f"{len(absent)} run(s) not checked for dataset changes: their dataset is not here "
+                     f"(first: {absent[0]})")
+    return lines
 
 
 def harmonic(b: float, n: float) -> float:

@@ -161,12 +161,12 @@ def test_corrupt_state_is_refused(world, tmp_path, refused):
 
 def test_state_missing_its_tensors_is_refused(world, tmp_path, refused):
     from septctl.engine.config import TrainConfig
-    from septctl.engine.train import config_hash
+    from septctl.engine.train import config_hash, identify
 
-    cfg = TrainConfig(backbone="tiny", dataset=str(world.data), epochs=1, shots=1, seed=0)
+    cfg, _, identity, _ = identify(TrainConfig(backbone="tiny", dataset=str(world.data), epochs=1, shots=1, seed=0))
     run = tmp_path / "run"
     save_tensors(run / "state.safetensors", {"param.ctx": torch.zeros(16, 32)},
-                 {"epoch": "1", "log": "[]", "config": config_hash(cfg)})
+                 {"epoch": "1", "log": "[]", "config": config_hash(cfg, identity)})
     refused(_train_args(world, run), "state.safetensors")
 
 
