@@ -99,7 +99,8 @@ def _methods(text: str | None) -> tuple[str, ...] | None:
 
 
 def grid(
-    experiment: Annotated[Experiment, typer.Argument(help="The paper's experiment (paper: all four).")],
+    experiment: Annotated[Experiment, typer.Argument(
+        help="The paper's experiment (paper: all four), or allclass: PALM's protocol, every class trained and tested.")],
     datasets: Annotated[Optional[list[str]], typer.Argument(
         help="Registry dataset names or dataset folders (cross uses --pairs instead).")] = None,
     backbone: GridBackbone = Backbone(DEFAULT_BACKBONE),
