@@ -218,10 +218,12 @@ def test_methods_run_through_train_and_eval_with_their_own_defaults(synth_datase
     assert code == 0, out + err
 
 
-def test_palm_packed_equals_alone(synth_dataset, run_cli, tmp_path):
+@pytest.mark.parametrize("method", ["palm", "tip-adapter-f", "linear-probe"])
+def test_packed_equals_alone(method, synth_dataset, run_cli, tmp_path):
+    """Packed with another seed, each learns what it learns alone (no shared text-tower call; the probe no epochs)."""
     import safetensors.torch as st
 
-    common = ["train", str(synth_dataset), "-b", "tiny", "--baseline", "palm", "--epochs", "2", "--quiet"]
+    common = ["train", str(synth_dataset), "-b", "tiny", "--baseline", method, "--epochs", "2", "--quiet"]
     assert run_cli(*common, "--seeds", "0,1", "--pack-size", "2", "--out", str(tmp_path / "packed" / "s{seed}"))[0] == 0
     assert run_cli(*common, "--seed", "1", "--out", str(tmp_path / "alone"))[0] == 0
     packed = st.load_file(str(tmp_path / "packed" / "s1" / "prompt.safetensors"))
