@@ -12,3 +12,7 @@ CROPS = ("seeded", "center", "start")
 DEFAULT_TEMPLATE = "This is a sound of {}."
 """The hand-written prompt (the paper's): zero-shot's, KgCoOp's reference, and what neighbor statistics and
 figures encode names with."""
+
+PALM_TEMPLATE = "The is a recording of {}."
+"""PALM's zero-shot prompt, typo and all (its code writes "The is a recording of  {name}."; the tokenizer collapses
+the double space): for zero-shot numbers like-for-like with PALM's published ones (docs/experiments.md)."""

@@ -102,11 +102,17 @@ def _trained_runs(run_dirs: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def _trained_on(run_dir: Path) -> list[str]:
-    """The classes a run learned on, and `new` after `base` (the other half of base-to-new)."""
+    """The classes a run learned on, and `new` after `base` (the other half of base-to-new) where its method can
+    score classes it did not train on (not the linear probe)."""
+    from septctl.methods.registry import METHODS
     from septctl.runs import read_run
 
-    trained = str(read_run(run_dir)["config"].get("classes") or "new")
-    return ["base", "new"] if trained == "base" else [trained]
+    config = read_run(run_dir)["config"]
+    trained = str(config.get("classes") or "new")
+    method = METHODS.get(str(config.get("method")))
+    if trained == "base" and (method is None or method.unseen is not None):
+        return ["base", "new"]
+    return [trained]
 
 
 def register(app: typer.Typer) -> None:

@@ -37,7 +37,8 @@ Mem = Annotated[str, typer.Option("--mem", help="Memory per task, e.g. 16G.")]
 Account = Annotated[str, typer.Option("--account", help="SLURM account.")]
 SbatchArg = Annotated[list[str], typer.Option("--sbatch-arg",
                                               help="Another sbatch option, e.g. --sbatch-arg=--qos=long.")]
-TABLES = {"base2new": "b2n", "cross": "cross", "shots": "shots", "ablation": "ablation", "paper": "all"}
+TABLES = {"base2new": "b2n", "cross": "cross", "shots": "shots", "ablation": "ablation", "paper": "all",
+          "allclass": "allclass"}
 
 
 @dataclass

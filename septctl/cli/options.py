@@ -24,6 +24,7 @@ from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.grid.plan import EXPERIMENTS, STAGES
 from septctl.methods.registry import METHODS, MethodOption, all_options
 from septctl.report.paper_tables import TABLES
+from septctl.report.published import COMPARISONS
 from septctl.report.tables import FORMATS
 
 
@@ -43,6 +44,7 @@ Experiment = choice("Experiment", EXPERIMENTS)
 Stage = choice("Stage", STAGES)
 SynthDataset = choice("SynthDataset", (d.name for d in SYNTH_DATASETS))
 CompileSetting = choice("CompileSetting", COMPILE_SETTINGS)
+Comparison = choice("Comparison", COMPARISONS)
 
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")

@@ -10,19 +10,24 @@ from septctl.cli import grid_batch as gb
 from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
 from septctl.console import counted, styled
-from septctl.cli.options import (Backbone, BackboneOption, ClassSet, DataRoot, Dataset, Device, Experiment, Force,
-                                 Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet, Weights,
-                                 ZeroshotBackbone)
+from septctl.cli.options import (Backbone, BackboneOption, ClassSet, Comparison, DataRoot, Dataset, Device,
+                                 Experiment, Force, Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet,
+                                 Weights, ZeroshotBackbone)
+from septctl.grid.plan import SEPT_METHODS
 from septctl.methods.registry import METHODS
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE, PALM_TEMPLATE
 
 
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders to search for runs.")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="The tables' format.")] = Format.md,
     table: Annotated[TableName, typer.Option(
-        "--table", "-t", help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3) or all."
+        "--table", "-t", help="b2n (Table 1), cross (Table 2), shots (Table 6), ablation (Table 3), all (those "
+        "four) or allclass (PALM's protocol: every class trained and tested)."
     )] = TableName.b2n,
+    compare: Annotated[Optional[Comparison], typer.Option(
+        "--compare", help="Also print these published numbers (palm: PALM's all-class table), in a block of their "
+        "own, labelled as published, never averaged with the runs'.")] = None,
     shots: Annotated[Optional[int], typer.Option(
         "--shots", min=1, help="Shot count of Tables 1 and 3 (default: 16, or the most run).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also write each table to OUT/TABLE.EXT.")] = None,
@@ -50,7 +55,7 @@ def report(
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
     for line in changed_since_training(records):  # their results no longer describe the dataset as it is
         err.print(styled(f"warning: {line}", "yellow"), highlight=False)
-    tables = build_tables(records, table.value, shots, h_of_means)
+    tables = build_tables(records, table.value, shots, h_of_means, compare.value if compare else None)
     out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
         ext = {"md": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt.value]
@@ -79,27 +84,40 @@ def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
     return values
 
 
-def _methods(text: str) -> tuple[str, ...]:
-    """'coop kgcoop' or 'coop,kgcoop' (from --methods or METHODS), each a registered method."""
+def _methods(text: str | None) -> tuple[str, ...] | None:
+    """'coop kgcoop' or 'coop,kgcoop' (from --methods or METHODS), each a registered method or zeroshot;
+    None: the experiment's default."""
     from septctl.errors import SeptctlError
+    from septctl.grid.plan import ZEROSHOT
 
+    if text is None:
+        return None
     names = tuple(text.replace(",", " ").split())
-    unknown = [n for n in names if n not in METHODS]
+    unknown = [n for n in names if n not in METHODS and n != ZEROSHOT]
     if unknown or not names:
         what = f"{', '.join(map(repr, unknown))} is not a method" if unknown else "no method given"
-        raise SeptctlError(f"--methods {text!r}: {what}; choose from {', '.join(METHODS)}")
+        raise SeptctlError(f"--methods {text!r}: {what}; choose from {ZEROSHOT}, {', '.join(METHODS)}")
     return names
 
 
 def grid(
-    experiment: Annotated[Experiment, typer.Argument(help="The paper's experiment (paper: all four).")],
+    experiment: Annotated[Experiment, typer.Argument(
+        help="The paper's experiment (paper: all four), or allclass: PALM's protocol, every class trained and tested.")],
     datasets: Annotated[Optional[list[str]], typer.Argument(
         help="Registry dataset names or dataset folders (cross uses --pairs instead).")] = None,
     backbone: GridBackbone = Backbone(DEFAULT_BACKBONE),
-    epochs: Annotated[int, typer.Option("--epochs", min=1, envvar="EPOCHS", help="Paper: 50.")] = 50,
+    epochs: Annotated[Optional[int], typer.Option(
+        "--epochs", min=1, envvar="EPOCHS", show_default="each method's own: 50, tip-adapter-f 20",
+        help="Paper: 50.")] = None,
     seeds: Annotated[str, typer.Option("--seeds", envvar="SEEDS", help="Seeds, e.g. '0 1 2'.")] = "0 1 2",
     folds: Annotated[str, typer.Option("--folds", envvar="FOLDS", help="all, or a list like 1,2.")] = "all",
-    methods: Annotated[str, typer.Option("--methods", envvar="METHODS", help="Baselines to run.")] = " ".join(METHODS),
+    methods: Annotated[Optional[str], typer.Option(
+        "--methods", envvar="METHODS", show_default=f"{' '.join(SEPT_METHODS)}; allclass: all of them",
+        help=f"Methods to run, of: {' '.join(METHODS)} (zeroshot is accepted: it is always run). Each runs with "
+        "and without SEPT, where SEPT applies.")] = None,
+    palm_prompt: Annotated[bool, typer.Option(
+        "--palm-prompt", help=f"Zero-shot with PALM's prompt {PALM_TEMPLATE!r} (sic), for numbers like-for-like "
+        "with PALM's published ones.")] = False,
     shots: Annotated[str, typer.Option(
         "--shots", envvar="SHOTS", help="Shot counts of the shots experiment.")] = "2 4 8 16",
     pairs: Annotated[Optional[str], typer.Option(
@@ -139,7 +157,8 @@ def grid(
     knobs = g.Knobs(backbone=backbone.value, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=_methods(methods),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
-                    runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size)
+                    runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size,
+                    zeroshot_template=PALM_TEMPLATE if palm_prompt else DEFAULT_TEMPLATE)
     if pairs:
         bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
         if bad:
@@ -214,6 +233,7 @@ def grid_eval(
         "--dataset", help="Evaluate on another dataset (cross-dataset).")] = None,
     fold: Annotated[Optional[int], typer.Option("--fold", min=1, help="Fold of the evaluated dataset.")] = None,
     zeroshot: Annotated[bool, typer.Option("--zeroshot", help="No run: the hand-written template.")] = False,
+    template: Annotated[str, typer.Option("--template", help="Zero-shot template with one {}.")] = DEFAULT_TEMPLATE,
     backbone: ZeroshotBackbone = None,
     data_root: DataRoot = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Zero-shot result folder.")] = None,
@@ -244,8 +264,8 @@ def grid_eval(
             err.print(f"{where}: {key} already evaluated")
             continue
         if zeroshot:
-            result, _ = evaluate_zeroshot(target, backbone, classes=which, fold=fold, out=where, data_root=root,
-                                          device=device)
+            result, _ = evaluate_zeroshot(target, backbone, template, classes=which, fold=fold, out=where,
+                                          data_root=root, device=device)
         else:
             result = evaluate_run(where, which, dataset, fold, root, device=device)
         err.print(f"{where}: {key} accuracy {result['accuracy']:.2f}", highlight=False)

@@ -11,6 +11,17 @@ from septctl.cli.common import err, next_step, set_threads
 from septctl.cli.options import (Backbone, BackboneOption, Baseline, CompileOption, Crop, CropOption, DataRoot, Dataset,
                                  Device, Quiet, TrainingSet, Weights, with_method_flags)
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
+from septctl.methods.registry import METHODS
+
+BASELINE_HELP = "The method. Classes it did not train on are scored with its learned prompt, except " + "; ".join(
+    f"{s.name}: {s.unseen or 'none (it cannot score them)'}" for s in METHODS.values()
+    if s.unseen != "its learned prompt") + "."
+
+
+def _own_defaults(key: str, shared: object) -> str:
+    """`shared` and each method's own default for `key`, for --help (e.g. "0.0125; palm 0.05")."""
+    own = [f"{s.name} {s.train_defaults[key]}" for s in METHODS.values() if key in s.train_defaults]
+    return f"{shared}" + (f"; {', '.join(own)}" if own else "")
 
 if TYPE_CHECKING:
     from septctl.engine.config import TrainConfig
@@ -20,13 +31,17 @@ def train(
     dataset: Dataset,
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
-    baseline: Annotated[Baseline, typer.Option("--baseline", help="The prompt-tuning method.")] = Baseline.coop,
+    baseline: Annotated[Baseline, typer.Option("--baseline", help=BASELINE_HELP)] = Baseline.coop,
     shots: Annotated[int, typer.Option("--shots", help="Training clips per class.")] = 16,
     seed: Annotated[Optional[int], typer.Option(
         "--seed", show_default="0", help="Seeds the few-shot rows, context init and batch order.")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Paper: 50.")] = 50,
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (paper: 0.0125).")] = 0.0125,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="PALM's 16 (the paper is silent).")] = 16,
+    epochs: Annotated[Optional[int], typer.Option(
+        "--epochs", show_default=_own_defaults("epochs", 50), help="Paper: 50.")] = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", show_default=_own_defaults("lr", 0.0125),
+        help="Learning rate (paper: 0.0125; a method's own reference where it set one).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", show_default=_own_defaults("batch_size", 16), help="PALM's 16 (the paper is silent).")] = None,
     n_ctx: Annotated[int, typer.Option("--n-ctx", help="Learned context vectors M (paper: 16).")] = N_CTX,
     fold: Annotated[Optional[int], typer.Option(
         "--fold", min=1, help="Fold k of a multi-fold dataset (default: 1).")] = None,
@@ -71,7 +86,7 @@ def train(
     A finished run is skipped; an interrupted one resumes from its last epoch.
     """
     set_threads()
-    from septctl.engine.config import SeptOptions, TrainConfig
+    from septctl.engine.config import SeptOptions, TrainConfig, method_default
     from septctl.engine.train import train as run_train
     from septctl.errors import SeptctlError
     from septctl.methods import method_options
@@ -87,11 +102,12 @@ def train(
             raise SeptctlError(f"{flags} both given; keep one (the second lists several runs)")
     seed_list = _int_list("--seeds", seeds) if seeds is not None else [seed or 0]
     fold_list = _int_list("--folds", folds) if folds is not None else [fold]
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "weight_decay": None}
+    settings = {k: method_default(baseline.value, k) if v is None else v for k, v in given.items()}
     cfgs = [TrainConfig(
         dataset=dataset, backbone=backbone.value, weights=str(weights) if weights else None, method=baseline.value,
         method_options=method_options(baseline.value, method_flags),
-        classes=classes.value, fold=f, shots=shots, seed=s, epochs=epochs, lr=lr, batch_size=batch_size,
-        n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop.value, device=device,
+        classes=classes.value, fold=f, shots=shots, seed=s, **settings, n_ctx=n_ctx, reference_dropout=reference_dropout, crop=crop.value, device=device,
         data_root=str(data_root) if data_root else None, sept=sept_opts,
     ) for f in fold_list for s in seed_list]
     outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]

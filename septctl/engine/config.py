@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from septctl.defaults import DEFAULT_BACKBONE, N_CTX
 from septctl.errors import SeptctlError
@@ -74,6 +74,11 @@ class TrainConfig:
         from septctl.devices import check_device
 
         self.device = check_device(self.device)
+        from septctl.methods.registry import spec
+
+        refusal = spec(self.method).sept_refusal
+        if self.sept and refusal:
+            raise SeptctlError(f"--sept does not apply to --baseline {self.method}: {refusal}")
         if self.sept:
             for name, (low, inclusive) in _SEPT_BOUNDS.items():
                 _check("lambda" if name == "lam" else name, getattr(self.sept, name), low, inclusive)
@@ -82,3 +87,11 @@ class TrainConfig:
     def label(self) -> str:
         """The method's row name in reports, e.g. "coop + SEPT"."""
         return self.method + (" + SEPT" if self.sept else "")
+
+
+def method_default(method: str, key: str) -> object:
+    """A training setting's default for `method`: its reference's (MethodSpec.train_defaults), else the shared one."""
+    from septctl.methods.registry import spec
+
+    shared = {f.name: f.default for f in fields(TrainConfig)}
+    return spec(method).train_defaults.get(key, shared[key])

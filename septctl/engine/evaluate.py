@@ -111,6 +111,7 @@ def load_trained_method(run_dir: Path, device: str = "cpu", weights: str | Path 
     except (KeyError, ValueError):
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: no class list in its metadata; retrain the run") from None
     method = build_method(cfg.method, backbone, trained_on, {"n_ctx": cfg.n_ctx, **cfg.method_options})
+    method.size_like(tensors)
     shapes = {k: tuple(v.shape) for k, v in method.prompt_state().items()}
     if {k: tuple(v.shape) for k, v in tensors.items()} != shapes:
         raise SeptctlError(f"{run_dir / PROMPT_FILE}: does not hold the {cfg.method} prompt tensors {shapes}; retrain the run")

@@ -79,8 +79,8 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
 def _train_together(runs: list[Run], echo: Callable[[str], None]) -> None:
     saved = {id(r): r.start for r in runs}
     try:
-        for epoch in range(min(r.start for r in runs), max(r.cfg.epochs for r in runs)):
-            active = [r for r in runs if r.start <= epoch < r.cfg.epochs]
+        for epoch in range(min(r.start for r in runs), max(r.epochs for r in runs)):
+            active = [r for r in runs if r.start <= epoch < r.epochs]
             for r, means in zip(active, packed_epoch(active, epoch + 1)):
                 r.end_epoch(epoch + 1, means)
                 saved[id(r)] = epoch + 1
@@ -103,13 +103,17 @@ def packed_epoch(runs: list[Run], epoch: int) -> list[dict[str, float]]:
             r, bs = runs[i], runs[i].cfg.batch_size
             s = plan_step(r.setup.features, r.setup.labels, r.setup.classes, perms[i][b : b + bs], r.gen, r.sept)
             steps.append(s)
-            batches.append(r.method.prompt_batch(s.names, s.audio))
-        feats = encode_packed(runs[live[0]].setup.backbone, runs[live[0]].method.prompts.shared_prefix, batches)
+            batches.append(r.method.prompt_batch(s.names, s.audio) if r.method.encodes_prompts else None)
+        prompted = [(runs[i], batch) for i, batch in zip(live, batches) if batch is not None]
+        shared = iter(encode_packed(prompted[0][0].setup.backbone, prompted[0][0].method.prompts.shared_prefix,
+                                    [batch for _, batch in prompted]) if prompted else [])
         total = 0
-        for i, s, f in zip(live, steps, feats):
+        for i, s, batch in zip(live, steps, batches):
             r = runs[i]
-            loss, parts = step_loss(r.method, s, r.method.unflatten(f, s.names, s.audio), len(r.setup.classes),
-                                    r.sept, epoch)
+            # methods with frozen text features (encodes_prompts False) need no shared text-tower call
+            feats = r.method.unflatten(next(shared), s.names, s.audio) if batch is not None else \
+                r.method.encode_names(s.names, s.audio)
+            loss, parts = step_loss(r.method, s, feats, len(r.setup.classes), r.sept, epoch)
             total = total + loss
             add_parts(sums[i], parts, len(s.audio))
         for i in live:

@@ -211,14 +211,17 @@ def train_epoch(method: PromptMethod, features: torch.Tensor, labels: torch.Tens
     return {key: v / n for key, v in sums.items()}
 
 
+_OPT_PREFIX = {"momentum_buffer": "momentum."}  # other optimizer state tensors: "opt.KEY.PARAM"
+
+
 def _save_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, epoch: int, gen: torch.Generator, log: list, cfg_hash: str) -> None:
     tensors = {f"param.{k}": v for k, v in method.prompt_state().items()}
     names = {id(p): n for n, p in method.named_parameters()}
     for group in opt.param_groups:
         for p in group["params"]:
-            buf = opt.state.get(p, {}).get("momentum_buffer")
-            if buf is not None:
-                tensors[f"momentum.{names[id(p)]}"] = buf
+            for key, value in opt.state.get(p, {}).items():  # SGD's momentum, AdamW's moments and step
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{_OPT_PREFIX.get(key, 'opt.' + key + '.')}{names[id(p)]}"] = value
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = gen.get_state()
     save_tensors(path, tensors, {"epoch": str(epoch), "log": json.dumps(log), "config": cfg_hash})
@@ -233,7 +236,12 @@ def _load_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, ge
         params = dict(method.named_parameters())
         for k, v in tensors.items():
             if k.startswith("momentum."):
-                opt.state[params[k[9:]]]["momentum_buffer"] = v.to(params[k[9:]].device).clone()
+                key, name = "momentum_buffer", k[9:]
+            elif k.startswith("opt."):
+                key, name = k[4:].split(".", 1)
+            else:
+                continue
+            opt.state[params[name]][key] = v.to(params[name].device).clone()
         torch.set_rng_state(tensors["rng.torch"])
         gen.set_state(tensors["rng.shuffle"])
         return int(meta["epoch"]), json.loads(meta["log"])
@@ -286,18 +294,25 @@ class Run:
     cfg_hash: str
     identity: dict
     setup: Setup
-    method: object
-    opt: torch.optim.Optimizer
+    method: PromptMethod
+    opt: torch.optim.Optimizer | None  # None: nothing learned by steps (e.g. a closed-form fit); no epochs
     gen: torch.Generator
     sept: SeptTerm | None  # None when off or lambda = 0
     sept_files: SeptTerm | None
     start: int
     log: list
     compiled: str | None = None  # the torch.compile mode of the text tower's training steps; None: eager
+    fitted: dict | None = None  # what the method's `fit` and `finish` chose (run.yaml's `fitted`)
+    fit_seconds: float = 0.0  # time in `fit`, counted in train_seconds
 
     @property
     def state_path(self) -> Path:
         return self.run_dir / STATE_FILE
+
+    @property
+    def epochs(self) -> int:
+        """Epochs of gradient steps: the config's, or none for a method with nothing to step."""
+        return self.cfg.epochs if self.opt is not None else 0
 
     def end_epoch(self, epoch: int, means: dict[str, float]) -> None:
         """Log epoch `epoch` (1-based) and save the state, so a kill resumes after it."""
@@ -331,13 +346,16 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     sept_files = SeptTerm.from_files(setup) if cfg.sept else None  # validated even when lambda = 0
     sept = sept_files if sept_files and sept_files.active else None
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
+    setup.embed(progress)
+    t0 = time.time()
+    fitted = method.fit(setup.features, setup.labels, cfg.seed)  # before the optimizer: it may size parameters
     opt = method.make_optimizer(cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    run = Run(cfg, run_dir, cfg_hash, identity, setup, method, opt, gen, sept, sept_files, 0, [])
-    if run.state_path.is_file():
+    run = Run(cfg, run_dir, cfg_hash, identity, setup, method, opt, gen, sept, sept_files, 0, [], fitted=fitted,
+              fit_seconds=time.time() - t0)
+    if run.state_path.is_file() and opt is not None:
         run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
-    setup.embed(progress)
     echo(f"{cfg.label} on {setup.dataset.name} ({counted(len(setup.classes), 'class')}, {counted(len(setup.rows), 'shot')} in all): "
          f"{method.num_trainable():,} trainable parameters")
     return run
@@ -355,9 +373,9 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     saved = run.start
     setup = run.setup
     try:
-        with progress_bar(f"training {cfg.label}", total=cfg.epochs, enabled=progress) as advance:
+        with progress_bar(f"training {cfg.label}", total=run.epochs, enabled=progress) as advance:
             advance(run.start)
-            for epoch in range(run.start, cfg.epochs):
+            for epoch in range(run.start, run.epochs):
                 means = train_epoch(run.method, setup.features, setup.labels, setup.classes, run.opt, run.gen,
                                     cfg.batch_size, run.sept, epoch=epoch + 1)
                 run.end_epoch(epoch + 1, means)
@@ -375,6 +393,9 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
     `packed_with` names the other run folders this one was trained with in one pack.
     """
     cfg, setup, method, run_dir = run.cfg, run.setup, run.method, run.run_dir
+    t0 = time.time()
+    fitted = {**(run.fitted or {}), **method.finish(setup.features, setup.labels)}
+    seconds += run.fit_seconds + time.time() - t0
     prompt = method.prompt_state()
     bad = nonfinite(prompt)
     if bad:
@@ -402,6 +423,7 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
         "trainable_parameters": method.num_trainable(),
         "few_shot": setup.few_shot,
         "losses": run.log,
+        **({"fitted": fitted} if fitted else {}),  # what a method chose without gradient steps (C, alpha, beta)
         "train_seconds": round(seconds, 2),
         "compiled": run.compiled or False,  # compiled steps differ from eager ones at float rounding
         **extra,

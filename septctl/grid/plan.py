@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from septctl.data.registry import find_dataset
-from septctl.defaults import DEFAULT_BACKBONE
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
+from septctl.engine.config import method_default
 from septctl.errors import SeptctlError
 from septctl.methods import registry
 from septctl.runs import dataset_label, metrics_key, zeroshot_run_dir
 
-EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper")
+EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper", "allclass")
 METHODS = tuple(registry.METHODS)
+ZEROSHOT = "zeroshot"  # accepted in --methods: every base2new and allclass grid has its zero-shot job anyway
+# the paper's grids compare each method with and without SEPT: by default, the methods SEPT applies to
+SEPT_METHODS = tuple(name for name, s in registry.METHODS.items() if s.sept_refusal is None)
 PAPER_SHOTS = (2, 4, 8, 16)
 # Table 2's source -> target pairs.
 CROSS_PAIRS = (("esc50-actions", "urbansound8k"), ("ravdess", "crema-d"), ("ns-instruments", "beijing-opera"))
@@ -43,10 +47,11 @@ class Knobs:
     """What every experiment shares; defaults follow the paper."""
 
     backbone: str = DEFAULT_BACKBONE
-    epochs: int = 50
+    epochs: int | None = None  # None: each method's own default (50; see MethodSpec.train_defaults)
     seeds: tuple[int, ...] = (0, 1, 2)
     folds: str = "all"  # all, or a comma list like "1" or "1,2"
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] | None = None  # None: SEPT_METHODS (allclass: every method)
+    zeroshot_template: str = DEFAULT_TEMPLATE
     shots: tuple[int, ...] = PAPER_SHOTS  # the shots experiment's grid
     data_root: str | None = None
     runs: str = "runs"
@@ -56,6 +61,14 @@ class Knobs:
     # Runs per packed `train` (engine/packed.py). 1 (alone) on every device: the CPU measured no gain at
     # ESC-50 size and no GPU has run the packed path yet (docs/speed.md); a grid plans measured paths only.
     pack: int = 1
+
+    def trained(self, experiment: str = "") -> tuple[str, ...]:
+        """The methods to train (zero-shot is never trained)."""
+        default = METHODS if experiment == "allclass" else SEPT_METHODS
+        return tuple(m for m in (self.methods or default) if m != ZEROSHOT)
+
+    def epochs_of(self, method: str) -> int:
+        return self.epochs if self.epochs is not None else int(method_default(method, "epochs"))
 
     def common(self) -> list[str]:
         extra = ["--data-root", self.data_root] if self.data_root else []
@@ -179,7 +192,8 @@ def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: 
     variant = ABLATIONS.get(sept or ())
     folder = method + ("-sept" if sept is not None else "") + (f"-{variant}" if variant else "")
     run_dir = _run_dir(knobs, dataset, folder, classes, shots, fold, seed)
-    train = ["train", dataset, "--backbone", knobs.backbone, "--baseline", method, "--epochs", str(knobs.epochs),
+    epochs = knobs.epochs_of(method)
+    train = ["train", dataset, "--backbone", knobs.backbone, "--baseline", method, "--epochs", str(epochs),
              "--seed", str(seed), "--shots", str(shots), "--classes", classes]
     train += ["--fold", str(fold)] if fold is not None else []
     if sept is not None:
@@ -187,29 +201,49 @@ def _train_job(knobs: Knobs, dataset: str, method: str, fold: int | None, seed: 
         train += ["--sept", "--neighbors", str(neighbors), "--margins", str(margins), *sept]
     train += [*knobs.common(), "--out", str(run_dir), "--quiet"]
     which = ("base", "new") if classes == "base" else ("all",)
+    if registry.METHODS[method].unseen is None:  # it cannot score classes it did not train on
+        which = tuple(c for c in which if c != "new")
     evaluate = ["grid-eval", str(run_dir), *[a for c in which for a in ("--classes", c)], *knobs.common()]
     steps = [train, evaluate]
     keys = [_key(knobs, dataset, fold, c) for c in which]
     for target in targets:
         steps.append(["grid-eval", str(run_dir), "--dataset", target, "--classes", "all", *knobs.common()])
         keys.append(_key(knobs, target, _located(target, knobs.data_root)[2], "all"))
-    expect = {"method": method, "seed": seed, "shots": shots, "epochs": knobs.epochs, "classes": classes,
+    expect = {"method": method, "seed": seed, "shots": shots, "epochs": epochs, "classes": classes,
               "backbone": knobs.backbone}
     return Job("runs", steps, run_dir, expect, keys)
 
 
-def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None) -> Job:
+def _zeroshot_job(knobs: Knobs, dataset: str, fold: int | None, classes: tuple[str, ...] = ("base", "new")) -> Job:
+    """Zero-shot with the grid's template; another template than septctl's gets its own folder."""
     out = zeroshot_run_dir(dataset, knobs.backbone, fold, knobs.runs)
-    step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone, "--classes", "base", "--classes", "new",
-            "--out", str(out), *knobs.common()]
+    if knobs.zeroshot_template != DEFAULT_TEMPLATE:
+        out = out.parent.with_name("zeroshot-template") / _template_folder(knobs.zeroshot_template) / out.name
+    step = ["grid-eval", dataset, "--zeroshot", "--backbone", knobs.backbone,
+            *[a for c in classes for a in ("--classes", c)], "--out", str(out), *knobs.common()]
+    step += ["--template", knobs.zeroshot_template] if knobs.zeroshot_template != DEFAULT_TEMPLATE else []
     step += ["--fold", str(fold)] if fold is not None else []
-    return Job("runs", [step], out, {}, [_key(knobs, dataset, fold, c) for c in ("base", "new")])
+    return Job("runs", [step], out, {}, [_key(knobs, dataset, fold, c) for c in classes])
+
+
+def _template_folder(template: str) -> str:
+    """A folder name for a zero-shot template: its words, then 8 hex digits of its sha256 (templates differ by a typo)."""
+    import hashlib
+    import re
+
+    words = re.sub(r"[^a-z0-9]+", "-", template.lower().replace("{}", "x")).strip("-")[:40]
+    return f"{words}-{hashlib.sha256(template.encode()).hexdigest()[:8]}"
+
+
+def _sept_variants(method: str) -> tuple[tuple[str, ...] | None, ...]:
+    """Plain, and with SEPT where it applies to the method (MethodSpec.sept_refusal)."""
+    return (None,) if registry.METHODS[method].sept_refusal else (None, ())
 
 
 def _method_runs(knobs: Knobs, dataset: str, fold: int | None, shots: int = 16) -> list[Job]:
     """Each method with and without SEPT on base classes, every seed."""
     return [_train_job(knobs, dataset, method, fold, seed, shots=shots, sept=sept)
-            for method in knobs.methods for sept in (None, ()) for seed in knobs.seeds]
+            for method in knobs.trained() for sept in _sept_variants(method) for seed in knobs.seeds]
 
 
 def base2new(knobs: Knobs, datasets: list[str]) -> list[Job]:
@@ -257,10 +291,26 @@ def cross(knobs: Knobs, pairs: list[tuple[str, str]] | None = None) -> list[Job]
         source, target = _dataset_arg(src), _dataset_arg(tgt)
         jobs.append(_prep(knobs, source, "all", embed=(target,)))
         for fold in _folds(source, knobs):
-            for method in knobs.methods:
-                for sept in (None, ()):
+            for method in knobs.trained():
+                for sept in _sept_variants(method):
                     jobs += [_train_job(knobs, source, method, fold, seed, classes="all", sept=sept, targets=(target,))
                              for seed in knobs.seeds]
+    return jobs
+
+
+def allclass(knobs: Knobs, datasets: list[str]) -> list[Job]:
+    """PALM's protocol: every class trained and tested, every fold and seed; zero-shot, then each method
+    (with SEPT, neighbors of all classes, where it applies)."""
+    jobs = []
+    methods = knobs.trained("allclass")
+    for name in datasets:
+        dataset = _dataset_arg(name)
+        if any(len(_sept_variants(m)) > 1 for m in methods):
+            jobs.append(_prep(knobs, dataset, "all"))
+        for fold in _folds(dataset, knobs):
+            jobs.append(_zeroshot_job(knobs, dataset, fold, ("all",)))
+            jobs += [_train_job(knobs, dataset, method, fold, seed, classes="all", sept=sept)
+                     for method in methods for sept in _sept_variants(method) for seed in knobs.seeds]
     return jobs
 
 
@@ -276,6 +326,7 @@ def plan(experiment: str, knobs: Knobs, datasets: list[str]) -> list[Job]:
         "shots": lambda: shots(knobs, datasets),
         "ablation": lambda: ablation(knobs, datasets),
         "cross": lambda: cross(knobs),
+        "allclass": lambda: allclass(knobs, datasets),
     }
     names = ("base2new", "cross", "shots", "ablation") if experiment == "paper" else (experiment,)
     seen: dict[str, Job] = {}

@@ -5,6 +5,13 @@ A method owns its learnable parameters and knows how to
   class prompts and, with SEPT, the neighbor prompts in the same batched call;
 - turn audio features and class features into its training loss (`loss`);
 - score audio against class names at evaluation time (`logits`).
+
+Methods that learn no prompt (PALM, the linear probe, Tip-Adapter) fit the same interface:
+their `encode_names` is frozen text features (no prompt goes through the text tower with
+gradients, so `encodes_prompts` is False and packed training calls it per run), `fit` sets up
+what they learn from the few-shot features before the first epoch (a closed-form fit, a
+cache), and `finish` after the last (a hyperparameter search on the training shots). A
+method with no parameter that needs gradients runs no epochs at all.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class OptimizerSettings(Protocol):
 class PromptMethod(nn.Module):
     name: str
     recomputes_text = False  # True: training steps recompute the text tower in the backward pass (checkpointing)
+    encodes_prompts = True  # False: encode_names is frozen text features; no prompt_batch for packed training
 
     def __init__(self, backbone: Backbone, classnames: list[str], logit_scale: float = 100.0):
         super().__init__()
@@ -48,7 +56,11 @@ class PromptMethod(nn.Module):
         """The learned tensors only (what a run saves)."""
         return {n: p.detach() for n, p in self.named_parameters() if not n.startswith("backbone.")}
 
+    def size_like(self, state: dict[str, torch.Tensor]) -> None:
+        """Resize tensors whose size depends on the training shots (Tip-Adapter's cache) to a saved state's."""
+
     def load_prompt_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.size_like(state)
         own = dict(self.named_parameters())
         for k, v in state.items():
             own[k].data.copy_(v)
@@ -92,10 +104,24 @@ class PromptMethod(nn.Module):
             return self.logit_scale * torch.einsum("bd,bkd->bk", a, t)
         return self.logit_scale * a @ t.T
 
-    def make_optimizer(self, cfg: OptimizerSettings) -> torch.optim.Optimizer:
-        """SGD over the learned tensors (methods with several groups override this)."""
-        return torch.optim.SGD(self.trainable_parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+    def make_optimizer(self, cfg: OptimizerSettings) -> torch.optim.Optimizer | None:
+        """SGD over the learned tensors (methods with several groups override this); None: nothing to step."""
+        params = self.trainable_parameters()
+        if not params:
+            return None
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+    def fit(self, features: torch.Tensor, labels: torch.Tensor, seed: int) -> dict:
+        """Before the first epoch: learn what needs no gradient steps from the few-shot features.
+
+        Returns what was chosen (written to run.yaml's `fitted`). Also called on a resume,
+        before the saved state is loaded, so it must be deterministic given `seed`.
+        """
+        return {}
+
+    def finish(self, features: torch.Tensor, labels: torch.Tensor) -> dict:
+        """After the last epoch: e.g. a hyperparameter search on the training shots; returns what was chosen."""
+        return {}
 
     def sept_embeddings(self, class_feats: torch.Tensor, neighbor_feats: torch.Tensor, n: int):
         """(z [K, D], p [K, n, D]) for the semantic-expansion loss from this step's features."""

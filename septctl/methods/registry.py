@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,20 @@ class MethodOption:
         return self.kind or type(self.default)
 
 
+ZERO_SHOT_FALLBACK = "zero-shot with its hand-written prompt"
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     target: str  # "module:Class"
     summary: str
     options: tuple[MethodOption, ...] = ()
+    # training settings its reference sets where they differ from the shared ones (lr, epochs, batch_size,
+    # weight_decay): `train` and `grid` use them unless told otherwise, and run.yaml records what ran
+    train_defaults: dict[str, Any] = field(default_factory=dict)
+    unseen: str | None = "its learned prompt"  # how it scores classes it did not train on; None: it cannot
+    sept_refusal: str | None = None  # why --sept does not apply to it (None: it does)
 
     def load(self) -> type:
         return resolve(self.target)
@@ -76,7 +84,25 @@ METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (
     MethodSpec("dept", "septctl.methods.dept:DePT", "CoOp plus a base-class head on FiLM-ed features", (
         MethodOption("dept_fusion", "--dept-fusion", False,
                      "DePT: fuse head and cosine logits on base classes (paper: off).", bool),
-    )),
+    ), unseen="its learned prompt's cosine logits (the head knows only its trained classes)"),
+    MethodSpec("palm", "septctl.methods.palm:PALM",
+               "a learned vector per class mixed into its bare-name text feature (PALM, lr 0.05)",
+               train_defaults={"lr": 0.05},
+               unseen="its bare-name text feature, i.e. zero-shot with the prompt '{name}' (no learned vector)",
+               sept_refusal="PALM learns no shared prompt, only one vector per training class, so a class it did not "
+                            "train on is always its bare-name feature and SEPT cannot change it (docs/methods.md)"),
+    MethodSpec("linear-probe", "septctl.methods.linear_probe:LinearProbe",
+               "logistic regression on the audio features (CoOp's baseline), C chosen on held-out shots",
+               unseen=None, sept_refusal="the linear probe uses no text features, so SEPT's loss has nothing to act on"),
+    MethodSpec("tip-adapter", "septctl.methods.tip_adapter:TipAdapter",
+               "zero-shot plus a training-free cache of the shots; alpha, beta searched on the shots",
+               unseen=ZERO_SHOT_FALLBACK, sept_refusal="Tip-Adapter learns no prompt (its text features are "
+                                                       "zero-shot's), so SEPT's loss has nothing to act on"),
+    MethodSpec("tip-adapter-f", "septctl.methods.tip_adapter:TipAdapterF",
+               "Tip-Adapter with its cache keys fine-tuned (AdamW lr 0.001, 20 epochs, batch 256)",
+               train_defaults={"lr": 0.001, "epochs": 20, "batch_size": 256, "weight_decay": 0.01},
+               unseen=ZERO_SHOT_FALLBACK, sept_refusal="Tip-Adapter-F learns cache keys, not a prompt (its text "
+                                                       "features are zero-shot's), so SEPT's loss has nothing to act on"),
 )}
 
 

@@ -25,7 +25,8 @@ from septctl.errors import SeptctlError
 from septctl.methods.registry import METHODS
 from septctl.report.tables import FORMATS, RunRecord, harmonic
 
-TABLES = ("b2n", "cross", "shots", "ablation")
+PAPER_TABLES = ("b2n", "cross", "shots", "ablation")  # --table all
+TABLES = (*PAPER_TABLES, "allclass")
 METHOD_ORDER = ("zeroshot", *METHODS)  # the row order of every table
 SWITCHES = ("intra", "intra_margin", "inter", "inter_margin")
 
@@ -67,8 +68,18 @@ def combined_h(pairs: list[tuple[float, float]], hs: list[float], h_of_means: bo
     return mean(hs)
 
 
+def scores_new(method: str) -> bool:
+    """False for a method that cannot score classes it did not train on (the linear probe): New and H are "-"."""
+    declared = METHODS.get(method)
+    return declared is None or declared.unseen is not None
+
+
 def _b2n_cell(recs: list[RunRecord], h_of_means: bool) -> dict | None:
     """Base, New, H of one (row, dataset) cell from its runs; None if no run has both evaluations."""
+    if not scores_new(recs[0].method):
+        base_only = _seed_means([(r.seed, r.accuracy["base"]) for r in recs if "base" in r.accuracy])
+        return {"base": mean(base_only.values()), "new": None, "h": None, "sd": None, "seeds": len(base_only),
+                "runs": len(recs), "per_seed": {}} if base_only else None
     done = [r for r in recs if {"base", "new"} <= r.accuracy.keys()]
     if not done:
         return None
@@ -240,7 +251,7 @@ def _b2n_cells(records: list[RunRecord], row_of: Callable[[RunRecord], str], gro
             folds = _expected_folds(dataset, folds_seen[dataset])
             zeroshot = all(r.method == "zeroshot" for r in recs)
             table.missing += _grid_gaps(what, recs, {0} if zeroshot else seeds, folds)
-            table.missing += _eval_gaps(recs, ("base", "new"))
+            table.missing += _eval_gaps(recs, ("base", "new") if scores_new(recs[0].method) else ("base",))
             cell = _b2n_cell(recs, h_of_means)
             if cell:
                 table.notes += (short := _short_notes(what, recs))
@@ -253,6 +264,9 @@ def average_cell(cells: list[dict], h_of_means: bool = False) -> dict:
 
     Its spread is over seeds of the per-seed average, when every dataset has the same seeds.
     """
+    if any(c["new"] is None for c in cells):  # a method that scores no new class: Base only
+        return {"base": mean(c["base"] for c in cells), "new": None, "h": None, "sd": None, "datasets": len(cells),
+                "runs": sum(c.get("runs", 0) for c in cells), "short": any(c.get("short") for c in cells)}
     pairs = [(c["base"], c["new"]) for c in cells]
     avg = {"base": mean(b for b, _ in pairs), "new": mean(n for _, n in pairs),
            "h": combined_h(pairs, [c["h"] for c in cells], h_of_means), "sd": None, "datasets": len(cells),
@@ -429,27 +443,95 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
     return table
 
 
+def allclass_table(records: list[RunRecord], shots: int | None = None) -> Table:
+    """PALM's table: accuracy with every class trained and tested, per dataset, and the plain mean over datasets.
+
+    A cell is the mean over seeds of the fold-averaged accuracy, ± its spread over seeds (as
+    PALM's logs average folds per seed, then seeds). Zero-shot rows are its all-class evaluations.
+    """
+    shots = shots or max({r.shots for r in records if r.train_classes == "all" and r.shots} or {16})
+    pool = [r for r in records if (r.method == "zeroshot" and "all" in r.accuracy)
+            or (r.train_classes == "all" and r.shots == shots and _full_sept(r))]
+    table = Table("allclass", f"All classes trained and tested (accuracy, {_shots_text(pool)})", ["Method"], ["acc"],
+                  "dataset")
+    table.notes.append("Accuracy: per seed, the mean over folds; a cell, the mean over seeds ± their spread; "
+                       "the average, the plain mean over datasets (PALM's).")
+    row_of = labeller(pool, row_label)
+    by_cell: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in pool:
+        by_cell.setdefault((row_of(r), r.dataset), []).append(r)
+    labels = sorted({k[0] for k in by_cell}, key=_row_sort_key)
+    datasets = sorted({k[1] for k in by_cell})
+    seeds = _trained_seeds(pool)
+    per_row: dict[str, list[dict]] = {}
+    for label in labels:
+        for dataset in datasets:
+            recs = by_cell.get((label, dataset), [])
+            what = f"{label} on {dataset}"
+            if not recs:
+                table.missing.append(f"{what}: no runs")
+                continue
+            zeroshot = all(r.method == "zeroshot" for r in recs)
+            folds = _expected_folds(dataset, {r.fold for r in pool if r.dataset == dataset})
+            table.missing += _grid_gaps(what, recs, {0} if zeroshot else seeds, folds)
+            table.missing += _eval_gaps(recs, ("all",))
+            per_seed = _seed_means([(r.seed, r.accuracy["all"]) for r in recs if "all" in r.accuracy])
+            if not per_seed:
+                continue
+            table.notes += (short := _short_notes(what, recs))
+            cell = {"acc": mean(per_seed.values()), "sd": pstdev(per_seed.values()) if len(per_seed) > 1 else None,
+                    "seeds": len(per_seed), "runs": len(recs), "short": bool(short), "per_seed": per_seed}
+            table.cells.append({"row": [label], "group": dataset, **cell})
+            per_row.setdefault(label, []).append(cell)
+    for label, got in per_row.items() if len(datasets) > 1 else ():
+        avg = {"acc": mean(c["acc"] for c in got), "sd": None, "datasets": len(got),
+               "runs": sum(c["runs"] for c in got), "short": any(c["short"] for c in got)}
+        seed_sets = {tuple(c["per_seed"]) for c in got}
+        if len(seed_sets) == 1 and len(common := next(iter(seed_sets))) > 1:
+            avg["sd"] = pstdev(mean(c["per_seed"][s] for c in got) for s in common)
+        table.cells.append({"row": [label], "group": f"Average ({len(got)})", **avg})
+    return table
+
+
+def published_table(name: str, covered: set[str]) -> Table:
+    """A comparison's published numbers as a table of their own (report --compare), labelled as published."""
+    from septctl.report.published import COMPARISONS, palm_cells
+
+    if name not in COMPARISONS:
+        raise SeptctlError(f"--compare {name!r}: choose one of {', '.join(COMPARISONS)}")
+    cells, notes = palm_cells(covered)
+    return Table(f"{name}-published", "PALM's published numbers (not septctl's runs)", ["Method (published)"],
+                 ["acc"], "dataset", cells=cells, notes=notes)
+
+
 def build_tables(records: list[RunRecord], which: str = "all", shots: int | None = None,
-                 h_of_means: bool = False) -> list[Table]:
-    """The tables named by `which`; `h_of_means` switches H to the CoCoOp convention (module docstring)."""
+                 h_of_means: bool = False, compare: str | None = None) -> list[Table]:
+    """The tables named by `which` (all: the paper's four); `h_of_means` switches H to the CoCoOp convention
+    (module docstring); `compare` adds a block of published numbers after them."""
     if which not in (*TABLES, "all"):
         raise SeptctlError(f"--table {which!r}: choose one of {', '.join(TABLES)} or all")
     makers = {"b2n": lambda: base_to_new_table(records, shots, h_of_means),
               "cross": lambda: cross_dataset_table(records),
               "shots": lambda: shots_table(records, h_of_means),
-              "ablation": lambda: ablation_table(records, shots=shots, h_of_means=h_of_means)}
-    return [makers[name]() for name in (TABLES if which == "all" else (which,))]
+              "ablation": lambda: ablation_table(records, shots=shots, h_of_means=h_of_means),
+              "allclass": lambda: allclass_table(records, shots)}
+    tables = [makers[name]() for name in (PAPER_TABLES if which == "all" else (which,))]
+    if compare:
+        tables.append(published_table(compare, {g for t in tables for g in t.groups()}))
+    return tables
 
 
 # ---- rendering ---------------------------------------------------------------------------------------------------
 
-METRIC_NAMES = {"base": "Base", "new": "New", "h": "H", "source": "Source", "target": "Target"}
-SPREAD_METRIC = {"h": "h", "target": "target"}  # the metric whose cells carry the per-seed spread
+METRIC_NAMES = {"base": "Base", "new": "New", "h": "H", "source": "Source", "target": "Target", "acc": "Acc"}
+SPREAD_METRIC = {"h": "h", "target": "target", "acc": "acc"}  # the metric whose cells carry the per-seed spread
 
 
 def _fmt(cell: dict | None, metric: str, latex: bool) -> str:
     if cell is None:
         return "-" if not latex else "--"
+    if cell[metric] is None:  # a result the method cannot give (the linear probe's New)
+        return "—" if not latex else "---"
     text = f"{cell[metric]:.2f}"
     if metric in SPREAD_METRIC and cell.get("sd") is not None:
         text += f" $\\pm$ {cell['sd']:.2f}" if latex else f" ±{cell['sd']:.2f}"
@@ -519,7 +601,7 @@ def _csv(tables: list[Table]) -> str:
         for c in t.cells:
             for m in t.metrics:
                 w.writerow([t.name, " | ".join(_row_text(v, False) or "-" for v in c["row"]), c["group"], m,
-                            f"{c[m]:.4f}", "" if c.get("sd") is None or m not in SPREAD_METRIC else f"{c['sd']:.4f}",
+                            "" if c[m] is None else f"{c[m]:.4f}", "" if c.get("sd") is None or m not in SPREAD_METRIC else f"{c['sd']:.4f}",
                             c.get("seeds", ""), c.get("runs", ""), int(bool(c.get("short")))])
     return buf.getvalue()
 
@@ -535,7 +617,7 @@ def json_rows(table: Table) -> list[dict]:
     for c in table.cells:
         row = {_json_key(h): v for h, v in zip(table.row_headers, c["row"])}
         row[table.group_key] = c["group"]
-        row.update({m: round(c[m], 2) for m in table.metrics})
+        row.update({m: None if c[m] is None else round(c[m], 2) for m in table.metrics})
         row[f"{spread}_sd"] = None if c.get("sd") is None else round(c["sd"], 2)
         row.update({k: c[k] for k in ("seeds", "datasets", "runs") if k in c})
         row["short_classes"] = bool(c.get("short"))
