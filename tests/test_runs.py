@@ -92,7 +92,7 @@ def test_nan_margins_refused_on_load(tmp_path):
     save_tensors(path, {"margins": m}, {"classes": '["a", "b"]', "neighbors_sha256": "x", "backbone": "tiny",
                                         "weights_id": "w"})
     with pytest.raises(SeptctlError, match="NaN or inf") as exc:
-        load_margins(path, classes=["a", "b"], neighbors_sha256="x", backbone_name="tiny", weights_id="w")
+        load_margins(path, classes=["a", "b"], n=3, neighbors_sha256="x", backbone_name="tiny", weights_id="w")
     assert str(path) in str(exc.value)
 
 
@@ -137,5 +137,5 @@ def test_audio_with_huge_samples_is_refused_naming_the_file(synth_dataset, tmp_p
     sf.write(loud, np.full(16000, 3e38, dtype=np.float32), 16000, subtype="FLOAT")
     with pytest.raises(SeptctlError, match="is not finite") as exc:
         train(TrainConfig(backbone="tiny", dataset=str(data), shots=6, epochs=1), tmp_path / "run", **QUIET)
-    assert str(exc.value).startswith(f"{loud}: its embedding in ")
+    assert str(exc.value).startswith(f"{loud}: its embedding by tiny is not finite")  # and nothing was cached
     assert not (tmp_path / "run" / RUN_FILE).exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from septctl.engine.health import diverged
 from septctl.errors import SeptctlError
 from septctl.runs import read_card, read_metrics
 
@@ -26,6 +27,7 @@ class RunRecord:
     evaluations: list[dict] = field(default_factory=list)  # every metrics.yaml entry: dataset, fold, classes, accuracy
     card: dict = field(default_factory=dict)  # run.yaml's card (provenance, the SEPT files' hashes)
     short_classes: dict[str, int] = field(default_factory=dict)  # class -> files, where fewer than shots
+    diverged: str | None = None  # how its training loss rose (engine/health.py), or None
 
     @property
     def method(self) -> str:
@@ -66,6 +68,10 @@ def load_record(run_dir: Path) -> RunRecord:
     rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed") or 0),
                     int(run.get("fold") or 0), config=config, card=run.get("card") or {},
                     short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
+    losses, classes = run.get("losses"), run.get("classes")
+    if isinstance(losses, list) and isinstance(classes, list):  # runs kept with --keep-diverged, or made before it
+        found = diverged(losses, len(classes))
+        rec.diverged = found.describe() if found else None
     for result in read_metrics(run_dir).values():  # checked: names, whole folds, accuracy in 0..100
         entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
                  "classes": result["classes"], "accuracy": float(result["accuracy"])}
