@@ -165,6 +165,8 @@ def grid(
 
     def invoke(args: list[str]) -> None:
         rv = app(args=args, standalone_mode=False)
+        if rv == 130:  # Typer's silent Ctrl-C: the grid stops as interrupted, not as failed
+            raise KeyboardInterrupt
         if isinstance(rv, int) and rv:
             raise SeptctlError(f"`septctl {' '.join(args)}` exited with {rv}")
 

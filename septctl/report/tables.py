@@ -5,6 +5,7 @@ The tables themselves are built in paper_tables.py.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +55,32 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if (p / "run.yaml").is_file():
             found.append(p)
         elif p.is_dir():
-            found.extend(sorted(q.parent for q in p.rglob("run.yaml")))
+            found.extend(_runs_below(p))
         else:
             raise SeptctlError(f"{p}: not a run folder or a folder of runs")
     return found
+
+
+def _runs_below(top: Path) -> list[Path]:
+    """Folders under `top` holding a run.yaml, at any depth: a loop, not recursion (`rglob` raised
+    RecursionError 1,000 folders down); each real folder once, so a symlink loop ends."""
+    found, stack, seen = [], [top], set()
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        stack.append(Path(entry.path))
+                    elif entry.name == "run.yaml" and entry.is_file():
+                        found.append(folder)
+        except OSError:  # an unreadable folder holds no run we could read (as rglob skipped it)
+            continue
+    return sorted(found)
 
 
 def load_record(run_dir: Path) -> RunRecord:
