@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from septctl.errors import SeptctlError
-from septctl.grid.files import EXIT_MARK, JOB_MARK
+from septctl.grid.files import EXIT_MARK, JOB_MARK, START_MARK
 from septctl.grid.plan import script_safe
 
 DEFAULT_MAX_ARRAY = 1001  # SLURM's default MaxArraySize
@@ -136,6 +136,7 @@ N=$(( ${{2:-0}} + ${{SLURM_ARRAY_TASK_ID:?run this as a SLURM array task}} ))
 LINE=$(sed -n "${{N}}p" "$PLAN")
 [ -n "$LINE" ] || {{ echo "error: $PLAN has no line $N"; exit 2; }}
 echo "{JOB_MARK}$LINE"
+echo "{START_MARK}$(date +%s)"
 echo "node $(hostname), task $N of $PLAN"
 trap 'echo "{EXIT_MARK}$?"' EXIT
 bash -c "$LINE"
