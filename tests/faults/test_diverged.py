@@ -51,6 +51,10 @@ def test_diverged_run_is_refused_then_kept_on_request(world, tmp_path, cli):
     card = yaml.safe_load((run / "run.yaml").read_text())
     assert card["status"] == "complete" and "rose from" in card["diverged"], card.get("diverged")
 
+    assert cli("eval", run, "--classes", "base").code == 0
+    verified = cli("verify", run, "--retrain")  # retrained as it was kept: bit-identical, diverged too
+    assert verified.code == 0, verified.out + verified.err
+
     report = cli("report", run)
     assert report.code == 0, report.err
     marks = [ln for ln in report.err.splitlines() if ln.startswith("warning:") and "diverged" in ln]
