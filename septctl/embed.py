@@ -24,6 +24,7 @@ from septctl.artifacts import (
 from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder
 from septctl.data.schema import Row
+from septctl.console import counted
 from septctl.errors import SeptctlError, doing
 from septctl.paths import cache_dir
 
@@ -95,6 +96,15 @@ def _cached(path: Path, key: dict, echo: Callable[[str], None], own: bool) -> Em
     return cached if cached.card.get("key") == key else None
 
 
+def _require_finite(features: torch.Tensor, files: list[str], dataset: DatasetFolder, backbone: Backbone) -> None:
+    """Never cache a NaN or inf feature (train would later blame the cache): name the first such audio file."""
+    bad = (~torch.isfinite(features)).any(-1).nonzero()
+    if len(bad):
+        raise SeptctlError(f"{dataset.root / files[int(bad[0])]}: its embedding by {backbone.name} is not finite "
+                           f"(NaN or inf; {counted(len(bad), 'file')} in all), so nothing was cached; "
+                           "fix or drop the audio file")
+
+
 def _say(message: str) -> None:
     from septctl.console import err
 
@@ -125,6 +135,7 @@ def embed_dataset(
         if not force and (cached := _cached(path, key, lambda _: None, own=True)) is not None:  # made while we waited
             return cached, True
         features = _compute(dataset, backbone, files, crop, seed, batch_size, progress)
+        _require_finite(features, files, dataset, backbone)
         card = provenance(key=key, count=len(files), dim=int(features.shape[1]))
         save_tensors(path, {"features": features},
                      {"card": json.dumps(card), "files": json.dumps(files)})

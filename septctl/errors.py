@@ -32,6 +32,7 @@ _FIXES = {
     errno.ELOOP: "a symbolic link points back at itself; fix the link",
     errno.EMFILE: "too many open files; raise `ulimit -n`",
     errno.ENFILE: "too many open files on this machine; retry when fewer are open",
+    errno.EBADF: "it is closed; give the command a file or a pipe to write to",
 }
 
 

@@ -122,7 +122,8 @@ def _retrain_check(run_dir: Path, run: dict) -> Check:
     recorded, _ = load_tensors(run_dir / PROMPT_FILE, "prompt file")
     with tempfile.TemporaryDirectory(prefix="septctl-verify-") as tmp:
         out = train(run_config(run_dir, run), Path(tmp) / "run", progress=False, echo=lambda _: None,
-                    compile_setting=run.get("compiled") or "off")  # as the run was trained (older cards: eager)
+                    compile_setting=run.get("compiled") or "off",  # as the run was trained (older cards: eager)
+                    keep_diverged=True)  # the check is bit-identity: a run kept diverged is retrained as it was
         again, _ = load_tensors(out / PROMPT_FILE, "prompt file")
     same = set(recorded) == set(again) and all(torch.equal(recorded[k], again[k]) for k in recorded)
     diff = "bit-identical" if same else "differs"

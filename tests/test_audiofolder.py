@@ -95,7 +95,7 @@ def test_whole_flow_on_a_folder_of_sounds(run_cli, tmp_path, monkeypatch, layout
     for name, sept in (("coop", []), ("coop-sept", ["--sept", "--neighbors", neighbors,
                                                     "--margins", tmp_path / "margins.safetensors"])):
         code, _, err = run_cli("train", data, "--backbone", "tiny", "--epochs", "2", "--shots", "2",
-                               *sept, "--out", runs / name, "-q")
+                               *sept, "--out", runs / name, "-q", "--keep-diverged")  # tiny's loss may rise
         assert code == 0, err
         for classes in ("base", "new"):
             code, out, err = run_cli("eval", runs / name, "--classes", classes, "--json")

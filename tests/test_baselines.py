@@ -200,7 +200,7 @@ def test_methods_run_through_train_and_eval_with_their_own_defaults(synth_datase
     for method in ("palm", "linear-probe", "tip-adapter", "tip-adapter-f"):
         run = tmp_path / "runs" / method
         code, _, err = run_cli("train", str(synth_dataset), "-b", "tiny", "--baseline", method, "--epochs", "2",
-                               "--out", str(run), "--quiet")
+                               "--out", str(run), "--quiet", "--keep-diverged")  # tiny's random tower: the loss may rise
         assert code == 0, err
         code, out, err = run_cli("eval", str(run), "--quiet")
         assert code == 0, err
@@ -223,7 +223,8 @@ def test_packed_equals_alone(method, synth_dataset, run_cli, tmp_path):
     """Packed with another seed, each learns what it learns alone (no shared text-tower call; the probe no epochs)."""
     import safetensors.torch as st
 
-    common = ["train", str(synth_dataset), "-b", "tiny", "--baseline", method, "--epochs", "2", "--quiet"]
+    common = ["train", str(synth_dataset), "-b", "tiny", "--baseline", method, "--epochs", "2", "--quiet",
+              "--keep-diverged"]  # tiny's random tower: the loss may rise
     assert run_cli(*common, "--seeds", "0,1", "--pack-size", "2", "--out", str(tmp_path / "packed" / "s{seed}"))[0] == 0
     assert run_cli(*common, "--seed", "1", "--out", str(tmp_path / "alone"))[0] == 0
     packed = st.load_file(str(tmp_path / "packed" / "s1" / "prompt.safetensors"))

@@ -98,7 +98,7 @@ def test_outside_rows_need_the_opt_in(synth_dataset, tmp_path, monkeypatch):
 def test_prepare_link_records_where_its_symlinks_point(tmp_path):
     import soundfile as sf
 
-    from septctl.data.layout import LINKS_FILE, write_layout
+    from septctl.data.layout import LINKS_FILE, linked_roots_record, write_layout
     from septctl.data.schema import Row
 
     src = tmp_path / "release"
@@ -108,8 +108,12 @@ def test_prepare_link_records_where_its_symlinks_point(tmp_path):
     rows = [Row("audios/a.wav", "dog")], [Row("audios/b.wav", "dog")]
     write_layout(tmp_path / "ds", {"audios/a.wav": src / "a.wav", "audios/b.wav": src / "b.wav"},
                  {"train.csv": rows[0], "test.csv": rows[1]}, link=True)
-    assert (tmp_path / "ds" / LINKS_FILE).read_text().split() == [str(src.resolve())]
+    record = linked_roots_record(tmp_path / "ds")  # in septctl's cache: the dataset cannot write it
+    assert record.read_text().split() == [str(src.resolve())] and not (tmp_path / "ds" / LINKS_FILE).exists()
     assert DatasetFolder(tmp_path / "ds").splits() == rows  # symlinks out, but into a recorded root
-    (tmp_path / "ds" / LINKS_FILE).unlink()
+    record.unlink()
     with pytest.raises(SeptctlError, match="symlink out"):
+        DatasetFolder(tmp_path / "ds").splits()
+    (tmp_path / "ds" / LINKS_FILE).write_text(f"{src.resolve()}\n")  # as older versions wrote it: not trusted
+    with pytest.raises(SeptctlError, match=f"{LINKS_FILE} is no longer trusted.*data prepare --link"):
         DatasetFolder(tmp_path / "ds").splits()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -24,6 +25,7 @@ class PengiShaped(Backbone):
     name = "pengi-shaped"
     audio_spec = AudioSpec(44100, 7.0, "concat")
     embed_dim, token_dim = 1024, 512
+    tokenizer = SimpleNamespace(context_length=77)  # what PromptBuilder checks --n-ctx against
 
     def __init__(self):
         super().__init__()

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.faults.conftest import fake_llm  # noqa: F401 (a fixture)
 

@@ -68,7 +68,7 @@ def test_load_margins_checks_inputs(tmp_path, tiny):
     mg.save_margins(out, m, meta, {"kind": "margins"})
     assert mg.is_current(out, meta)
     assert not mg.is_current(out, {**meta, "T": "100"})
-    ok = dict(classes=ns.classes, neighbors_sha256=ns.sha256, backbone_name="tiny", weights_id=tiny.weights_id())
+    ok = dict(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, backbone_name="tiny", weights_id=tiny.weights_id())
     assert torch.equal(mg.load_margins(out, **ok), m)
     # another class order: rows and columns follow it
     order = ["siren", "dog", "rain"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from septctl.console import shortened
 from septctl.errors import SeptctlError
 
 
@@ -48,8 +49,8 @@ class BpeTokenizer:
         for t, r in zip(texts, rows):
             if len(r) > self.context_length:
                 raise SeptctlError(
-                    f"prompt {t!r} is {len(r)} tokens, over the text tower's {self.context_length}; "
-                    "shorten the class name or the template"
+                    f"prompt {shortened(t)!r} is {len(r)} tokens, over the text tower's {self.context_length}; "
+                    "shorten the class name or the template, or lower --n-ctx"
                 )
         ids = torch.full((len(rows), self.context_length), self.pad_id, dtype=torch.long)
         for i, r in enumerate(rows):

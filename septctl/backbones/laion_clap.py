@@ -24,6 +24,7 @@ from septctl.backbones.base import Backbone
 from septctl.data.audio import AudioSpec
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.registry import SPECS
+from septctl.backbones.weights import check_values
 from septctl.errors import SeptctlError
 
 REPO = SPECS["laion-clap"].source.location
@@ -98,4 +99,5 @@ def load_laion_clap(weights: str | os.PathLike | None = None) -> LaionClapBackbo
             f"{source}: LAION-CLAP weights not found ({str(exc).splitlines()[0]}); connect once so the HF hub "
             "can cache them, or pass --weights DIR holding config.json + model.safetensors"
         ) from None
+    check_values(model, model.state_dict(), source)  # from_pretrained casts to the model's dtype: NaN/inf remain
     return LaionClapBackbone(model, BpeTokenizer(hub_tokenizer(source), context_length=77), _features_from(source))

@@ -26,7 +26,7 @@ from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.registry import SPECS
-from septctl.backbones.weights import PrefixMap, load_checkpoint_state
+from septctl.backbones.weights import PrefixMap, check_values, load_checkpoint_state
 from septctl.errors import SeptctlError
 
 REPO, FILENAME = SPECS["ms-clap"].source.location, SPECS["ms-clap"].source.file
@@ -95,5 +95,6 @@ def load_ms_clap(weights: str | os.PathLike | None = None) -> MsClapBackbone:
         raise SeptctlError(f"{path}: MS-CLAP checkpoint not found; check the path")
     state = load_checkpoint_state(path, ms_clap_key_map, ms_clap_expected_shapes(), "ms-clap", TOLERATED, to_ms_clap_key)
     model = MsClapBackbone()
+    check_values(model, state, path)
     model.load_state_dict(state, strict=True)
     return model

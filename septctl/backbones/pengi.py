@@ -33,6 +33,7 @@ from septctl.backbones.tokenizer import ClipTokenizer
 from septctl.backbones.registry import SPECS
 from septctl.backbones.weights import (
     PrefixMap,
+    check_values,
     load_checkpoint_state,
     recorded_checkpoint,
     register_checkpoint,
@@ -114,7 +115,9 @@ def download_pengi(
 
 def load_pengi(weights: str | os.PathLike | None = None, channels: str = "concat") -> PengiBackbone:
     """Pengi with the released weights: `weights` path, else the cached download."""
-    state = _state(resolve_pengi(weights))
+    path = resolve_pengi(weights)
+    state = _state(path)
     model = PengiBackbone(channels)
+    check_values(model, state, path)
     model.load_state_dict(state, strict=True)
     return model

@@ -25,6 +25,7 @@ from septctl.data.audio import AudioSpec
 from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
+from septctl.backbones.weights import check_values
 from septctl.errors import SeptctlError
 
 WEIGHTS = "assets/synth-clap.safetensors"
@@ -105,8 +106,10 @@ def load_synth_clap(weights: str | os.PathLike | None = None) -> SynthClapBackbo
                            "`python -m septctl.backbones.synth_clap_train` wrote, or drop --weights")
     model = SynthClapBackbone()
     try:
-        model.load_state_dict(load_file(str(path)), strict=True)
+        state = load_file(str(path))
+        model.load_state_dict(state, strict=True)
     except Exception as e:  # noqa: BLE001 - a wrong file shows up as many different errors
         raise SeptctlError(f"{path}: not synth-clap weights ({str(e).splitlines()[0]}); "
                            "pass a file written by `python -m septctl.backbones.synth_clap_train`") from None
+    check_values(model, state, path)
     return model

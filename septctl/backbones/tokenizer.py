@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from septctl.console import shortened
 from septctl.errors import SeptctlError
 from septctl.paths import cache_dir
 
@@ -81,8 +82,8 @@ class ClipTokenizer:
         too_long = [t for t, r in zip(texts, rows) if len(r) > self.context_length]
         if too_long:
             raise SeptctlError(
-                f"prompt {too_long[0]!r} is {len(self.ids(too_long[0]))} tokens, over the text tower's "
-                f"{self.context_length}; shorten the class name or the template"
+                f"prompt {shortened(too_long[0])!r} is {len(self.ids(too_long[0]))} tokens, over the text tower's "
+                f"{self.context_length}; shorten the class name or the template, or lower --n-ctx"
             )
         ids = torch.full((len(rows), self.context_length), self.eot_id, dtype=torch.long)
         for i, r in enumerate(rows):

@@ -239,6 +239,24 @@ def select_state(
     return picked
 
 
+def check_values(model: Any, state: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Refuse, naming the tensor, weights that cannot be right: integers where the model holds floats
+    (an int8 file gave all-zero features), or NaN/inf values (NaN features, then blamed on an audio file)."""
+    import torch
+
+    own = model.state_dict()
+    for key in sorted(state):
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or key not in own or not own[key].is_floating_point():
+            continue
+        if not value.is_floating_point():
+            raise SeptctlError(f"{path}: tensor {key!r} holds {str(value.dtype).removeprefix('torch.')}, not "
+                               "floating-point weights; pass the released (float) weights file")
+        if not bool(torch.isfinite(value).all()):
+            raise SeptctlError(f"{path}: tensor {key!r} holds NaN or infinite values; pass the released weights "
+                               "file (download it again)")
+
+
 def _few(keys: list[str], n: int = 4) -> str:
     shown = ", ".join(keys[:n])
     return f"{shown} (+{len(keys) - n} more)" if len(keys) > n else shown

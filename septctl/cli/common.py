@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -20,6 +21,7 @@ def next_step(command: str, quiet: bool = False) -> None:
 
 def run_app(app: typer.Typer) -> int:
     Interrupted.said = False  # per command, also when one process runs several (tests)
+    _tolerant_streams()
     try:
         rv = app(standalone_mode=False)
     except SeptctlError as exc:
@@ -44,6 +46,14 @@ def run_app(app: typer.Typer) -> int:
     if rv == 130:  # Typer returns Ctrl-C as exit code 130, silently
         return _interrupted()
     return rv if isinstance(rv, int) else 0
+
+
+def _tolerant_streams() -> None:
+    """Text the console cannot encode (an ASCII or POSIX locale, a file name that is not UTF-8) is written
+    as `\\u2264` or `\\udcff` instead of ending the command in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _error(message: str) -> None:

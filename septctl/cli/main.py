@@ -5,15 +5,29 @@ Commands declare options in Typer's Annotated style, and their modules do withou
 `from __future__ import annotations`, so each option is one object (tests/test_options.py).
 """
 
-import importlib
+import contextlib
 import sys
-from typing import Annotated
 
-import typer
 
-from septctl import __version__
-from septctl.cli.numbers import guard_numbers
-from septctl.cli.options import plain_flags
+@contextlib.contextmanager
+def _starting():
+    """Ctrl-C while septctl loads (typer, rich, the command modules) ends as any Ctrl-C does: one line, 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted while starting; nothing was done\n")
+        raise SystemExit(130) from None
+
+
+with _starting():
+    import importlib
+    from typing import Annotated
+
+    import typer
+
+    from septctl import __version__
+    from septctl.cli.numbers import guard_numbers
+    from septctl.cli.options import plain_flags
 
 app = typer.Typer(
     name="septctl",
@@ -42,14 +56,15 @@ def _root(
     pass
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"septctl.cli.{_name}").register(app)
-guard_numbers(app)
-plain_flags(app)
+with _starting():
+    for _name in COMMAND_MODULES:
+        importlib.import_module(f"septctl.cli.{_name}").register(app)
+    guard_numbers(app)
+    plain_flags(app)
 
 
 def run() -> None:
     """Console-script entry: user errors become one red line and exit status 2."""
-    from septctl.cli.common import run_app
-
+    with _starting():
+        from septctl.cli.common import run_app
     sys.exit(run_app(app))

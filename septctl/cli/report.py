@@ -55,6 +55,10 @@ def report(
                            "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
     for line in changed_since_training(records):  # their results no longer describe the dataset as it is
         err.print(styled(f"warning: {line}", "yellow"), highlight=False)
+    for rec in records:
+        if rec.diverged:
+            err.print(styled("warning:", "yellow"), f"{rec.path}: diverged ({rec.diverged}); its results are in "
+                      "the tables, but retrain it with a lower --lr")
     tables = build_tables(records, table.value, shots, h_of_means, compare.value if compare else None)
     out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
@@ -154,6 +158,8 @@ def grid(
     from septctl.devices import check_device
 
     device = check_device(device, here=not (show_plan or batch.slurm or batch.status))  # a plan may run elsewhere
+    for flag, folder in (("--runs", runs), ("--sept-dir", sept_dir)):  # they reach every plan line
+        g.script_safe(str(folder), flag)
     knobs = g.Knobs(backbone=backbone.value, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=_methods(methods),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
@@ -180,6 +186,8 @@ def grid(
 
     def invoke(args: list[str]) -> None:
         rv = app(args=args, standalone_mode=False)
+        if rv == 130:  # Typer's silent Ctrl-C: the grid stops as interrupted, not as failed
+            raise KeyboardInterrupt
         if isinstance(rv, int) and rv:
             raise SeptctlError(f"`septctl {' '.join(args)}` exited with {rv}")
 

@@ -78,6 +78,9 @@ def train(
         "--pack-size", min=1, help="Train up to N of the runs together, one text-tower call per step (docs/speed.md)."
     )] = 1,
     compile_setting: CompileOption = None,
+    keep_diverged: Annotated[bool, typer.Option(
+        "--keep-diverged", help="Keep a run whose training loss ended above where it began and above chance "
+        "(marked diverged in run.yaml and by report) instead of refusing it.")] = False,
     quiet: Quiet = False,
     **method_flags,
 ) -> None:
@@ -113,7 +116,8 @@ def train(
     outs = [_out_for(out, c, len(seed_list) > 1, len(fold_list) > 1) for c in cfgs]
     setting = compile_setting.value if compile_setting else None  # None: SEPTCTL_COMPILE decides
     if pack_size == 1:
-        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print, compile_setting=setting)
+        run_dirs = [run_train(c, o, progress=not quiet, echo=err.print, compile_setting=setting,
+                              keep_diverged=keep_diverged)
                     for c, o in zip(cfgs, outs)]
     else:
         from septctl.engine.packed import train_packed
@@ -121,7 +125,7 @@ def train(
         run_dirs = []
         for i in range(0, len(cfgs), pack_size):
             run_dirs += train_packed(cfgs[i : i + pack_size], outs[i : i + pack_size], progress=not quiet,
-                                     echo=err.print, compile_setting=setting)
+                                     echo=err.print, compile_setting=setting, keep_diverged=keep_diverged)
     for run_dir in run_dirs:
         err.print(f"run folder: {run_dir}")
     next_step(f"septctl eval {' '.join(shlex.quote(str(d)) for d in run_dirs)}", quiet)

@@ -10,6 +10,7 @@ rounds through int16 and pads short clips with whole copies and then zeros.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,7 +51,7 @@ def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[torch.
 
     check_header(path, target_rate)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, sr = sf.read(os.fsencode(path), dtype="float32", always_2d=True)  # bytes: any locale, any name
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
         reason = re.sub(r"^Error opening .*?: ", "", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise SeptctlError(f"{path}: unreadable audio ({reason}); re-download or remove it") from None

@@ -30,6 +30,7 @@ import io
 import os
 from pathlib import Path
 
+from septctl.artifacts import write_text
 from septctl.errors import SeptctlError
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".au", ".m4a"}
@@ -54,6 +55,7 @@ def split_csvs(root: Path) -> Path:
     from septctl.paths import cache_dir
 
     root = Path(root)
+    _utf8_name(Path(os.path.realpath(root)))  # it names the cache folder of the split
     train, test, how = _labelled(root)
     train, test = _named(root, train, test)
     classes = sorted({c for _, c in train + test})
@@ -193,8 +195,20 @@ def _class_folders(folder: Path, root: Path) -> Labelled:
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
             for name in sorted(filenames):
                 if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
-                    rows.append((Path(dirpath, name).relative_to(root).as_posix(), d.name))
+                    rows.append((_utf8_name(Path(dirpath, name)).relative_to(root).as_posix(), d.name))
     return rows
+
+
+def _utf8_name(path: Path) -> Path:
+    """`path`, if every name in it is UTF-8: a split CSV (and a class name) is UTF-8 text, so a Latin-1 name
+    from an old archive is refused by name (its bytes shown) instead of failing to encode later."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise SeptctlError(f"{shown}: a file or folder name that is not UTF-8; rename it to UTF-8 "
+                           "(e.g. `convmv -f latin1 -t utf8 -r --notest FOLDER`)") from None
+    return path
 
 
 def _metadata(path: Path, root: Path, prefix: str) -> Labelled:
@@ -230,6 +244,4 @@ def _write_if_changed(dest: Path, rows: Labelled | None, text: str | None = None
         text = buf.getvalue()
     if dest.is_file() and dest.read_text(encoding="utf-8") == text:
         return
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.write_text(text or "", encoding="utf-8")
-    os.replace(tmp, dest)
+    write_text(dest, text or "")

@@ -67,7 +67,7 @@ def check_header(path: str | Path, target_rate: int | None = None) -> Header:
 
     path = Path(path)
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))  # bytes: soundfile encodes a str path strictly in the locale's codec
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         reason = reason.split(": ", 1)[-1] if reason.startswith("Error opening") else reason

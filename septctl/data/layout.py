@@ -8,6 +8,7 @@ is never written by septctl after `data prepare` made it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import posixpath
@@ -17,13 +18,14 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from septctl.artifacts import sha256_file, sha256_text, shared_mode
+from septctl.artifacts import sha256_file, sha256_text, shared_mode, write_text
 from septctl.data.csvfile import describe, read_rows
 from septctl.data.registry import find_dataset
 from septctl.data.schema import COLUMNS, DatasetInfo, Row
 from septctl.errors import SeptctlError
+from septctl.paths import cache_dir
 
-LINKS_FILE = "linked_roots.txt"  # written by `data prepare --link`: folders its symlinks may point into
+LINKS_FILE = "linked_roots.txt"  # where `data prepare --link` once recorded linked roots, in the dataset: no longer read
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
 SPLIT_RECORD_COLUMNS = ("path", "classname", "split", "size", "mtime_ns")
 def real_path(root: str, rel: str) -> str:
@@ -36,12 +38,19 @@ def _real_path(root: str, rel: str) -> str:
     return os.path.realpath(os.path.join(root, rel))
 
 
+def linked_roots_record(root: Path) -> Path:
+    """Where `data prepare --link` records the folders a dataset's symlinks point into: septctl's cache, keyed
+    by the dataset's real path, so that the dataset itself (which anyone may hand you) cannot widen the guard."""
+    key = hashlib.sha256(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return cache_dir() / "linked-roots" / f"{key}.txt"  # not made by a reader: a read-only cache still serves
+
+
 def allowed_roots(root: Path) -> list[str]:
-    """Folders a row may resolve into: the dataset folder and the roots `data prepare --link` recorded."""
+    """Folders a row may resolve into: the dataset folder and the roots the user's `data prepare --link` recorded."""
     roots = [os.path.realpath(root)]
-    links = root / LINKS_FILE
-    if links.is_file():
-        roots += [os.path.realpath(line) for line in links.read_text(encoding="utf-8").splitlines() if line.strip()]
+    record = linked_roots_record(root)
+    if record.is_file():
+        roots += [line for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
     return roots
 
 
@@ -60,8 +69,11 @@ def normalize_row_path(csv_path: Path, line: int, rel: str, root: Path, roots: l
     if not outside_ok:
         real = real_path(str(root), norm)  # a symlink loop stays inside and is then "does not exist"
         if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
-            raise SeptctlError(f"{csv_path}:{line}: {rel} resolves to {real}, outside {root} (a symlink out); "
-                               f"use `septctl data prepare --link`, or set {ALLOW_OUTSIDE}=1 to allow it")
+            old = (f"; its {LINKS_FILE} is no longer trusted (a dataset could open any file with it): if you made "
+                   "it with `septctl data prepare --link`, run that again into a new --out"
+                   if (root / LINKS_FILE).exists() else "; use `septctl data prepare --link`")
+            raise SeptctlError(f"{csv_path}:{line}: {rel} resolves to {real}, outside {root} (a symlink out)"
+                               f"{old}, or set {ALLOW_OUTSIDE}=1 to allow it")
     return norm
 
 
@@ -260,11 +272,13 @@ def write_layout(
                 w = csv.writer(f)
                 w.writerow(COLUMNS)
                 w.writerows((r.path, r.classname) for r in rows)
-        if link:
-            sources = sorted({str(Path(src).resolve().parent) for src in files.values()})
-            (tmp / LINKS_FILE).write_text("".join(f"{s}\n" for s in sources), encoding="utf-8")
         os.chmod(tmp, shared_mode(dir=True))  # mkdtemp makes it 0700
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    if link:
+        sources = sorted({os.path.realpath(Path(src).parent) for src in files.values()})
+        record = linked_roots_record(out)
+        cache_dir(record.parent.name)
+        write_text(record, "".join(f"{s}\n" for s in sources))

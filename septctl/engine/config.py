@@ -12,6 +12,7 @@ from septctl.errors import SeptctlError
 _BOUNDS = {"shots": (1, True), "epochs": (1, True), "n_ctx": (1, True), "batch_size": (1, True), "lr": (0, False),
            "momentum": (0, True), "weight_decay": (0, True), "logit_scale": (0, False)}
 _SEPT_BOUNDS = {"lam": (0, True), "neighbor_subset": (0, True)}
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (the crop and sampling draws) takes no more
 
 
 def _check(option: str, value: float, low: float, inclusive: bool) -> None:
@@ -71,6 +72,8 @@ class TrainConfig:
         """Refuse out-of-range settings before any work (a zero-epoch run would be marked complete)."""
         for name, (low, inclusive) in _BOUNDS.items():
             _check(name, getattr(self, name), low, inclusive)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise SeptctlError(f"--seed {self.seed!r}: must be a whole number from 0 to {MAX_SEED}")
         from septctl.devices import check_device
 
         self.device = check_device(self.device)

@@ -42,7 +42,8 @@ def check_packable(cfgs: list[TrainConfig]) -> None:
 
 
 def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: bool = True,
-                 echo: Callable[[str], None] = print, compile_setting: str | None = None) -> list[Path]:
+                 echo: Callable[[str], None] = print, compile_setting: str | None = None,
+                 keep_diverged: bool = False) -> list[Path]:
     """Train the runs of `cfgs` together (each resumed or skipped on its own); returns their run folders."""
     for cfg in cfgs:
         cfg.validate()
@@ -72,7 +73,8 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
             _train_together(runs, echo)
             names = [str(r.run_dir) for r in runs]
             for r in runs:
-                finish_run(r, time.time() - t0, packed_with=[n for n in names if n != str(r.run_dir)])
+                finish_run(r, time.time() - t0, packed_with=[n for n in names if n != str(r.run_dir)],
+                           keep_diverged=keep_diverged)
     return dirs
 
 

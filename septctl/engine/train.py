@@ -26,6 +26,7 @@ from septctl.data.schema import TRAINING_SETS, Row, select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.compile import compile_for_training, compile_mode
 from septctl.engine.config import SeptOptions, TrainConfig
+from septctl.engine.health import diverged
 from septctl.errors import Interrupted, SeptctlError
 from septctl.methods import build_method
 from septctl.methods.base import PromptMethod
@@ -125,6 +126,7 @@ class SeptTerm:
         margins = load_margins(
             opts.margins,
             classes=setup.classes,
+            n=neighbors.n,
             neighbors_sha256=neighbors.sha256,
             backbone_name=setup.backbone.name,
             weights_id=setup.backbone.weights_id(),
@@ -255,10 +257,12 @@ def train(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     compile_setting: str | None = None,
+    keep_diverged: bool = False,
 ) -> Path:
     """Train (or resume, or skip if finished) and return the run folder, held locked throughout.
 
     `compile_setting`: `train --compile` (engine/compile.py); None reads SEPTCTL_COMPILE.
+    `keep_diverged`: mark a diverged run complete (flagged in its card) instead of refusing it.
     """
     cfg.validate()
     mode = step_compile_mode(compile_setting, [cfg])
@@ -267,7 +271,8 @@ def train(
     run_dir = run_folder(out, cfg, given, identity, dataset.name, fold)
     check_new_folder(run_dir, "--out")
     with run_lock(run_dir, echo):
-        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode, identity, legacy_config_hash(given))
+        _train_locked(cfg, dataset, fold, run_dir, progress, echo, mode, identity, legacy_config_hash(given),
+                      keep_diverged)
     return run_dir
 
 
@@ -362,7 +367,8 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
 
 
 def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_dir: Path, progress: bool,
-                  echo: Callable[[str], None], mode: str | None, identity: dict, legacy_hash: str) -> None:
+                  echo: Callable[[str], None], mode: str | None, identity: dict, legacy_hash: str,
+                  keep_diverged: bool = False) -> None:
     run = prepare_run(cfg, dataset, fold, run_dir, progress, echo, identity, legacy_hash=legacy_hash)
     if run is None:
         return
@@ -384,13 +390,14 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise Interrupted from None
-    finish_run(run, time.time() - t0)
+    finish_run(run, time.time() - t0, keep_diverged=keep_diverged)
 
 
-def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -> None:
+def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None, keep_diverged: bool = False) -> None:
     """Write the prompt and the run card, then drop the state file.
 
-    `packed_with` names the other run folders this one was trained with in one pack.
+    `packed_with` names the other run folders this one was trained with in one pack. A diverged
+    run (engine/health.py) is refused, its state kept, unless `keep_diverged`: then its card says so.
     """
     cfg, setup, method, run_dir = run.cfg, run.setup, run.method, run.run_dir
     t0 = time.time()
@@ -400,6 +407,10 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
     bad = nonfinite(prompt)
     if bad:
         raise SeptctlError(f"epoch {cfg.epochs}: prompt tensor {bad[0]!r} is not finite; lower --lr")
+    divergence = diverged(run.log, len(setup.classes))
+    if divergence and not keep_diverged:
+        raise SeptctlError(f"{run_dir}: diverged, not complete: {divergence.describe()}; lower --lr, or rerun the "
+                           "same command with --keep-diverged to keep it (its state is saved)")
     card = provenance(
         backbone=cfg.backbone, weights_id=setup.backbone.weights_id(), device=str(setup.backbone.device),
         embeddings=setup.embeddings_card, **(run.sept_files.hashes if run.sept_files else {}),
@@ -427,6 +438,7 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None) -
         "train_seconds": round(seconds, 2),
         "compiled": run.compiled or False,  # compiled steps differ from eager ones at float rounding
         **extra,
+        **({"diverged": divergence.describe()} if divergence else {}),
         "prompt_sha256": sha256_file(run_dir / PROMPT_FILE),
         "card": card,
     })

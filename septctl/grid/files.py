@@ -15,6 +15,7 @@ from septctl.grid.plan import Job
 
 JOB_MARK = "septctl-job: "  # first line of a batch log: the plan line it runs
 EXIT_MARK = "septctl-exit: "  # last line of a batch log: the line's exit status
+START_MARK = "septctl-start: "  # when the task started (seconds since the epoch): which attempt is the latest
 STAGE_FILES = {"prep": "prep.txt", "runs": "runs.txt"}
 
 
@@ -42,16 +43,31 @@ class JobStatus:
 
 def _last_error(lines: list[str]) -> str:
     """The last line that reads like an error, else the last non-empty line before the exit mark."""
-    body = [s.strip() for s in lines if s.strip() and not s.startswith((JOB_MARK, EXIT_MARK))]
+    body = [s.strip() for s in lines if s.strip() and not s.startswith((JOB_MARK, EXIT_MARK, START_MARK))]
     for line in reversed(body):
         if any(w in line.lower() for w in ("error", "cancelled", "killed", "traceback", "refused")):
             return line
     return body[-1] if body else "no output"
 
 
+def _started(lines: list[str], mtime: float) -> tuple[float, float]:
+    """When a log's task started (its START_MARK; older logs: their last write), then its last write.
+
+    The start orders attempts: a rerun that is still running, quietly, was last written before an
+    earlier attempt that ended after it started, yet it is the one that counts.
+    """
+    for s in lines[1:4]:
+        if s.startswith(START_MARK):
+            try:
+                return float(s[len(START_MARK):]), mtime
+            except ValueError:
+                break
+    return mtime, mtime
+
+
 def _latest_logs(folder: Path) -> dict[str, tuple[Path, list[str]]]:
-    """Plan line -> (newest log running it, its lines)."""
-    found: dict[str, tuple[float, Path, list[str]]] = {}
+    """Plan line -> (the log of its latest attempt, its lines)."""
+    found: dict[str, tuple[tuple[float, float], Path, list[str]]] = {}
     for log in (folder / "logs").glob("*.out"):
         try:
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -60,8 +76,9 @@ def _latest_logs(folder: Path) -> dict[str, tuple[Path, list[str]]]:
             continue
         if lines and lines[0].startswith(JOB_MARK):
             line = lines[0][len(JOB_MARK):]
-            if line not in found or mtime >= found[line][0]:
-                found[line] = (mtime, log, lines)
+            order = _started(lines, mtime)
+            if line not in found or order >= found[line][0]:
+                found[line] = (order, log, lines)
     return {k: (p, lines) for k, (_, p, lines) in found.items()}
 
 

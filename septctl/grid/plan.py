@@ -8,6 +8,7 @@ the `prep` stage must finish before the `runs` stage starts (they make the share
 
 from __future__ import annotations
 
+import re
 import shlex
 from contextlib import nullcontext
 from functools import lru_cache
@@ -75,6 +76,19 @@ class Knobs:
         return extra + (["--device", self.device] if self.device != "cpu" else [])
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def script_safe(value: str, what: str) -> str:
+    """`value`, if a batch script line can carry it: shlex quoting makes any other text inert, but a
+    newline splits a plan line (`sed -n Np` would run its second half) or ends an `#SBATCH` line."""
+    found = _CONTROL.search(value)
+    if found:
+        raise SeptctlError(f"{what} {value!r} holds a control character ({found.group()!r}), which a batch script "
+                           "cannot carry safely; rename it or choose another value")
+    return value
+
+
 @dataclass
 class Job:
     stage: str  # prep or runs
@@ -84,6 +98,10 @@ class Job:
     eval_keys: list[str] = field(default_factory=list)  # metrics.yaml keys a finished job has
 
     def line(self) -> str:
+        """The job as one shell line of a plan file (each value quoted; see `script_safe`)."""
+        for step in self.steps:
+            for arg in step:
+                script_safe(arg, f"`septctl {step[0]}` value")
         return " && ".join(shlex.join(["septctl", *step]) for step in self.steps)
 
     def done(self) -> bool:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from septctl.errors import SeptctlError
-from septctl.grid.files import EXIT_MARK, JOB_MARK
+from septctl.grid.files import EXIT_MARK, JOB_MARK, START_MARK
+from septctl.grid.plan import script_safe
 
 DEFAULT_MAX_ARRAY = 1001  # SLURM's default MaxArraySize
 
@@ -71,6 +72,11 @@ def load_profile(path: Path | None) -> Resources:
     args = data.get("sbatch_args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) and a.startswith("-") for a in args):
         raise SeptctlError(f"{path}: sbatch_args must be a list of sbatch options like ['--qos=long']")
+    for key in ("partition", "time", "mem", "account"):
+        if data.get(key) is not None:
+            script_safe(data[key], f"{path}: {key}")
+    for a in args:
+        script_safe(a, f"{path}: sbatch_args item")
     return Resources(**data)
 
 
@@ -81,6 +87,10 @@ def merged(profile: Resources, **options) -> Resources:
     if bad:
         raise SeptctlError(f"--sbatch-arg {bad[0]!r}: give an sbatch option, e.g. --sbatch-arg=--qos=long")
     values = {k: v for k, v in options.items() if v is not None}
+    for key, v in values.items():
+        script_safe(str(v), f"--{key}")
+    for a in extra:
+        script_safe(a, "--sbatch-arg")
     return Resources(**{**profile.__dict__, **values, "sbatch_args": [*profile.sbatch_args, *extra]})
 
 
@@ -111,6 +121,7 @@ def _exports(env: dict[str, str]) -> str:
 
 def task_script(name: str, folder: Path, res: Resources, env: dict[str, str], workdir: Path) -> str:
     """A batch script running line OFFSET + SLURM_ARRAY_TASK_ID of the plan file given as $1."""
+    script_safe(str(folder), "--runs folder")
     exports = _exports(env)
     return f"""#!/usr/bin/env bash
 #SBATCH --job-name={name}
@@ -125,6 +136,7 @@ N=$(( ${{2:-0}} + ${{SLURM_ARRAY_TASK_ID:?run this as a SLURM array task}} ))
 LINE=$(sed -n "${{N}}p" "$PLAN")
 [ -n "$LINE" ] || {{ echo "error: $PLAN has no line $N"; exit 2; }}
 echo "{JOB_MARK}$LINE"
+echo "{START_MARK}$(date +%s)"
 echo "node $(hostname), task $N of $PLAN"
 trap 'echo "{EXIT_MARK}$?"' EXIT
 bash -c "$LINE"
@@ -132,6 +144,7 @@ bash -c "$LINE"
 
 
 def report_script(folder: Path, res: Resources, env: dict[str, str], workdir: Path, command: str) -> str:
+    script_safe(str(folder), "--runs folder")
     exports = _exports(env)
     return f"""#!/usr/bin/env bash
 #SBATCH --job-name=report

@@ -10,10 +10,16 @@ from __future__ import annotations
 import torch
 
 from septctl.backbones.base import Backbone
+from septctl.errors import SeptctlError
 
 
 class PromptBuilder:
     def __init__(self, backbone: Backbone, n_ctx: int):
+        room = backbone.tokenizer.context_length - backbone.ctx_start - 2  # the class name's word and the end token
+        if n_ctx > room:
+            raise SeptctlError(f"--n-ctx {n_ctx}: {backbone.name}'s text tower holds "
+                               f"{backbone.tokenizer.context_length} tokens, so at most {room} context vectors "
+                               "leave room for a class name; lower --n-ctx")
         self.backbone = backbone
         self.n_ctx = n_ctx
         self._cache: dict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor]] = {}

@@ -36,24 +36,35 @@ def _pyplot():
 
 
 def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
-    """OUT.png and OUT.pdf, byte-identical for the same figure (no creation date), so a rerun is not a change."""
+    """OUT.png and OUT.pdf, byte-identical for the same figure (no creation date), so a rerun is not a change.
+
+    Both or neither: each is rendered in memory, both are written to temporary files, and only then are
+    both renamed into place (a full disk failed the PDF writer after the PNG was in place).
+    """
+    import io
+
+    from septctl.artifacts import atomic_path, refuse_to_replace
+
     out = Path(out)
     if out.suffix in (".png", ".pdf"):
         out = out.with_suffix("")
     out.parent.mkdir(parents=True, exist_ok=True)
-    from septctl.artifacts import atomic_path
-
     _fit_fonts(fig)
-    files = []
+    rendered = {}
     for ext in ("png", "pdf"):
-        path = out.parent / f"{out.name}.{ext}"
-        with atomic_path(path, force=force) as tmp, warnings.catch_warnings():
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once by _fit_fonts
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight",
+            fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight",
                         metadata={"CreationDate": None} if ext == "pdf" else None)
-        files.append(path)
+        rendered[out.parent / f"{out.name}.{ext}"] = buf.getvalue()
     _pyplot().close(fig)
-    return files
+    (png, png_bytes), (pdf, pdf_bytes) = rendered.items()
+    with atomic_path(png, force=force) as png_tmp, atomic_path(pdf, force=force) as pdf_tmp:
+        png_tmp.write_bytes(png_bytes)
+        pdf_tmp.write_bytes(pdf_bytes)
+        refuse_to_replace(png, force, png_tmp)  # before the PDF is renamed (atomic_path checks each on its way out)
+    return [png, pdf]
 
 
 def _charmap(path: str) -> frozenset[int]:

@@ -5,10 +5,12 @@ The tables themselves are built in paper_tables.py.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from septctl.data.layout import DatasetFolder
+from septctl.engine.health import diverged
 from septctl.errors import SeptctlError
 from septctl.runs import (dataset_changes, open_run_dataset, read_card, read_metrics, run_config,
                           same_dataset)
@@ -28,6 +30,7 @@ class RunRecord:
     evaluations: list[dict] = field(default_factory=list)  # every metrics.yaml entry: dataset, fold, classes, accuracy
     card: dict = field(default_factory=dict)  # run.yaml's card (provenance, the SEPT files' hashes)
     short_classes: dict[str, int] = field(default_factory=dict)  # class -> files, where fewer than shots
+    diverged: str | None = None  # how its training loss rose (engine/health.py), or None
 
     @property
     def method(self) -> str:
@@ -54,10 +57,32 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if (p / "run.yaml").is_file():
             found.append(p)
         elif p.is_dir():
-            found.extend(sorted(q.parent for q in p.rglob("run.yaml")))
+            found.extend(_runs_below(p))
         else:
             raise SeptctlError(f"{p}: not a run folder or a folder of runs")
     return found
+
+
+def _runs_below(top: Path) -> list[Path]:
+    """Folders under `top` holding a run.yaml, at any depth: a loop, not recursion (`rglob` raised
+    RecursionError 1,000 folders down); each real folder once, so a symlink loop ends."""
+    found, stack, seen = [], [top], set()
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        stack.append(Path(entry.path))
+                    elif entry.name == "run.yaml" and entry.is_file():
+                        found.append(folder)
+        except OSError:  # an unreadable folder holds no run we could read (as rglob skipped it)
+            continue
+    return sorted(found)
 
 
 def load_record(run_dir: Path) -> RunRecord:
@@ -68,6 +93,10 @@ def load_record(run_dir: Path) -> RunRecord:
     rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed") or 0),
                     int(run.get("fold") or 0), config=config, card=run.get("card") or {},
                     short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
+    losses, classes = run.get("losses"), run.get("classes")
+    if isinstance(losses, list) and isinstance(classes, list):  # runs kept with --keep-diverged, or made before it
+        found = diverged(losses, len(classes))
+        rec.diverged = found.describe() if found else None
     for result in read_metrics(run_dir).values():  # checked: names, whole folds, accuracy in 0..100
         entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
                  "classes": result["classes"], "accuracy": float(result["accuracy"])}

@@ -146,9 +146,10 @@ def is_current(path: str | Path, meta: dict[str, str]) -> bool:
 
 
 def load_margins(
-    path: str | Path, *, classes: list[str], neighbors_sha256: str, backbone_name: str, weights_id: str
+    path: str | Path, *, classes: list[str], n: int, neighbors_sha256: str, backbone_name: str, weights_id: str
 ) -> torch.Tensor:
-    """The [K, K, N] margins for `classes` (in that order), refusing a file made from other inputs."""
+    """The [K, K, N] margins for `classes` (in that order) and N = `n` neighbors each, refusing a file made
+    from other inputs, of another shape or of a type other than floating point."""
     tensors, meta = load_tensors(path, "margins file")
     fix = "rerun `septctl margins --neighbors ... --backbone ...` with the files used for training"
     m = tensors.get("margins")
@@ -158,6 +159,12 @@ def load_margins(
         have = None
     if m is None or m.dim() != 3 or not isinstance(have, list) or m.shape[:2] != (len(have), len(have)):
         raise SeptctlError(f"{path}: not a margins file (no [K, K, N] `margins` with its classes); {fix}")
+    if not m.is_floating_point():
+        raise SeptctlError(f"{path}: margins are {str(m.dtype).removeprefix('torch.')}, not floating point "
+                           f"(distances); {fix}")
+    if m.shape[2] != n:
+        raise SeptctlError(f"{path}: margins have shape {list(m.shape)}, but the neighbors file gives {n} neighbors "
+                           f"per class ([K, K, {n}]); {fix}")
     if not bool(torch.isfinite(m).all()):
         raise SeptctlError(f"{path}: margins hold NaN or inf; {fix}")
     if sorted(have) != sorted(classes):
@@ -170,4 +177,4 @@ def load_margins(
             f"not {backbone_name} ({weights_id}); {fix}"
         )
     order = torch.tensor([have.index(c) for c in classes])
-    return m[order][:, order].contiguous()
+    return m[order][:, order].float().contiguous()

@@ -97,6 +97,23 @@ def symlink_passwd(data):
     return ("audios/passwd.wav", "outside")
 
 
+def own_links_file_root(data):
+    """The dataset carries its own linked_roots.txt naming `/` (issue 28: /etc/passwd reached the decoder)."""
+    (data / "linked_roots.txt").write_text("/\n")
+    (data / "audios" / "passwd.wav").symlink_to("/etc/passwd")
+    set_first_path(data, "train", "audios/passwd.wav")
+    return ("audios/passwd.wav", "linked_roots.txt is no longer trusted", "data prepare --link")
+
+
+def own_links_file_outside(data):
+    """The same with a real clip beside the dataset: only the user's `data prepare --link` may allow it."""
+    target = outside_wav(data)
+    (data / "linked_roots.txt").write_text(f"{target.parent}\n")
+    (data / "audios" / "x.wav").symlink_to(target)
+    set_first_path(data, "train", "audios/x.wav")
+    return ("audios/x.wav", "linked_roots.txt is no longer trusted")
+
+
 def symlink_dir_out(data):
     outside_wav(data)
     (data / "more").symlink_to(data.parent / "outside", target_is_directory=True)
@@ -182,7 +199,7 @@ def newline_in_path(data):
 
 
 DAMAGES = [dotdot, dotdot_deep, dotdot_only, etc_passwd, absolute_outside, absolute_inside, double_slash_root,
-           symlink_file_out, symlink_passwd, symlink_dir_out, symlink_relative_out, symlink_loop,
+           symlink_file_out, symlink_passwd, own_links_file_root, own_links_file_outside, symlink_dir_out, symlink_relative_out, symlink_loop,
            dup_dot_slash, dup_double_slash, dup_dot_segment, dup_up_and_back, dup_trailing_space, dup_symlink_alias,
            dup_other_class, in_train_and_test, in_train_and_test_respelled, in_train_and_test_by_symlink,
            escape_in_path, newline_in_path]

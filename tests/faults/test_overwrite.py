@@ -8,7 +8,6 @@ with the reason, and the table must name every --out command the CLI has.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import typer
