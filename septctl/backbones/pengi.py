@@ -39,6 +39,7 @@ from septctl.backbones.weights import (
     weights_dir,
 )
 from septctl.errors import SeptctlError
+from septctl.defaults import BACKBONE_ENV
 
 SOURCE = SPECS["pengi"].source
 
@@ -90,7 +91,8 @@ def resolve_pengi(weights: str | os.PathLike | None) -> Path:
     if recorded is not None:
         return recorded
     raise SeptctlError(f"Pengi (the default backbone) has no weights in {weights_dir()}; {_hint()} "
-                      f"(base.pth from {SOURCE.location}), or try septctl with --backbone tiny (random weights)")
+                      f"(base.pth from {SOURCE.location}), or try septctl with --backbone synth-clap (shipped, trained on "
+                      f"synthetic sounds) or tiny (random weights); {BACKBONE_ENV}=NAME sets it for every command")
 
 
 def _state(path: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from septctl.cli.common import err, out, set_threads
 from septctl.console import counted, styled
 from septctl.cli.options import (Backbone, BackboneOption, ClassSet, DataRoot, Dataset, Device, Experiment, Force,
                                  Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet, Weights,
-                                 ZeroshotBackbone)
+                                 ZeroshotBackbone, default_backbone)
 from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE
 
@@ -224,7 +224,7 @@ def grid_eval(
     from septctl.runs import metrics_key, read_metrics, read_run, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
-    backbone = backbone.value if backbone else DEFAULT_BACKBONE
+    backbone = backbone.value if backbone else default_backbone()
     if zeroshot:
         ds = open_dataset(target, root)
         where = out_dir or zeroshot_run_dir(ds.name, backbone, fold)
