@@ -41,7 +41,7 @@ def report(
     """
     from septctl.artifacts import write_text
     from septctl.errors import SeptctlError
-    from septctl.report.paper_tables import build_tables, render_tables
+    from septctl.report.paper_tables import build_tables, left_out, render_tables
     from septctl.report.tables import find_runs, load_record
 
     records = [load_record(p) for p in find_runs(runs)]
@@ -59,9 +59,19 @@ def report(
         if not t.cells and not t.missing:
             err.print(f"{t.title}: empty; none of the {counted(len(records), 'run')} found is of this kind "
                       "(see --table, --shots)")
+    for line in left_out(records, tables):
+        err.print(styled(line, "yellow"), highlight=False)
+    nothing = [r for r in records if r.learning_warnings]
+    if nothing:
+        err.print(styled(f"{_runs(len(nothing))} learned nothing", "yellow"), "(marked ! in the tables): ",
+                  "; ".join(f"{r.path}: {r.learning_warnings[0]}" for r in nothing[:3]), highlight=False)
     missing = sum(len(t.missing) for t in tables)
     if missing:
         err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")
+
+
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
 
 
 def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ class RunRecord:
     evaluations: list[dict] = field(default_factory=list)  # every metrics.yaml entry: dataset, fold, classes, accuracy
     card: dict = field(default_factory=dict)  # run.yaml's card (provenance, the SEPT files' hashes)
     short_classes: dict[str, int] = field(default_factory=dict)  # class -> files, where fewer than shots
+    learning_warnings: list[str] = field(default_factory=list)  # signs it learned nothing (engine/learned.py)
 
     @property
     def method(self) -> str:
@@ -65,7 +66,8 @@ def load_record(run_dir: Path) -> RunRecord:
     config = run.get("config") or {}
     rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed") or 0),
                     int(run.get("fold") or 0), config=config, card=run.get("card") or {},
-                    short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
+                    short_classes=(run.get("few_shot") or {}).get("short_classes") or {},
+                    learning_warnings=[str(w) for w in run.get("learning_warnings") or []])
     for result in read_metrics(run_dir).values():  # checked: names, whole folds, accuracy in 0..100
         entry = {"dataset": result["dataset"], "fold": int(result.get("fold") or 0),
                  "classes": result["classes"], "accuracy": float(result["accuracy"])}
