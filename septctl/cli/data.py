@@ -11,6 +11,7 @@ from septctl.backbones.registry import SPECS
 from septctl.data.registry import NAMES
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
+from septctl.cli.listing import Column, ListFormatOption, show_listing
 from septctl.cli.options import AsJson, DataRoot, Dataset, Quiet, SynthDataset, choice
 from septctl.console import counted, styled
 
@@ -21,26 +22,15 @@ data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them 
 
 
 @data_app.command("list")
-def list_datasets(as_json: AsJson = False) -> None:
-    """Show the paper's 11 datasets: classes, folds and the base/new split."""
+def list_datasets(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
+    """Show the paper's 11 datasets: classes, folds and the base/new split (your own folder needs no entry here)."""
     from septctl.data.registry import DATASETS
 
-    if as_json:
-        out.print_json(json.dumps([d.as_dict() for d in DATASETS]))
-        return
-    from rich.table import Table
-
-    table = Table(title="septctl datasets (base = first ceil(K/2) sorted classes)")
-    # words never break: names and numbers on one line, the task at its longest word, class lists share the rest
-    table.add_column("name", no_wrap=True)
-    table.add_column("task", min_width=max(len(w) for d in DATASETS for w in d.task.split()))
-    table.add_column("classes", no_wrap=True)
-    table.add_column("folds", no_wrap=True)
-    table.add_column("base", ratio=1)
-    table.add_column("new", ratio=1)
-    for d in DATASETS:
-        table.add_row(d.name, d.task, str(len(d.classes)), str(d.folds), ", ".join(d.base), ", ".join(d.new))
-    out.print(table)
+    columns = [Column("name"), Column("task", wraps=True), Column("classes"), Column("folds"), Column("base"),
+               Column("new")]
+    show_listing("septctl datasets (base = first ceil(K/2) sorted classes)", columns,
+                 [[d.name, d.task, str(len(d.classes)), str(d.folds), list(d.base), list(d.new)] for d in DATASETS],
+                 [d.as_dict() for d in DATASETS], "json" if as_json else (fmt.value if fmt else None))
 
 
 @data_app.command("prepare")

@@ -8,7 +8,9 @@ import typer
 
 from septctl.cli import grid_batch as gb
 from septctl.cli import panels
-from septctl.cli.common import err, out, set_threads
+from septctl.cli.common import err, next_step, out, set_threads
+from septctl.cli.sept import (ApiKeyEnv, Backoff, BaseUrl, GridLlm, MaxRounds, MaxTime, MaxTries, NoCache, Timeout,
+                              announce, connector, llm_flags)
 from septctl.console import counted, styled
 from septctl.cli.options import (Backbone, BackboneOption, ClassSet, DataRoot, Dataset, Device, Experiment, Force,
                                  Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet, Weights,
@@ -127,6 +129,9 @@ def grid(
         "--plan", help="Print one command per unfinished job (every job with --all) instead of running them."
     )] = False,
     stage: Annotated[Stage, typer.Option("--stage", help="With --plan: prep (run first), runs, or all.")] = Stage.all,
+    llm: GridLlm = "builtin", base_url: BaseUrl = None, api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
+    max_tries: MaxTries = 3, backoff: Backoff = 2.0, timeout: Timeout = 30.0, max_time: MaxTime = 300.0,
+    max_rounds: MaxRounds = 4, no_cache: NoCache = False,
     slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
     parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
     cpus: gb.Cpus = None, time: gb.Time = None, mem: gb.Mem = None, account: gb.Account = None,
@@ -147,7 +152,9 @@ def grid(
     knobs = g.Knobs(backbone=backbone.value, epochs=2 if quick else epochs, seeds=(0,) if quick else _csv_ints(seeds, "--seeds"),
                     folds="1" if quick else folds, methods=_methods(methods),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
-                    runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size)
+                    runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size,
+                    llm_args=tuple(llm_flags(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time,
+                                             max_rounds, no_cache)))
     if pairs:
         bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
         if bad:
@@ -173,10 +180,24 @@ def grid(
             raise SeptctlError(f"`septctl {' '.join(args)}` exited with {rv}")
 
     ran, skipped = g.run_jobs(jobs, invoke, err.print)
+    name = experiment.value
     if ran == 0:
-        err.print(f"{experiment}: nothing to do, all {skipped} jobs already complete")
+        err.print(f"{name}: nothing to do, all {counted(skipped, 'job')} already complete")
     else:
-        err.print(f"{experiment}: ran {ran} job(s), {skipped} already complete")
+        err.print(f"{name}: ran {counted(ran, 'job')}, {skipped} already complete")
+    _grid_table(name, jobs, runs)
+
+
+def _grid_table(experiment: str, jobs: list, runs: Path) -> None:
+    """The table of the grid just run (its own runs only), and the report command that shows it again."""
+    from septctl.report.paper_tables import build_tables, render_tables
+    from septctl.report.tables import load_record
+
+    table = {"base2new": "b2n", "paper": "all"}.get(experiment, experiment)
+    records = [load_record(j.run_dir) for j in jobs if j.stage == "runs" and j.run_dir and (j.run_dir / "run.yaml").is_file()]
+    if records:
+        out.print(render_tables(build_tables(records, table), "md"), highlight=False, end="")
+    next_step(f"septctl report {runs} --table {table}")
 
 
 def grid_prep(
@@ -189,14 +210,18 @@ def grid_prep(
         "--embed", help="Also embed this dataset (a cross-dataset target).")] = [],
     data_root: DataRoot = None,
     device: Device = "cpu",
+    llm: GridLlm = "builtin", base_url: BaseUrl = None, api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
+    max_tries: MaxTries = 3, backoff: Backoff = 2.0, timeout: Timeout = 30.0, max_time: MaxTime = 300.0,
+    max_rounds: MaxRounds = 4, no_cache: NoCache = False,
 ) -> None:
-    """Make a dataset's SEPT files (built-in neighbors and prefixes, margins) and embeddings, once, under a lock."""
+    """Make a dataset's SEPT files (neighbors from the built-in bank or --llm, built-in prefixes, margins) and
+    embeddings, once, under a lock."""
     set_threads()
     backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
     from septctl.embed import embed_named
     from septctl.grid import plan as g
-    from septctl.sept_inputs import write_margins, write_neighbors, write_prefixes
+    from septctl.sept_inputs import write_margins, write_prefixes
 
     knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
                     device=device)
@@ -206,13 +231,29 @@ def grid_prep(
         for name in sorted({dataset, *embed}):
             embed_named(name, backbone, data_root=knobs.data_root, device=device)
         if not neighbors.is_file():
-            write_neighbors(neighbors, dataset=dataset, split=classes)
+            connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, False)
+            _grid_neighbors(neighbors, dataset, classes, connect, max_rounds)
         with file_lock(prefixes):
             if not prefixes.is_file():
                 write_prefixes(prefixes)
         write_margins(margins, neighbors=neighbors, prefixes=prefixes, backbone=backbone, device=device)
         write_yaml(Path(sept_dir) / g.dataset_label(dataset) / g.prep_stamp(knobs, classes),
                    {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})
+
+
+def _grid_neighbors(path: Path, dataset: str, classes: str, connect, max_rounds: int) -> None:
+    """neighbors.yaml of a grid's dataset; when the bank lacks a class, the error names where the grid looks."""
+    from septctl.errors import SeptctlError
+    from septctl.sept_inputs import write_neighbors
+
+    try:
+        write_neighbors(path, dataset=dataset, split=classes, connect=connect, max_rounds=max_rounds,
+                        notify=announce)
+    except SeptctlError as exc:
+        if connect is not None:
+            raise
+        raise SeptctlError(f"{exc}; the grid reads {path}: write it there, or give `septctl grid` (or grid-prep) "
+                           "--llm MODEL [--base-url URL]") from None
 
 
 def grid_eval(

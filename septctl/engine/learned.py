@@ -31,7 +31,8 @@ def learning_warnings(method: PromptMethod, classes: list[str], log: list[dict],
     ce = last.get("ce", last.get("loss"))
     if ce is not None and ce > chance:
         found.append(f"final training loss {ce:.3f} is above chance (ln {len(classes)} = {chance:.3f}): the prompt "
-                     f"learned nothing; try more --epochs or another --lr, and check the labels")
+                     f"does no better than a guess on its own training clips; try more --epochs or another --lr, "
+                     f"and check that the labels match the sounds")
     closest = _least_similar_pair(method, classes, audio)
     if closest > COLLAPSED:
         found.append(f"the {len(classes)} class prompts collapsed onto one point (every pair at cosine similarity "

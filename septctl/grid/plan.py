@@ -53,6 +53,7 @@ class Knobs:
     device: str = "cpu"
     cross_pairs: tuple[tuple[str, str], ...] = CROSS_PAIRS
     pack: int = 0  # runs per packed `train` (engine/packed.py); 0: all seeds on CUDA, 1 (alone) on the CPU
+    llm_args: tuple[str, ...] = ()  # `grid --llm MODEL ...`, passed on to grid-prep for the neighbors (default: the bank)
 
     def pack_size(self) -> int:
         """On the CPU packing measured no gain at ESC-50 size (docs/speed.md), so runs stay alone there."""
@@ -157,7 +158,7 @@ def prep_record(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...]
 def _prep(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...] = ()) -> Job:
     """SEPT files (neighbors of the training classes, margins) and embeddings, made once per dataset."""
     step = ["grid-prep", dataset, "--classes", classes, "--backbone", knobs.backbone, "--sept-dir", knobs.sept_dir,
-            *[a for t in embed for a in ("--embed", t)], *knobs.common()]
+            *[a for t in embed for a in ("--embed", t)], *knobs.llm_args, *knobs.common()]
     return Job("prep", [step], Path(knobs.sept_dir) / dataset_label(dataset), prep_record(knobs, dataset, classes, embed),
                [prep_stamp(knobs, classes)])
 
