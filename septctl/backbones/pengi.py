@@ -26,7 +26,7 @@ from torch import nn
 
 from septctl.backbones.base import ProjectedBackbone
 from septctl.data.audio import AudioSpec
-from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
+from septctl.backbones.clip_text import ClipTextTower, build_clip_text_core
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
@@ -64,7 +64,7 @@ class PengiBackbone(ProjectedBackbone):
         self.tokenizer = ClipTokenizer(context_length=40)
         self.audio = HTSAT()
         self.audio_projection = Projection(self.audio.cfg.out_dim, self.embed_dim)
-        self.text = ClipTextTower(build_clip_text_model())
+        self.text = ClipTextTower(build_clip_text_core())
         self.text_projection = nn.Linear(self.token_dim, self.token_dim, bias=False)
         self.projection = Projection(self.token_dim, self.embed_dim)
 

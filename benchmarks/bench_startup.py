@@ -1,0 +1,76 @@
+"""Start-up of septctl's commands: wall time of a fresh process per command, against `python -c pass`.
+
+    python benchmarks/bench_startup.py [--repeats R]
+
+Each line is the median of R runs of a new process (what a grid of hundreds of runs pays per
+command): `septctl --help`, `data check`, `report`, `eval` of one run and a minimal `train`
+(1 epoch, 1 shot), all on synth-clap and a small synthesized dataset made once beforehand (not
+timed). Then where a computing command's time goes: `import torch` alone, and `import
+transformers` on top of it (the CLIP text layers every backbone's text tower is built from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wall(argv: list[str], env: dict, cwd: Path, repeats: int) -> float:
+    """Median seconds of `repeats` fresh runs of argv (each must succeed)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode:
+            sys.exit(f"{' '.join(argv)} failed:\n{done.stderr}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per command (the median is printed)")
+    args = parser.parse_args()
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SEPTCTL_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
+               "SEPTCTL_BACKBONE": "synth-clap"}
+        septctl = [py, "-m", "septctl"]
+        setup = [["data", "synth", "--out", "data", "--train-per-class", "4", "--test-per-class", "2"],
+                 ["embed", "data"], ["train", "data", "--epochs", "1", "--shots", "2", "--out", "run"], ["eval", "run"]]
+        for step in setup:
+            subprocess.run(septctl + step, env=env, cwd=work, check=True, capture_output=True)
+        counter = iter(range(10**6))
+        commands = [
+            ("python -c pass", lambda: [py, "-c", "pass"]),
+            ("septctl --help", lambda: septctl + ["--help"]),
+            ("septctl data check data", lambda: septctl + ["data", "check", "data"]),
+            ("septctl report run", lambda: septctl + ["report", "run"]),
+            ("septctl eval run", lambda: septctl + ["eval", "run"]),
+            ("septctl train data --epochs 1 --shots 1", lambda: septctl + [
+                "train", "data", "--epochs", "1", "--shots", "1", "--out", f"t{next(counter)}"]),
+            ("python -c 'import torch'", lambda: [py, "-c", "import torch"]),
+            ("python -c 'import torch, transformers.models.clip.modeling_clip'",
+             lambda: [py, "-c", "import torch, transformers.models.clip.modeling_clip"]),
+        ]
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"median of {args.repeats} fresh processes each; synth-clap; load average {load:.2f} at start")
+        base = None
+        for label, argv in commands:
+            times = [wall(argv(), env, work, 1) for _ in range(args.repeats)]
+            t = statistics.median(times)
+            base = t if base is None else base
+            print(f"{label:<70} {t:6.2f} s  (+{t - base:5.2f} s over python -c pass)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
