@@ -38,11 +38,12 @@ def wall(argv: list[str], env: dict, cwd: Path, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per command (the median is printed)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the septctl checkout to time (default: this one)")
     args = parser.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SEPTCTL_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
+        env = {**os.environ, "PYTHONPATH": str(args.root), "SEPTCTL_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
                "SEPTCTL_BACKBONE": "synth-clap"}
         septctl = [py, "-m", "septctl"]
         setup = [["data", "synth", "--out", "data", "--train-per-class", "4", "--test-per-class", "2"],
@@ -63,7 +64,7 @@ def main() -> None:
              lambda: [py, "-c", "import torch, transformers.models.clip.modeling_clip"]),
         ]
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"median of {args.repeats} fresh processes each; synth-clap; load average {load:.2f} at start")
+        print(f"{args.root}: median of {args.repeats} fresh processes each; synth-clap; load average {load:.2f} at start")
         base = None
         for label, argv in commands:
             times = [wall(argv(), env, work, 1) for _ in range(args.repeats)]
