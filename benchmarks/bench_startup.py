@@ -43,11 +43,11 @@ def main() -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, "PYTHONPATH": str(args.root), "SEPTCTL_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
-               "SEPTCTL_BACKBONE": "synth-clap"}
+        env = {**os.environ, "PYTHONPATH": str(args.root), "SEPTCTL_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1"}
         septctl = [py, "-m", "septctl"]
         setup = [["data", "synth", "--out", "data", "--train-per-class", "4", "--test-per-class", "2"],
-                 ["embed", "data"], ["train", "data", "--epochs", "1", "--shots", "2", "--out", "run"], ["eval", "run"]]
+                 ["embed", "data", "-b", "synth-clap"],
+                 ["train", "data", "-b", "synth-clap", "--epochs", "1", "--shots", "2", "--out", "run"], ["eval", "run"]]
         for step in setup:
             subprocess.run(septctl + step, env=env, cwd=work, check=True, capture_output=True)
         counter = iter(range(10**6))
@@ -57,8 +57,8 @@ def main() -> None:
             ("septctl data check data", lambda: septctl + ["data", "check", "data"]),
             ("septctl report run", lambda: septctl + ["report", "run"]),
             ("septctl eval run", lambda: septctl + ["eval", "run"]),
-            ("septctl train data --epochs 1 --shots 1", lambda: septctl + [
-                "train", "data", "--epochs", "1", "--shots", "1", "--out", f"t{next(counter)}"]),
+            ("septctl train data -b synth-clap --epochs 1 --shots 1", lambda: septctl + [
+                "train", "data", "-b", "synth-clap", "--epochs", "1", "--shots", "1", "--out", f"t{next(counter)}"]),
             ("python -c 'import torch'", lambda: [py, "-c", "import torch"]),
             ("python -c 'import torch, transformers.models.clip.modeling_clip'",
              lambda: [py, "-c", "import torch, transformers.models.clip.modeling_clip"]),
