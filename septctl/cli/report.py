@@ -42,14 +42,9 @@ def report(
     evaluation) is listed, never silently dropped.
     """
     from septctl.artifacts import write_text
-    from septctl.errors import SeptctlError
     from septctl.report.paper_tables import build_tables, left_out, render_tables
-    from septctl.report.tables import find_runs, load_record
 
-    records = [load_record(p) for p in find_runs(runs)]
-    if not records:
-        raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
-                           "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
+    records = _records(runs)
     tables = build_tables(records, table.value, shots, h_of_means)
     out.print(render_tables(tables, fmt.value), highlight=False, end="")
     if out_dir:
@@ -70,6 +65,18 @@ def report(
     missing = sum(len(t.missing) for t in tables)
     if missing:
         err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")
+
+
+def _records(runs: list[Path]) -> list:
+    """The runs under `runs` as report's records; none is an error naming where it looked."""
+    from septctl.errors import SeptctlError
+    from septctl.report.tables import find_runs, load_record
+
+    records = [load_record(p) for p in find_runs(runs)]
+    if not records:
+        raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
+                           "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
+    return records
 
 
 def _runs(n: int) -> str:
@@ -300,8 +307,9 @@ def grid_eval(
         err.print(f"{where}: {key} accuracy {result['accuracy']:.2f}", highlight=False)
 
 
-plot_app = typer.Typer(help="The paper's figures as PNG and PDF: similarity heatmap (Fig. 1), t-SNE (Fig. 4), "
-                            "similarity histogram (Fig. 8).", no_args_is_help=True)
+plot_app = typer.Typer(help="Figures as PNG and PDF: the paper's similarity heatmap (Fig. 1), t-SNE (Fig. 4) and "
+                            "similarity histogram (Fig. 8), and the results (Base, New, H per method).",
+                       no_args_is_help=True)
 
 
 @plot_app.command("heatmap")
@@ -351,6 +359,26 @@ def plot_similarity(
     from septctl.report.figures import similarity_figure
 
     files = similarity_figure(neighbors, backbone.value, str(weights) if weights else None, out_path, force=force)
+    err.print(f"wrote {', '.join(map(str, files))}")
+
+
+@plot_app.command("results")
+def plot_results(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders to search for runs (as for report).")],
+    shots: Annotated[Optional[int], typer.Option(
+        "--shots", min=1, help="Shot count (default: 16, or the most run), as for report's Table 1.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Writes OUT.png and OUT.pdf.")] = Path("figures/results"),
+    force: Force = False,
+) -> None:
+    """Results: Base, New and H per method with the spread over seeds, one panel per dataset (Table 1's runs)."""
+    from septctl.report.figures import results_figure
+    from septctl.report.paper_tables import build_tables, left_out
+
+    records = _records(runs)
+    tables = build_tables(records, "b2n", shots)
+    files = results_figure(tables[0], out_path, force=force)
+    for line in left_out(records, tables):
+        err.print(styled(line, "yellow"), highlight=False)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 
