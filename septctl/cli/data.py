@@ -12,12 +12,15 @@ from septctl.data.registry import NAMES
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
 from septctl.cli.listing import Column, ListFormatOption, show_listing
-from septctl.cli.options import AsJson, DataRoot, Dataset, Quiet, SynthDataset, choice
+from septctl.cli.options import (AsJson, Backbone, BackboneOption, DataRoot, Dataset, Quiet, SynthDataset, choice,
+                                 default_backbone)
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.console import counted, styled
 
 Source = choice("Source", ("palm", "original"))
 
-data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
+data_app = typer.Typer(help="Datasets: check any folder of your own sounds (no preparation needed); list, prepare or "
+                            "download the paper's 11 benchmarks; synthesize small ones.",
                        no_args_is_help=True)
 
 
@@ -96,18 +99,22 @@ def download(
 def check(
     dataset: Dataset,
     data_root: DataRoot = None,
-    clip_seconds: Annotated[float, typer.Option(
-        "--clip-seconds", min=0.1,
-        help="The backbone's clip length: " + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."
-    )] = 7.0,
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    clip_seconds: Annotated[Optional[float], typer.Option(
+        "--clip-seconds", min=0.1, show_default="the backbone's",
+        help="Clip length to measure against: " + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values())
+        + "."
+    )] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
+    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files; clip lengths
+    against the backbone's."""
     from rich.table import Table
 
     from septctl.data.check import check_dataset
 
-    report = check_dataset(dataset, data_root, clip_seconds)
+    report = check_dataset(dataset, data_root, clip_seconds or SPECS[backbone.value].clip_seconds)
+
     table = Table(title=f"{report.name}: {report.n_files} files, {len(report.unreadable)} unreadable")
     for col in ("split", "class", "files", "seconds (min/mean/max)", "sample rates"):
         table.add_column(col)
@@ -116,11 +123,14 @@ def check(
     out.print(table)
     for note in report.notes:
         out.print(note, highlight=False)
+    if clip_seconds is None:
+        out.print(f"(the clip length is {backbone.value}'s; --backbone or --clip-seconds for another)", highlight=False)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
-    next_step(f"septctl embed {shlex.quote(dataset)} --backbone BACKBONE", quiet)
+    named = "" if backbone.value == default_backbone() else f" --backbone {backbone.value}"
+    next_step(f"septctl embed {shlex.quote(dataset)}{named}", quiet)
 
 
 @data_app.command("synth")
