@@ -2,7 +2,7 @@
 
     python benchmarks/bench_startup.py [--repeats R]
 
-Each line is the median of R runs of a new process (what a grid of hundreds of runs pays per
+Each line is the median wall time and CPU time (user + system) of R runs of a new process (what a grid of hundreds of runs pays per
 command): `septctl --help`, `data check`, `report`, `eval` of one run and a minimal `train`
 (1 epoch, 1 shot), all on synth-clap and a small synthesized dataset made once beforehand (not
 timed). Then where a computing command's time goes: `import torch` alone, and `import
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,16 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wall(argv: list[str], env: dict, cwd: Path, repeats: int) -> float:
-    """Median seconds of `repeats` fresh runs of argv (each must succeed)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode:
-            sys.exit(f"{' '.join(argv)} failed:\n{done.stderr}")
-    return statistics.median(times)
+def timed(argv: list[str], env: dict, cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one fresh run of argv, which must succeed. On a shared,
+    loaded machine the CPU time says more about what a command costs than the wall time does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        sys.exit(f"{' '.join(argv)} failed:\n{done.stderr}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -65,12 +67,11 @@ def main() -> None:
         ]
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"{args.root}: median of {args.repeats} fresh processes each; synth-clap; load average {load:.2f} at start")
-        base = None
+        print(f"{'command':<66} {'wall':>7} {'CPU':>7}")
         for label, argv in commands:
-            times = [wall(argv(), env, work, 1) for _ in range(args.repeats)]
-            t = statistics.median(times)
-            base = t if base is None else base
-            print(f"{label:<70} {t:6.2f} s  (+{t - base:5.2f} s over python -c pass)", flush=True)
+            runs = [timed(argv(), env, work) for _ in range(args.repeats)]
+            wall, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))
+            print(f"{label:<66} {wall:6.2f}s {cpu:6.2f}s", flush=True)
 
 
 if __name__ == "__main__":
