@@ -2,11 +2,12 @@
 
     python benchmarks/bench_startup.py [--repeats R]
 
-Each line is the median wall time and CPU time (user + system) of R runs of a new process (what a grid of hundreds of runs pays per
-command): `septctl --help`, `data check`, `report`, `eval` of one run and a minimal `train`
-(1 epoch, 1 shot), all on synth-clap and a small synthesized dataset made once beforehand (not
-timed). Then where a computing command's time goes: `import torch` alone, and `import
-transformers` on top of it (the CLIP text layers every backbone's text tower is built from).
+Each line is the median wall time and CPU time (user + system) of R runs of a new process (what a
+grid of hundreds of runs pays per command): `septctl --help`, `data check`, `report`, `eval` of one
+run and a minimal `train` (1 epoch, 1 shot), all on synth-clap and a small synthesized dataset made
+once beforehand (not timed); then where a computing command's time goes: `import torch` alone, and
+with transformers' CLIP modeling code (which Pengi's and synth-clap's text towers no longer import).
+`--root` times another checkout (e.g. the main branch, for a before/after).
 """
 
 from __future__ import annotations
