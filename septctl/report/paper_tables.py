@@ -480,6 +480,8 @@ def _count_runs(n: int) -> str:
 
 def _shown_by(rec: RunRecord, shown_shots: set) -> tuple[str, str]:
     """(what kind of run, the report option whose table shows it)."""
+    if rec.method == "zeroshot":
+        return "zero-shot", "--table b2n"
     if rec.train_classes == "all":
         return "trained on all classes", "--table cross"
     if rec.train_classes == "base" and not _full_sept(rec):
