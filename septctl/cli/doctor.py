@@ -102,7 +102,7 @@ def collect_report() -> dict:
         problems.append(str(exc))
         default = None
     if default and SPECS[default].source.kind == "url" and not str(weights[default]).startswith("/"):
-        problems.append(f"{default.capitalize()} weights (the default backbone) are not cached; run `septctl download "
+        problems.append(f"{default.capitalize()} weights are not cached (the default backbone); run `septctl download "
                         f"{default}` (or pass --weights PATH, or set {BACKBONE_ENV}=synth-clap to work offline)")
     return {"versions": versions, "platform": platform.platform(), "caches": caches, "devices": devices,
             "weights": weights, "environment": redacted_env(dict(os.environ)), "problems": problems}
