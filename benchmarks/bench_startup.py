@@ -50,7 +50,8 @@ def main() -> None:
         septctl = [py, "-m", "septctl"]
         setup = [["data", "synth", "--out", "data", "--train-per-class", "4", "--test-per-class", "2"],
                  ["embed", "data", "-b", "synth-clap"],
-                 ["train", "data", "-b", "synth-clap", "--epochs", "1", "--shots", "2", "--out", "run"], ["eval", "run"]]
+                 ["train", "data", "-b", "synth-clap", "--epochs", "1", "--shots", "2", "--out", "run"],
+                 ["eval", "run"]]
         for step in setup:
             subprocess.run(septctl + step, env=env, cwd=work, check=True, capture_output=True)
         counter = iter(range(10**6))
@@ -67,7 +68,8 @@ def main() -> None:
              lambda: [py, "-c", "import torch, transformers.models.clip.modeling_clip"]),
         ]
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"{args.root}: median of {args.repeats} fresh processes each; synth-clap; load average {load:.2f} at start")
+        print(f"{args.root}: median of {args.repeats} fresh processes each; synth-clap; "
+              f"load average {load:.2f} at start")
         print(f"{'command':<66} {'wall':>7} {'CPU':>7}")
         for label, argv in commands:
             runs = [timed(argv(), env, work) for _ in range(args.repeats)]

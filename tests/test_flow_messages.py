@@ -22,7 +22,8 @@ def _rows(per_class: dict[str, int]) -> list[Row]:
 def test_the_summary_names_the_classes_and_the_clips_each_had():
     few = sample_few_shot(_rows({"bell": 10, "buzz": 10}), 16, 0)
     line = few_shot_summary(few.rows, 16, ["bell", "buzz"])
-    assert line == "2 classes (bell, buzz), 10 clips each: fewer than --shots 16 in every class, so all they have; 20 in all"
+    assert line == ("2 classes (bell, buzz), 10 clips each: fewer than --shots 16 in every class, so all they have; "
+                    "20 in all")
     few = sample_few_shot(_rows({"bell": 20, "buzz": 9, "hiss": 20}), 16, 0)
     line = few_shot_summary(few.rows, 16, ["bell", "buzz", "hiss"])
     assert "16 clips each except buzz 9 (fewer than --shots 16, so all they have); 41 in all" in line

@@ -1,12 +1,11 @@
 """`septctl backbones` (what each model needs, what is cached) and `septctl download` (weights)."""
 
-import json
 from typing import Annotated, Optional
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, out
+from septctl.cli.common import err
 from septctl.cli.listing import Column, ListFormatOption, show_listing
 from septctl.cli.options import AsJson, Backbone, Weights
 from septctl.errors import SeptctlError
@@ -20,9 +19,9 @@ def backbones(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
     rows = [{**spec.listing(), "cached": cached_weights(name)} for name, spec in SPECS.items()]
     columns = [Column("name"), Column("embed dim"), Column("token dim"), Column("sample rate"), Column("clip"),
                Column("text len"), Column("weights from", wraps=True), Column("cached here", wraps=True)]
-    show_listing("septctl backbones", columns, [
-        [r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
-         str(r["text_len"]), r["weights"], r["cached"] or "no"] for r in rows], rows, "json" if as_json else (fmt.value if fmt else None))
+    cells = [[r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
+              str(r["text_len"]), r["weights"], r["cached"] or "no"] for r in rows]
+    show_listing("septctl backbones", columns, cells, rows, "json" if as_json else (fmt.value if fmt else None))
 
 
 def download(

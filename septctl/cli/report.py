@@ -201,7 +201,8 @@ def _grid_table(experiment: str, jobs: list, runs: Path) -> None:
     from septctl.report.tables import load_record
 
     table = {"base2new": "b2n", "paper": "all"}.get(experiment, experiment)
-    records = [load_record(j.run_dir) for j in jobs if j.stage == "runs" and j.run_dir and (j.run_dir / "run.yaml").is_file()]
+    records = [load_record(j.run_dir) for j in jobs
+               if j.stage == "runs" and j.run_dir and (j.run_dir / "run.yaml").is_file()]
     if records:
         out.print(render_tables(build_tables(records, table), "md"), highlight=False, end="")
     next_step(f"septctl report {runs} --table {table}")

@@ -21,7 +21,8 @@ is above it. Measured least similar pairs of the 12 synth-tones classes: zero-sh
 tiny; CoOp's initial prompts -0.37 and 0.21."""
 
 
-def learning_warnings(method: PromptMethod, classes: list[str], log: list[dict], audio: torch.Tensor | None) -> list[str]:
+def learning_warnings(method: PromptMethod, classes: list[str], log: list[dict],
+                      audio: torch.Tensor | None) -> list[str]:
     """One sentence per sign that the run learned nothing (none: it did learn, as far as these can tell)."""
     if len(classes) < 2:
         return []
