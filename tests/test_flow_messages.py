@@ -30,7 +30,7 @@ def test_the_summary_names_the_classes_and_the_clips_each_had():
     assert few_shot_summary(_rows({"a": 4}), 4, ["a"]) == "1 class (a), 4 clips each, 4 in all"
     many = [f"c{i:02d}" for i in range(12)]
     assert few_shot_summary(_rows(dict.fromkeys(many, 1)), 1, many).startswith(
-        "12 classes (c00, c01, c02, c03, c04, c05, c06, c07, c08, c09, ... (+2 more)), 1 clips each")
+        "12 classes (c00, c01, c02, c03, c04, c05, c06, c07, c08, c09, ... (+2 more)), 1 clip each")
 
 
 def test_train_says_which_classes_and_how_many_clips_at_the_start(run_cli, synth_dataset, tmp_path):

@@ -39,7 +39,7 @@ def show_listing(title: str, columns: list[Column], rows: list[list[Cell]], as_j
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([[c.header for c in columns],
                                                         *[[_joined(v) for v in r] for r in rows]])
-        out.print(buf.getvalue(), end="", soft_wrap=True)
+        out.print(buf.getvalue(), end="", soft_wrap=True, highlight=False)
     elif fmt == "table" or (fmt is None and out.is_terminal):
         table = _table(title, columns, rows)
         if fmt == "table" or _fits(table):

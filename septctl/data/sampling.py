@@ -55,11 +55,11 @@ def few_shot_summary(rows: list[Row], shots: int, classes: list[str], most: int 
     short = {c: n for c, n in per_class.items() if n < shots}
     total = sum(per_class.values())
     if not short:
-        return f"{head}, {shots} clips each, {total} in all"
+        return f"{head}, {counted(shots, 'clip')} each, {total} in all"
     if len(short) == len(classes) and len(set(short.values())) == 1:
         n = next(iter(short.values()))
         return (f"{head}, {counted(n, 'clip')} each: fewer than --shots {shots} in every class, so all they have; "
                 f"{total} in all")
     listed = ", ".join(f"{c} {n}" for c, n in short.items())
-    return (f"{head}, {shots} clips each except {listed} (fewer than --shots {shots}, so all they have); "
+    return (f"{head}, {counted(shots, 'clip')} each except {listed} (fewer than --shots {shots}, so all they have); "
             f"{total} in all")
