@@ -64,7 +64,7 @@ def measure(mode: str, k: int, args) -> tuple[float, float, float, list, tuple]:
     from septctl.engine.train import train_epoch
 
     torch.manual_seed(0)
-    backbone = PengiBackbone().to(args.device).freeze()
+    backbone = PengiBackbone(clip_init=True).to(args.device).freeze()
     compile_for_training(backbone, compile_mode(mode, args.device))
     runs = make_runs(backbone, k, args)
     solo = runs[: args.alone_runs or args.runs]

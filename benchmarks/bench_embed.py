@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = PengiBackbone().freeze()
+    model = PengiBackbone(clip_init=True).freeze()
     print(f"torch {torch.__version__}, {args.threads} threads, Pengi-size HTSAT + projection, fp32")
     rates = {batch: clips_per_second(model, batch, args.repeats) for batch in (1, 8)}
     for batch, rate in rates.items():

@@ -42,7 +42,7 @@ def fast_run(args) -> float:
 
     dev = args.device
     torch.manual_seed(0)
-    backbone = PengiBackbone().to(dev).freeze()
+    backbone = PengiBackbone(clip_init=True).to(dev).freeze()
     classes = common.base_classes(args.classes)
     names = dict(zip(classes, common.neighbors_for(classes, args.neighbors)))
     g = torch.Generator().manual_seed(0)

@@ -73,7 +73,7 @@ def main() -> None:
 
     print(common.describe_machine(args.device))
     torch.manual_seed(0)
-    backbone = PengiBackbone().to(args.device).freeze()
+    backbone = PengiBackbone(clip_init=True).to(args.device).freeze()
     for k in (int(v) for v in args.sizes.split(",")):
         runs = make_runs(backbone, k, args)
 

@@ -62,7 +62,7 @@ class Setup:
         self.lam = SeptOptions(neighbors="", margins="").lam
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            self.backbone = PengiBackbone().to(dev).freeze()
+            self.backbone = PengiBackbone(clip_init=True).to(dev).freeze()
         self.k, self.n = args.classes, args.neighbors
         self.classes = common.base_classes(self.k)
         self.names = dict(zip(self.classes, common.neighbors_for(self.classes, self.n)))

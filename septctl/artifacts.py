@@ -86,7 +86,8 @@ def atomic_path(path: str | os.PathLike, *, force: bool = True) -> Iterator[Path
     """Yield a temporary path beside `path`; rename it onto `path` on success.
 
     The file gets the umask's mode (as open() would), not mkstemp's private 0600.
-    `force=False`: refuse to replace a differing file (see refuse_to_replace).
+    `force=False`: refuse to replace a differing file (see refuse_to_replace). A file with the same content
+    (for YAML: the same data, card aside) is left as it is, so a hand-added comment survives a rerun.
     """
     path = Path(path)
     with doing("writing", path):
@@ -96,6 +97,8 @@ def atomic_path(path: str | os.PathLike, *, force: bool = True) -> Iterator[Path
         tmp_path = Path(tmp)
         try:
             yield tmp_path
+            if _same_content(path, tmp_path):
+                return
             refuse_to_replace(path, force, tmp_path)
             os.chmod(tmp_path, shared_mode())
             os.replace(tmp_path, path)

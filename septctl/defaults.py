@@ -3,6 +3,9 @@
 DEFAULT_BACKBONE = "pengi"
 """The paper's ALM. `tiny` (random weights) is for tests and the demo, and only when asked for."""
 
+BACKBONE_ENV = "SEPTCTL_BACKBONE"
+"""The environment variable that replaces DEFAULT_BACKBONE in every command (e.g. synth-clap, offline)."""
+
 N_CTX = 16
 """Learned context vectors in front of each class name (CoOp's M; the paper's setting)."""
 

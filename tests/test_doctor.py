@@ -26,3 +26,12 @@ def test_doctor_warns_on_mismatched_torch_and_torchaudio(run_cli, monkeypatch):
     _, out, _ = run_cli("doctor", "--json")
     problems = json.loads(out)["problems"]
     assert any("different releases" in p and "torchaudio 2.1.0" in p for p in problems)
+
+
+def test_doctor_checks_the_default_backbone_in_effect(monkeypatch):
+    from septctl.cli.doctor import collect_report
+
+    monkeypatch.setenv("SEPTCTL_BACKBONE", "synth-clap")  # shipped: nothing to download
+    assert not any("not cached" in p for p in collect_report()["problems"])
+    monkeypatch.setenv("SEPTCTL_BACKBONE", "pengy")
+    assert any("SEPTCTL_BACKBONE='pengy' is not a backbone" in p for p in collect_report()["problems"])

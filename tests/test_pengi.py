@@ -166,8 +166,13 @@ def test_prompt_path_equals_hf_forward(pengi):
     _, _, model, _ = pengi
     texts = ["a recording of a siren.", "gunshot", "the sound of an explosion far away, echoing twice"]
     ids, eot = model.tokenizer(texts)
+    from septctl.backbones.clip_text import build_clip_text_model
+
+    reference = build_clip_text_model()  # transformers' CLIPTextModel with the loaded weights (ours are plain modules)
+    missing, unexpected = reference.load_state_dict(model.text.core.state_dict(), strict=False)
+    assert not unexpected and set(missing) <= {"embeddings.position_ids"}  # a buffer in some transformers versions
     with torch.no_grad():
-        hf = model.text.core(input_ids=ids).pooler_output
+        hf = reference(input_ids=ids).pooler_output
         expected = model.projection(model.text_projection(hf))
         got = model.encode_text(model.token_embedding()(ids), eot)
         # Anything after each prompt's end-of-text token is ignored.

@@ -49,6 +49,60 @@ def build_clip_text_model(**overrides):
     return getattr(model, "text_model", model)  # transformers 4.x nests the transformer
 
 
+class _Attention(nn.Module):
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.num_heads = heads
+        self.q_proj, self.k_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.v_proj, self.out_proj = nn.Linear(width, width), nn.Linear(width, width)
+
+
+class _Mlp(nn.Module):
+    def __init__(self, width: int, hidden: int, act: str):
+        super().__init__()
+        if act not in ("quick_gelu", "gelu"):
+            raise ValueError(f"hidden_act {act!r}: the light CLIP core has quick_gelu and gelu")
+        self.act = act
+        self.fc1, self.fc2 = nn.Linear(width, hidden), nn.Linear(hidden, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        return self.fc2(h * torch.sigmoid(1.702 * h) if self.act == "quick_gelu" else F.gelu(h))
+
+
+class _Layer(nn.Module):
+    def __init__(self, width: int, hidden: int, heads: int, act: str, eps: float):
+        super().__init__()
+        self.self_attn = _Attention(width, heads)
+        self.layer_norm1, self.layer_norm2 = nn.LayerNorm(width, eps=eps), nn.LayerNorm(width, eps=eps)
+        self.mlp = _Mlp(width, hidden, act)
+
+
+class _Config:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def build_clip_text_core(**overrides) -> nn.Module:
+    """CLIPTextModel's text transformer as plain torch modules with the same parameter names, for weights that are
+    loaded (Pengi, synth-clap): `ClipTextTower` needs only its layers, and importing transformers' modeling code
+    costs a computing command more than importing torch does (docs/speed.md, "Start-up"). Its random initial
+    values are torch's defaults, not CLIP's: random-weight models (tiny) keep `build_clip_text_model`."""
+    cfg = {"hidden_act": "quick_gelu", "layer_norm_eps": 1e-5, **PENGI_TEXT_CONFIG, **overrides}
+    width, length = cfg["hidden_size"], cfg["max_position_embeddings"]
+    core = nn.Module()
+    core.config = _Config(**cfg)
+    core.embeddings = nn.Module()
+    core.embeddings.token_embedding = nn.Embedding(cfg["vocab_size"], width)
+    core.embeddings.position_embedding = nn.Embedding(length, width)
+    core.encoder = nn.Module()
+    core.encoder.layers = nn.ModuleList(
+        _Layer(width, cfg["intermediate_size"], cfg["num_attention_heads"], cfg["hidden_act"], cfg["layer_norm_eps"])
+        for _ in range(cfg["num_hidden_layers"]))
+    core.final_layer_norm = nn.LayerNorm(width, eps=cfg["layer_norm_eps"])
+    return core
+
+
 def reference_encode(core: nn.Module, x: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
     """The way PALM/CoOp run the tower: every row at full length through HF's own layers.
 

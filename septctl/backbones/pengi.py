@@ -26,7 +26,7 @@ from torch import nn
 
 from septctl.backbones.base import ProjectedBackbone
 from septctl.data.audio import AudioSpec
-from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
+from septctl.backbones.clip_text import ClipTextTower, build_clip_text_core, build_clip_text_model
 from septctl.backbones.htsat import HTSAT
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
@@ -40,6 +40,7 @@ from septctl.backbones.weights import (
     weights_dir,
 )
 from septctl.errors import SeptctlError
+from septctl.defaults import BACKBONE_ENV
 
 SOURCE = SPECS["pengi"].source
 
@@ -57,14 +58,16 @@ pengi_key_map, to_pengi_key = PREFIX_MAP, PREFIX_MAP.inverse
 class PengiBackbone(ProjectedBackbone):
     name = "pengi"
 
-    def __init__(self, channels: str = "concat"):
+    def __init__(self, channels: str = "concat", clip_init: bool = False):
+        """`clip_init`: a text tower of transformers' CLIPTextModel with CLIP's random initial values (random-weight
+        benchmarks and their HF reference path); loading weights needs only the layers (faster to import)."""
         super().__init__()
         self.audio_spec = AudioSpec(sample_rate=44100, clip_seconds=7.0, channels=channels)
         self.embed_dim, self.token_dim = 1024, 512
         self.tokenizer = ClipTokenizer(context_length=40)
         self.audio = HTSAT()
         self.audio_projection = Projection(self.audio.cfg.out_dim, self.embed_dim)
-        self.text = ClipTextTower(build_clip_text_model())
+        self.text = ClipTextTower(build_clip_text_model() if clip_init else build_clip_text_core())
         self.text_projection = nn.Linear(self.token_dim, self.token_dim, bias=False)
         self.projection = Projection(self.token_dim, self.embed_dim)
 
@@ -91,7 +94,8 @@ def resolve_pengi(weights: str | os.PathLike | None) -> Path:
     if recorded is not None:
         return recorded
     raise SeptctlError(f"Pengi (the default backbone) has no weights in {weights_dir()}; {_hint()} "
-                      f"(base.pth from {SOURCE.location}), or try septctl with --backbone tiny (random weights)")
+                      f"(base.pth from {SOURCE.location}), or try septctl with --backbone synth-clap (shipped, trained on "
+                      f"synthetic sounds) or tiny (random weights); {BACKBONE_ENV}=NAME sets it for every command")
 
 
 def _state(path: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from torch import nn
 
 from septctl.backbones.base import ProjectedBackbone
 from septctl.data.audio import AudioSpec
-from septctl.backbones.clip_text import ClipTextTower, build_clip_text_model
+from septctl.backbones.clip_text import ClipTextTower, build_clip_text_core, build_clip_text_model
 from septctl.backbones.projection import Projection
 from septctl.backbones.tokenizer import ClipTokenizer
 from septctl.backbones.weights import check_values
@@ -80,14 +80,16 @@ class SynthAudio(nn.Module):
 class SynthClapBackbone(ProjectedBackbone):
     name = "synth-clap"
 
-    def __init__(self):
+    def __init__(self, clip_init: bool = False):
+        """`clip_init`: the text layers start from CLIP's random initial values (transformers' CLIPTextModel), as
+        the training script needs; loading the shipped weights needs only the layers (faster to import)."""
         super().__init__()
         self.audio_spec = AudioSpec(sample_rate=16000, clip_seconds=1.0, channels="mean")
         self.embed_dim, self.token_dim = EMBED_DIM, TEXT_CONFIG["hidden_size"]
         self.tokenizer = ClipTokenizer(context_length=40)
         self.audio = SynthAudio(self.audio_spec.sample_rate)
         self.audio_projection = Projection(AUDIO_WIDTH, EMBED_DIM)
-        self.text = ClipTextTower(build_clip_text_model(**TEXT_CONFIG))
+        self.text = ClipTextTower((build_clip_text_model if clip_init else build_clip_text_core)(**TEXT_CONFIG))
         self.text_projection = nn.Linear(self.token_dim, self.token_dim, bias=False)
         self.projection = Projection(self.token_dim, EMBED_DIM)
 

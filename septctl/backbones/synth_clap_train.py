@@ -81,7 +81,7 @@ def train(cfg: TrainConfig, steps: int | None = None, log_every: int = 100) -> t
     """The model after `steps` (default cfg.steps) steps, and the loss of every step."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = SynthClapBackbone()
+    model = SynthClapBackbone(clip_init=True)
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
     params = [p for p in model.parameters()] + [log_scale]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -1,37 +1,27 @@
 """`septctl backbones` (what each model needs, what is cached) and `septctl download` (weights)."""
 
-import json
 from typing import Annotated, Optional
 
 import typer
 
 from septctl.cli import panels
-from septctl.cli.common import err, out
+from septctl.cli.common import err
+from septctl.cli.listing import Column, ListFormatOption, show_listing
 from septctl.cli.options import AsJson, Backbone, Weights
-from septctl.console import styled
 from septctl.errors import SeptctlError
 
 
-def backbones(as_json: AsJson = False) -> None:
+def backbones(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
     """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
     from septctl.backbones.registry import SPECS
     from septctl.backbones.weights import cached_weights
 
     rows = [{**spec.listing(), "cached": cached_weights(name)} for name, spec in SPECS.items()]
-    if as_json:
-        out.print_json(json.dumps(rows))
-        return
-    from rich.table import Table
-
-    table = Table(title="septctl backbones")
-    for col in ("name", "embed dim", "token dim", "sample rate", "clip", "text len", "weights from", "cached here"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
-            str(r["text_len"]), r["weights"], r["cached"] or styled("no", "yellow"),
-        )
-    out.print(table)
+    columns = [Column("name"), Column("embed dim"), Column("token dim"), Column("sample rate"), Column("clip"),
+               Column("text len"), Column("weights from", wraps=True), Column("cached here", wraps=True)]
+    cells = [[r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
+              str(r["text_len"]), r["weights"], r["cached"] or "no"] for r in rows]
+    show_listing("septctl backbones", columns, cells, rows, "json" if as_json else (fmt.value if fmt else None))
 
 
 def download(

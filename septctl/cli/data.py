@@ -1,6 +1,5 @@
 """`septctl data list | prepare | download | check`."""
 
-import json
 import shlex
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,36 +10,29 @@ from septctl.backbones.registry import SPECS
 from septctl.data.registry import NAMES
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
-from septctl.cli.options import AsJson, DataRoot, Dataset, Quiet, SynthDataset, choice
+from septctl.cli.listing import Column, ListFormatOption, show_listing
+from septctl.cli.options import (AsJson, Backbone, BackboneOption, DataRoot, Dataset, Quiet, SynthDataset, choice,
+                                 default_backbone)
+from septctl.defaults import DEFAULT_BACKBONE
 from septctl.console import counted, styled
 
 Source = choice("Source", ("palm", "original"))
 
-data_app = typer.Typer(help="The 11 benchmark datasets: list them, prepare them from their releases, check them.",
+data_app = typer.Typer(help="Datasets: check any folder of your own sounds (no preparation needed); list, prepare or "
+                            "download the paper's 11 benchmarks; synthesize small ones.",
                        no_args_is_help=True)
 
 
 @data_app.command("list")
-def list_datasets(as_json: AsJson = False) -> None:
-    """Show the paper's 11 datasets: classes, folds and the base/new split."""
+def list_datasets(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
+    """Show the paper's 11 datasets: classes, folds and the base/new split (your own folder needs no entry here)."""
     from septctl.data.registry import DATASETS
 
-    if as_json:
-        out.print_json(json.dumps([d.as_dict() for d in DATASETS]))
-        return
-    from rich.table import Table
-
-    table = Table(title="septctl datasets (base = first ceil(K/2) sorted classes)")
-    # words never break: names and numbers on one line, the task at its longest word, class lists share the rest
-    table.add_column("name", no_wrap=True)
-    table.add_column("task", min_width=max(len(w) for d in DATASETS for w in d.task.split()))
-    table.add_column("classes", no_wrap=True)
-    table.add_column("folds", no_wrap=True)
-    table.add_column("base", ratio=1)
-    table.add_column("new", ratio=1)
-    for d in DATASETS:
-        table.add_row(d.name, d.task, str(len(d.classes)), str(d.folds), ", ".join(d.base), ", ".join(d.new))
-    out.print(table)
+    columns = [Column("name"), Column("task", wraps=True), Column("classes"), Column("folds"), Column("base"),
+               Column("new")]
+    show_listing("septctl datasets (base = first ceil(K/2) sorted classes)", columns,
+                 [[d.name, d.task, str(len(d.classes)), str(d.folds), list(d.base), list(d.new)] for d in DATASETS],
+                 [d.as_dict() for d in DATASETS], "json" if as_json else (fmt.value if fmt else None))
 
 
 @data_app.command("prepare")
@@ -106,18 +98,22 @@ def download(
 def check(
     dataset: Dataset,
     data_root: DataRoot = None,
-    clip_seconds: Annotated[float, typer.Option(
-        "--clip-seconds", min=0.1,
-        help="The backbone's clip length: " + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values()) + "."
-    )] = 7.0,
+    backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
+    clip_seconds: Annotated[Optional[float], typer.Option(
+        "--clip-seconds", min=0.1, show_default="the backbone's",
+        help="Clip length to measure against: " + ", ".join(f"{s.name} {s.clip_seconds:g}" for s in SPECS.values())
+        + "."
+    )] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files."""
+    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files; clip lengths
+    against the backbone's."""
     from rich.table import Table
 
     from septctl.data.check import check_dataset
 
-    report = check_dataset(dataset, data_root, clip_seconds)
+    report = check_dataset(dataset, data_root, clip_seconds or SPECS[backbone.value].clip_seconds)
+
     table = Table(title=f"{report.name}: {report.n_files} files, {len(report.unreadable)} unreadable")
     for col in ("split", "class", "files", "seconds (min/mean/max)", "sample rates"):
         table.add_column(col)
@@ -126,11 +122,14 @@ def check(
     out.print(table)
     for note in report.notes:
         out.print(note, highlight=False)
+    if clip_seconds is None:
+        out.print(f"(the clip length is {backbone.value}'s; --backbone or --clip-seconds for another)", highlight=False)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
-    next_step(f"septctl embed {shlex.quote(dataset)} --backbone BACKBONE", quiet)
+    named = "" if backbone.value == default_backbone() else f" --backbone {backbone.value}"
+    next_step(f"septctl embed {shlex.quote(dataset)}{named}", quiet)
 
 
 @data_app.command("synth")

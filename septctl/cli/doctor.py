@@ -59,7 +59,9 @@ def collect_report() -> dict:
     from septctl.artifacts import package_version
     from septctl.backbones.registry import SPECS
     from septctl.backbones.weights import cached_weights
-    from septctl.defaults import DEFAULT_BACKBONE
+    from septctl.cli.options import default_backbone
+    from septctl.defaults import BACKBONE_ENV
+    from septctl.errors import SeptctlError
     from septctl.paths import cache_dir
 
     versions = {"python": platform.python_version(), **{p: package_version(p) for p in PACKAGES}}
@@ -94,9 +96,14 @@ def collect_report() -> dict:
             weights[name] = cached_weights(name) or f"not cached ({spec.source.describe()})"
         except Exception as exc:  # a broken card or hub cache must not stop the report
             weights[name] = f"unknown ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    if SPECS[DEFAULT_BACKBONE].source.kind == "url" and not str(weights[DEFAULT_BACKBONE]).startswith("/"):
-        problems.append(f"{DEFAULT_BACKBONE.capitalize()} weights are not cached; run `septctl download "
-                        f"{DEFAULT_BACKBONE}` (or pass --weights PATH)")
+    try:
+        default = default_backbone()
+    except SeptctlError as exc:
+        problems.append(str(exc))
+        default = None
+    if default and SPECS[default].source.kind == "url" and not str(weights[default]).startswith("/"):
+        problems.append(f"{default.capitalize()} weights are not cached (the default backbone); run `septctl download "
+                        f"{default}` (or pass --weights PATH, or set {BACKBONE_ENV}=synth-clap to work offline)")
     return {"versions": versions, "platform": platform.platform(), "caches": caches, "devices": devices,
             "weights": weights, "environment": redacted_env(dict(os.environ)), "problems": problems}
 

@@ -12,8 +12,9 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
-from septctl.cli.options import AsJson, ClassSet, Crop, DataRoot, Device, Quiet, Weights, ZeroshotBackbone
-from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
+from septctl.cli.options import (AsJson, ClassSet, Crop, DataRoot, Device, Quiet, Weights, ZeroshotBackbone,
+                                 default_backbone)
+from septctl.defaults import DEFAULT_TEMPLATE
 
 
 def evaluate(
@@ -53,7 +54,7 @@ def evaluate(
         if len(targets) > 1:
             raise SeptctlError(f"--zeroshot scores one dataset, not {len(targets)} ({', '.join(targets)}); "
                                "run it once per dataset")
-        result, run_dir = evaluate_zeroshot(targets[0], backbone.value if backbone else DEFAULT_BACKBONE, template,
+        result, run_dir = evaluate_zeroshot(targets[0], backbone.value if backbone else default_backbone(), template,
                                             which or "new", fold, out_dir, str(weights) if weights else None,
                                             str(data_root) if data_root else None, crop.value if crop else "seeded",
                                             device=device)

@@ -8,6 +8,7 @@ written down once. Commands hand `.value` (a plain str) to the library.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
@@ -18,7 +19,7 @@ import typer
 from septctl.backbones.registry import BACKBONES
 from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
-from septctl.defaults import CROPS, DEFAULT_BACKBONE
+from septctl.defaults import BACKBONE_ENV, CROPS, DEFAULT_BACKBONE
 from septctl.engine.compile import HELP as COMPILE_HELP
 from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.grid.plan import EXPERIMENTS, STAGES
@@ -60,11 +61,26 @@ def _device_name(value: str) -> str:
 Device = Annotated[str, typer.Option("--device", callback=_device_name, help=_DEVICE_HELP)]
 GridDevice = Annotated[str, typer.Option("--device", envvar="DEVICE", callback=_device_name, help=_DEVICE_HELP)]
 
-_BACKBONE_HELP = "The audio-language model (see `septctl backbones`)."
-BackboneOption = Annotated[Backbone, typer.Option("--backbone", "-b", help=_BACKBONE_HELP)]
-GridBackbone = Annotated[Backbone, typer.Option("--backbone", "-b", envvar="BACKBONE", help=_BACKBONE_HELP)]
+_BACKBONE_HELP = (f"The audio-language model (see `septctl backbones`); ${BACKBONE_ENV} sets the default of every "
+                  "command, e.g. synth-clap (shipped, trained) when Pengi's weights are not downloaded.")
+BackboneOption = Annotated[Backbone, typer.Option("--backbone", "-b", envvar=BACKBONE_ENV, help=_BACKBONE_HELP)]
+GridBackbone = Annotated[Backbone, typer.Option(
+    "--backbone", "-b", envvar=["BACKBONE", BACKBONE_ENV], help=_BACKBONE_HELP + " BACKBONE (the recipes' knob) "
+    "comes first here.")]
 ZeroshotBackbone = Annotated[Optional[Backbone], typer.Option(
-    "--backbone", "-b", show_default=DEFAULT_BACKBONE, help="Backbone for --zeroshot (a run is scored with its own).")]
+    "--backbone", "-b", show_default=f"${BACKBONE_ENV}, else {DEFAULT_BACKBONE}",
+    help=f"Backbone for --zeroshot (a run is scored with its own); ${BACKBONE_ENV} sets the default.")]
+
+
+def default_backbone() -> str:
+    """The backbone of a command given no --backbone where Typer cannot fill it in (`eval --zeroshot`, whose
+    --backbone is refused for a run): ${BACKBONE_ENV}, else Pengi."""
+    from septctl.errors import SeptctlError
+
+    name = os.environ.get(BACKBONE_ENV, "").strip() or DEFAULT_BACKBONE
+    if name not in BACKBONES:
+        raise SeptctlError(f"{BACKBONE_ENV}={name!r} is not a backbone; set one of {', '.join(BACKBONES)}, or unset it")
+    return name
 Weights = Annotated[Optional[Path], typer.Option(
     "--weights", help="A local checkpoint for the backbone (default: its cached download).")]
 Dataset = Annotated[str, typer.Argument(help="A prepared dataset folder, or a dataset name under --data-root.")]

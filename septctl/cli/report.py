@@ -8,11 +8,13 @@ import typer
 
 from septctl.cli import grid_batch as gb
 from septctl.cli import panels
-from septctl.cli.common import err, out, set_threads
+from septctl.cli.common import err, next_step, out, set_threads
+from septctl.cli.sept import (ApiKeyEnv, Backoff, BaseUrl, GridLlm, MaxRounds, MaxTime, MaxTries, NoCache, Timeout,
+                              announce, connector, llm_flags)
 from septctl.console import counted, styled
 from septctl.cli.options import (Backbone, BackboneOption, ClassSet, Comparison, DataRoot, Dataset, Device,
                                  Experiment, Force, Format, GridBackbone, GridDevice, Stage, TableName, TrainingSet,
-                                 Weights, ZeroshotBackbone)
+                                 Weights, ZeroshotBackbone, default_backbone)
 from septctl.grid.plan import SEPT_METHODS
 from septctl.methods.registry import METHODS
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE, PALM_TEMPLATE
@@ -45,14 +47,10 @@ def report(
     evaluation) is listed, never silently dropped.
     """
     from septctl.artifacts import write_text
-    from septctl.errors import SeptctlError
-    from septctl.report.paper_tables import build_tables, render_tables
-    from septctl.report.tables import changed_since_training, find_runs, load_record
+    from septctl.report.paper_tables import build_tables, left_out, render_tables
+    from septctl.report.tables import changed_since_training
 
-    records = [load_record(p) for p in find_runs(runs)]
-    if not records:
-        raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
-                           "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
+    records = _records(runs)
     for line in changed_since_training(records):  # their results no longer describe the dataset as it is
         err.print(styled(f"warning: {line}", "yellow"), highlight=False)
     for rec in records:
@@ -70,9 +68,31 @@ def report(
         if not t.cells and not t.missing:
             err.print(f"{t.title}: empty; none of the {counted(len(records), 'run')} found is of this kind "
                       "(see --table, --shots)")
+    for line in left_out(records, tables):
+        err.print(styled(line, "yellow"), highlight=False)
+    nothing = [r for r in records if r.learning_warnings]
+    if nothing:
+        err.print(styled(f"{_runs(len(nothing))} learned nothing", "yellow"), "(marked ! in the tables): ",
+                  "; ".join(f"{r.path}: {r.learning_warnings[0]}" for r in nothing[:3]), highlight=False)
     missing = sum(len(t.missing) for t in tables)
     if missing:
         err.print(styled(f"{missing} missing result(s)", "yellow"), "; the tables cover only complete cells", sep="")
+
+
+def _records(runs: list[Path]) -> list:
+    """The runs under `runs` as report's records; none is an error naming where it looked."""
+    from septctl.errors import SeptctlError
+    from septctl.report.tables import find_runs, load_record
+
+    records = [load_record(p) for p in find_runs(runs)]
+    if not records:
+        raise SeptctlError(f"{', '.join(str(p) for p in runs)}: no run folders found (a run holds run.yaml); "
+                           "make runs with `septctl train` and `septctl eval`, or point at the folder holding them")
+    return records
+
+
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
 
 
 def _csv_ints(text: str, what: str, low: int = 0) -> tuple[int, ...]:
@@ -141,6 +161,9 @@ def grid(
         "--plan", help="Print one command per unfinished job (every job with --all) instead of running them."
     )] = False,
     stage: Annotated[Stage, typer.Option("--stage", help="With --plan: prep (run first), runs, or all.")] = Stage.all,
+    llm: GridLlm = "builtin", base_url: BaseUrl = None, api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
+    max_tries: MaxTries = 3, backoff: Backoff = 2.0, timeout: Timeout = 30.0, max_time: MaxTime = 300.0,
+    max_rounds: MaxRounds = 4, no_cache: NoCache = False,
     slurm: gb.Slurm = False, dry_run: gb.DryRun = False, status: gb.Status = False, everything: gb.Everything = False,
     parallel: gb.Parallel = None, profile: gb.Profile = None, partition: gb.Partition = None, gpus: gb.Gpus = None,
     cpus: gb.Cpus = None, time: gb.Time = None, mem: gb.Mem = None, account: gb.Account = None,
@@ -164,7 +187,9 @@ def grid(
                     folds="1" if quick else folds, methods=_methods(methods),
                     shots=_csv_ints(shots, "--shots", low=1), data_root=str(data_root) if data_root else None,
                     runs=str(runs), sept_dir=str(sept_dir), device=device, pack=pack_size,
-                    zeroshot_template=PALM_TEMPLATE if palm_prompt else DEFAULT_TEMPLATE)
+                    zeroshot_template=PALM_TEMPLATE if palm_prompt else DEFAULT_TEMPLATE,
+                    llm_args=tuple(llm_flags(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time,
+                                             max_rounds, no_cache)))
     if pairs:
         bad = [p for p in pairs.replace(",", " ").split() if p.count(":") != 1]
         if bad:
@@ -192,10 +217,25 @@ def grid(
             raise SeptctlError(f"`septctl {' '.join(args)}` exited with {rv}")
 
     ran, skipped = g.run_jobs(jobs, invoke, err.print)
+    name = experiment.value
     if ran == 0:
-        err.print(f"{experiment}: nothing to do, all {skipped} jobs already complete")
+        err.print(f"{name}: nothing to do, all {counted(skipped, 'job')} already complete")
     else:
-        err.print(f"{experiment}: ran {ran} job(s), {skipped} already complete")
+        err.print(f"{name}: ran {counted(ran, 'job')}, {skipped} already complete")
+    _grid_table(name, jobs, runs)
+
+
+def _grid_table(experiment: str, jobs: list, runs: Path) -> None:
+    """The table of the grid just run (its own runs only), and the report command that shows it again."""
+    from septctl.report.paper_tables import build_tables, render_tables
+    from septctl.report.tables import load_record
+
+    table = {"base2new": "b2n", "paper": "all"}.get(experiment, experiment)
+    records = [load_record(j.run_dir) for j in jobs
+               if j.stage == "runs" and j.run_dir and (j.run_dir / "run.yaml").is_file()]
+    if records:
+        out.print(render_tables(build_tables(records, table), "md"), highlight=False, end="")
+    next_step(f"septctl report {runs} --table {table}")
 
 
 def grid_prep(
@@ -208,14 +248,18 @@ def grid_prep(
         "--embed", help="Also embed this dataset (a cross-dataset target).")] = [],
     data_root: DataRoot = None,
     device: Device = "cpu",
+    llm: GridLlm = "builtin", base_url: BaseUrl = None, api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
+    max_tries: MaxTries = 3, backoff: Backoff = 2.0, timeout: Timeout = 30.0, max_time: MaxTime = 300.0,
+    max_rounds: MaxRounds = 4, no_cache: NoCache = False,
 ) -> None:
-    """Make a dataset's SEPT files (built-in neighbors and prefixes, margins) and embeddings, once, under a lock."""
+    """Make a dataset's SEPT files (neighbors from the built-in bank or --llm, built-in prefixes, margins) and
+    embeddings, once, under a lock."""
     set_threads()
     backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
     from septctl.embed import embed_named
     from septctl.grid import plan as g
-    from septctl.sept_inputs import write_margins, write_neighbors, write_prefixes
+    from septctl.sept_inputs import write_margins, write_prefixes
 
     knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
                     device=device)
@@ -225,13 +269,29 @@ def grid_prep(
         for name in sorted({dataset, *embed}):
             embed_named(name, backbone, data_root=knobs.data_root, device=device)
         if not neighbors.is_file():
-            write_neighbors(neighbors, dataset=dataset, split=classes)
+            connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, False)
+            _grid_neighbors(neighbors, dataset, classes, connect, max_rounds)
         with file_lock(prefixes):
             if not prefixes.is_file():
                 write_prefixes(prefixes)
         write_margins(margins, neighbors=neighbors, prefixes=prefixes, backbone=backbone, device=device)
         write_yaml(Path(sept_dir) / g.dataset_label(dataset) / g.prep_stamp(knobs, classes),
                    {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})
+
+
+def _grid_neighbors(path: Path, dataset: str, classes: str, connect, max_rounds: int) -> None:
+    """neighbors.yaml of a grid's dataset; when the bank lacks a class, the error names where the grid looks."""
+    from septctl.errors import SeptctlError
+    from septctl.sept_inputs import write_neighbors
+
+    try:
+        write_neighbors(path, dataset=dataset, split=classes, connect=connect, max_rounds=max_rounds,
+                        notify=announce)
+    except SeptctlError as exc:
+        if connect is not None:
+            raise
+        raise SeptctlError(f"{exc}; the grid reads {path}: write it there, or give `septctl grid` (or grid-prep) "
+                           "--llm MODEL [--base-url URL]") from None
 
 
 def grid_eval(
@@ -254,7 +314,7 @@ def grid_eval(
     from septctl.runs import metrics_key, open_run_dataset, read_metrics, read_run, run_config, zeroshot_run_dir
 
     root = str(data_root) if data_root else None
-    backbone = backbone.value if backbone else DEFAULT_BACKBONE
+    backbone = backbone.value if backbone else default_backbone()
     if zeroshot:
         ds = open_dataset(target, root)
         where = out_dir or zeroshot_run_dir(target, backbone, fold)
@@ -279,8 +339,9 @@ def grid_eval(
         err.print(f"{where}: {key} accuracy {result['accuracy']:.2f}", highlight=False)
 
 
-plot_app = typer.Typer(help="The paper's figures as PNG and PDF: similarity heatmap (Fig. 1), t-SNE (Fig. 4), "
-                            "similarity histogram (Fig. 8).", no_args_is_help=True)
+plot_app = typer.Typer(help="Figures as PNG and PDF: the paper's similarity heatmap (Fig. 1), t-SNE (Fig. 4) and "
+                            "similarity histogram (Fig. 8), and the results (Base, New, H per method).",
+                       no_args_is_help=True)
 
 
 @plot_app.command("heatmap")
@@ -330,6 +391,26 @@ def plot_similarity(
     from septctl.report.figures import similarity_figure
 
     files = similarity_figure(neighbors, backbone.value, str(weights) if weights else None, out_path, force=force)
+    err.print(f"wrote {', '.join(map(str, files))}")
+
+
+@plot_app.command("results")
+def plot_results(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders to search for runs (as for report).")],
+    shots: Annotated[Optional[int], typer.Option(
+        "--shots", min=1, help="Shot count (default: 16, or the most run), as for report's Table 1.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Writes OUT.png and OUT.pdf.")] = Path("figures/results"),
+    force: Force = False,
+) -> None:
+    """Results: Base, New and H per method with the spread over seeds, one panel per dataset (Table 1's runs)."""
+    from septctl.report.figures import results_figure
+    from septctl.report.paper_tables import build_tables, left_out
+
+    records = _records(runs)
+    tables = build_tables(records, "b2n", shots)
+    files = results_figure(tables[0], out_path, force=force)
+    for line in left_out(records, tables):
+        err.print(styled(line, "yellow"), highlight=False)
     err.print(f"wrote {', '.join(map(str, files))}")
 
 

@@ -54,7 +54,7 @@ def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
     return info.new if info else None
 
 
-def _connector(llm: str, base_url: str | None, api_key_env: str, max_tries: int, backoff: float, timeout: float,
+def connector(llm: str, base_url: str | None, api_key_env: str, max_tries: int, backoff: float, timeout: float,
                max_time: float, no_cache: bool, quiet: bool) -> "Callable[[], ChatClient] | None":
     """What makes the LLM client once the work needs it; None for 'builtin' (the shipped bank)."""
     if llm == "builtin":
@@ -68,7 +68,7 @@ def _connector(llm: str, base_url: str | None, api_key_env: str, max_tries: int,
             err.print(f"note: {hint}", highlight=False)
         return ChatClient(model=llm, base_url=url, api_key_env=api_key_env, max_tries=max_tries,
                           backoff_s=backoff, timeout_s=timeout, total_s=max_time, use_cache=not no_cache,
-                          notify=_silent if quiet else _announce)
+                          notify=_silent if quiet else announce)
 
     return connect
 
@@ -77,7 +77,7 @@ def _silent(message: str) -> None:
     """--quiet: retries happen without a word; the final error still says everything."""
 
 
-def _announce(message: str) -> None:
+def announce(message: str) -> None:
     """A retry or re-ask, said as it happens (on stderr, above the spinner)."""
     err.print(f"retry: {message}", highlight=False, markup=False)
 
@@ -95,6 +95,19 @@ MaxTime = Annotated[float, typer.Option(
     "--max-time", min=1.0, help="Seconds for all requests and retries together; a server that never answers "
     "fails after at most this long.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Ask the LLM even if this request is cached.")]
+MaxRounds = Annotated[int, typer.Option("--max-rounds", min=1, help="Requests before giving up on short classes.")]
+GridLlm = Annotated[str, typer.Option("--llm", help=_LLM_HELP + "; makes the neighbors of datasets the built-in "
+                                      "bank lacks (your own classes)")]
+
+
+def llm_flags(llm: str, base_url: str | None, api_key_env: str, max_tries: int, backoff: float, timeout: float,
+              max_time: float, max_rounds: int, no_cache: bool) -> list[str]:
+    """The LLM options as `neighbors` takes them, for a command line that runs it later (a grid's prep step)."""
+    if llm == "builtin":
+        return []
+    flags = ["--llm", llm, "--api-key-env", api_key_env, "--max-tries", str(max_tries), "--backoff", str(backoff),
+             "--timeout", str(timeout), "--max-time", str(max_time), "--max-rounds", str(max_rounds)]
+    return flags + (["--base-url", base_url] if base_url else []) + (["--no-cache"] if no_cache else [])
 
 
 @neighbors_app.command("generate")
@@ -125,10 +138,10 @@ def neighbors_generate(
     """Generate N semantic neighbors per class and write neighbors.yaml."""
     from septctl.sept_inputs import write_neighbors
 
-    connect = _connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
+    connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
     write_neighbors(out_path, dataset=dataset, classes_file=classes, split=split.value, n=n,
                     exclude_names=exclude_names, connect=connect, max_rounds=max_rounds,
-                    notify=_silent if quiet else _announce, force=force)
+                    notify=_silent if quiet else announce, force=force)
     prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
     next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
               "--backbone BACKBONE", quiet)
@@ -217,7 +230,7 @@ def prefixes(
     """Write prefixes.yaml: T prompt templates with one {} slot, for the margins."""
     from septctl.sept_inputs import write_prefixes
 
-    connect = _connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
+    connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
     write_prefixes(out_path, n=n, connect=connect, max_rounds=max_rounds, force=force)
 
 

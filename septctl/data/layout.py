@@ -230,7 +230,8 @@ def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> Data
     info = find_dataset(name_or_path)
     if info is None:
         raise SeptctlError(
-            f"{name_or_path}: neither a dataset folder nor a known dataset; see `septctl data list`"
+            f"{name_or_path}: neither a dataset folder (no folder {path.absolute()}) nor a registered dataset name "
+            "(see `septctl data list`); give the path of your folder of sounds, or a registered name"
         )
     root = Path(data_root or os.environ.get("SEPTCTL_DATA", "data")).expanduser() / info.folder
     if not root.is_dir():

@@ -73,8 +73,9 @@ def train_packed(cfgs: list[TrainConfig], outs: list[Path | None], progress: boo
             _train_together(runs, echo)
             names = [str(r.run_dir) for r in runs]
             for r in runs:
-                finish_run(r, time.time() - t0, packed_with=[n for n in names if n != str(r.run_dir)],
-                           keep_diverged=keep_diverged)
+                for warning in finish_run(r, time.time() - t0, packed_with=[n for n in names if n != str(r.run_dir)],
+                                          keep_diverged=keep_diverged):
+                    echo(f"warning: {r.run_dir}: {warning}")
     return dirs
 
 

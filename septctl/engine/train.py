@@ -19,9 +19,8 @@ import torch
 from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors, sha256_file
 from septctl.backbones import load_backbone
 from septctl.backbones.base import Backbone
-from septctl.console import counted
 from septctl.data.layout import DatasetFolder, open_dataset
-from septctl.data.sampling import sample_few_shot
+from septctl.data.sampling import few_shot_summary, sample_few_shot
 from septctl.data.schema import TRAINING_SETS, Row, select_classes
 from septctl.embed import embed_dataset
 from septctl.engine.compile import compile_for_training, compile_mode
@@ -361,7 +360,7 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     if run.state_path.is_file() and opt is not None:
         run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
-    echo(f"{cfg.label} on {setup.dataset.name} ({counted(len(setup.classes), 'class')}, {counted(len(setup.rows), 'shot')} in all): "
+    echo(f"{cfg.label} on {setup.dataset.name}: {few_shot_summary(setup.rows, cfg.shots, setup.classes)}; "
          f"{method.num_trainable():,} trainable parameters")
     return run
 
@@ -390,15 +389,19 @@ def _train_locked(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, ru
     except KeyboardInterrupt:  # `saved`, not len(log): Ctrl-C may land between the log and the save
         echo(f"interrupted: {run_dir} holds epoch {saved}/{cfg.epochs}; rerun the same command to resume")
         raise Interrupted from None
-    finish_run(run, time.time() - t0, keep_diverged=keep_diverged)
+    for warning in finish_run(run, time.time() - t0, keep_diverged=keep_diverged):
+        echo(f"warning: {run_dir}: {warning}")
 
 
-def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None, keep_diverged: bool = False) -> None:
-    """Write the prompt and the run card, then drop the state file.
+def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None,
+               keep_diverged: bool = False) -> list[str]:
+    """Write the prompt and the run card, then drop the state file; return the signs that it learned nothing.
 
     `packed_with` names the other run folders this one was trained with in one pack. A diverged
     run (engine/health.py) is refused, its state kept, unless `keep_diverged`: then its card says so.
     """
+    from septctl.engine.learned import learning_warnings
+
     cfg, setup, method, run_dir = run.cfg, run.setup, run.method, run.run_dir
     t0 = time.time()
     fitted = {**(run.fitted or {}), **method.finish(setup.features, setup.labels)}
@@ -437,9 +440,11 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None, k
         **({"fitted": fitted} if fitted else {}),  # what a method chose without gradient steps (C, alpha, beta)
         "train_seconds": round(seconds, 2),
         "compiled": run.compiled or False,  # compiled steps differ from eager ones at float rounding
+        "learning_warnings": (warnings := learning_warnings(method, setup.classes, run.log, setup.features)),
         **extra,
         **({"diverged": divergence.describe()} if divergence else {}),
         "prompt_sha256": sha256_file(run_dir / PROMPT_FILE),
         "card": card,
     })
     run.state_path.unlink(missing_ok=True)
+    return warnings

@@ -62,6 +62,7 @@ class Knobs:
     # Runs per packed `train` (engine/packed.py). 1 (alone) on every device: the CPU measured no gain at
     # ESC-50 size and no GPU has run the packed path yet (docs/speed.md); a grid plans measured paths only.
     pack: int = 1
+    llm_args: tuple[str, ...] = ()  # `grid --llm MODEL ...`, passed on to grid-prep for the neighbors (default: the bank)
 
     def trained(self, experiment: str = "") -> tuple[str, ...]:
         """The methods to train (zero-shot is never trained)."""
@@ -193,7 +194,7 @@ def prep_record(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...]
 def _prep(knobs: Knobs, dataset: str, classes: str, embed: tuple[str, ...] = ()) -> Job:
     """SEPT files (neighbors of the training classes, margins) and embeddings, made once per dataset."""
     step = ["grid-prep", dataset, "--classes", classes, "--backbone", knobs.backbone, "--sept-dir", knobs.sept_dir,
-            *[a for t in embed for a in ("--embed", t)], *knobs.common()]
+            *[a for t in embed for a in ("--embed", t)], *knobs.llm_args, *knobs.common()]
     return Job("prep", [step], Path(knobs.sept_dir) / dataset_label(dataset), prep_record(knobs, dataset, classes, embed),
                [prep_stamp(knobs, classes)])
 

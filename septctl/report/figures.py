@@ -7,6 +7,11 @@
   (circles), one panel per prompt (zero-shot, then the runs).
 - Figure 8 (`similarity_figure`): histogram of class-to-own-neighbor similarities under the
   hand-written template, other classes' neighbors shown for contrast.
+- Results (`results_figure`): Base, New and H per method, one panel per dataset, with the spread
+  over seeds, from Table 1's cells (the runs `report` reads).
+
+Every file is marked as septctl's (PNG Software, PDF Creator), so a later plot replaces an earlier one
+without --force; a file without the mark is refused unless --force.
 """
 
 from __future__ import annotations
@@ -35,6 +40,18 @@ def _pyplot():
     return plt
 
 
+MARK = "septctl figure"
+"""Written into every figure file: what lets a plot replace septctl's own earlier one."""
+
+
+def _ours(path: Path) -> bool:
+    """Whether `path` is a figure septctl wrote (its mark is in the PNG's Software or the PDF's Creator)."""
+    try:
+        return path.is_file() and MARK.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
 def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
     """OUT.png and OUT.pdf, byte-identical for the same figure (no creation date), so a rerun is not a change.
 
@@ -56,14 +73,15 @@ def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once by _fit_fonts
             fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight",
-                        metadata={"CreationDate": None} if ext == "pdf" else None)
+                        metadata={"CreationDate": None, "Creator": MARK} if ext == "pdf" else {"Software": MARK})
         rendered[out.parent / f"{out.name}.{ext}"] = buf.getvalue()
     _pyplot().close(fig)
     (png, png_bytes), (pdf, pdf_bytes) = rendered.items()
-    with atomic_path(png, force=force) as png_tmp, atomic_path(pdf, force=force) as pdf_tmp:
+    force_png, force_pdf = force or _ours(png), force or _ours(pdf)  # septctl's own earlier figure is replaced
+    with atomic_path(png, force=force_png) as png_tmp, atomic_path(pdf, force=force_pdf) as pdf_tmp:
         png_tmp.write_bytes(png_bytes)
         pdf_tmp.write_bytes(pdf_bytes)
-        refuse_to_replace(png, force, png_tmp)  # before the PDF is renamed (atomic_path checks each on its way out)
+        refuse_to_replace(png, force_png, png_tmp)  # before the PDF is renamed (atomic_path checks each on its way out)
     return [png, pdf]
 
 
@@ -260,3 +278,43 @@ def similarity_figure(neighbors_files: list[Path], backbone_name: str, weights: 
     ax.set_title(f"Class vs semantic-neighbor similarity ({len(neighbors_files)} neighbor files, {len(own)} pairs)")
     ax.legend(fontsize=8)
     return _save(fig, out, force)
+
+
+def results_figure(table, out: Path, *, force: bool = False) -> list[Path]:
+    """Base, New and H of each method (bars, in the table's row order), one panel per dataset; the error bars
+    are the standard deviation over seeds (of the per-seed fold means, and of the per-seed H)."""
+    plt = _pyplot()
+    cells = [c for c in table.cells if "per_seed" in c]  # per-dataset cells; averages have no seeds of their own
+    datasets = list(dict.fromkeys(c["group"] for c in cells))
+    if not datasets:
+        raise SeptctlError("no method has both base and new results; evaluate the runs (septctl eval RUN) first")
+    methods = list(dict.fromkeys(c["row"][0] for c in cells))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(1.2 + 1.3 * len(methods) * len(datasets), 3.6),
+                             squeeze=False, sharey=True)
+    width = 0.27
+    for ax, dataset in zip(axes[0], datasets):
+        by_method = {c["row"][0]: c for c in cells if c["group"] == dataset}
+        x = np.arange(len(methods))
+        for k, (metric, colour) in enumerate((("base", "#4c72b0"), ("new", "#dd8452"), ("h", "#55a868"))):
+            values = [by_method[m][metric] if m in by_method else np.nan for m in methods]
+            spread = [_spread(by_method[m], metric) if m in by_method else 0.0 for m in methods]
+            ax.bar(x + (k - 1) * width, values, width, yerr=spread, capsize=2, color=colour,
+                   label={"base": "Base", "new": "New", "h": "H"}[metric])
+        seeds = sorted({c.get("seeds", 0) for c in by_method.values()})
+        ax.set_title(f"{dataset} ({'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''})", fontsize=9)
+        ax.set_xticks(x, methods, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 114)  # room for the legend above 100 %
+        ax.set_yticks(range(0, 101, 20))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("accuracy (%)")
+    axes[0][0].legend(fontsize=8, loc="upper left", ncol=3, frameon=False)
+    fig.suptitle(table.title, fontsize=10)
+    return _save(fig, out, force)
+
+
+def _spread(cell: dict, metric: str) -> float:
+    """Standard deviation over seeds of one metric of a cell (0 with one seed)."""
+    if metric == "h":
+        return cell.get("sd") or 0.0
+    values = [pair[0 if metric == "base" else 1] for pair in cell["per_seed"].values()]
+    return float(np.std(values)) if len(values) > 1 else 0.0

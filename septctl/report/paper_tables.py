@@ -18,6 +18,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from statistics import mean, pstdev
 
 from septctl.data.registry import find_dataset
@@ -43,6 +44,7 @@ class Table:
     cells: list[dict] = field(default_factory=list)  # {"row": [...], "group": str, metric: value, "sd": ..., ...}
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how H was taken; classes with fewer files than shots (*)
+    runs: list[Path] = field(default_factory=list)  # the run folders this table was made from (the rest: left_out)
 
     def groups(self) -> list[str]:
         return list(dict.fromkeys(c["group"] for c in self.cells))
@@ -221,6 +223,13 @@ def _short_notes(what: str, recs: list[RunRecord]) -> list[str]:
             + ", ".join(f"{c!r} {n}" + (f" (fold {f})" if f else "") for f, c, n, _ in short)]
 
 
+def _learning_notes(what: str, recs: list[RunRecord]) -> list[str]:
+    """One line per sign that a run of the cell learned nothing (the ! on its cells), e.g.
+    "! coop on sesa: seed 0: final training loss 2.31 is above chance (ln 5 = 1.61) ..."."""
+    return [f"! {what}: seed {r.seed}" + (f" fold {r.fold}" if r.fold else "") + f": {w}"
+            for r in sorted(recs, key=lambda r: (r.seed, r.fold)) for w in r.learning_warnings]
+
+
 def _b2n_cells(records: list[RunRecord], row_of: Callable[[RunRecord], str], group_of: Callable[[RunRecord], str],
                table: Table, full_cross: bool,
                h_of_means: bool) -> dict:
@@ -255,7 +264,8 @@ def _b2n_cells(records: list[RunRecord], row_of: Callable[[RunRecord], str], gro
             cell = _b2n_cell(recs, h_of_means)
             if cell:
                 table.notes += (short := _short_notes(what, recs))
-                out[(row, group, dataset)] = {**cell, "short": bool(short)}
+                table.notes += (nothing := _learning_notes(what, recs))
+                out[(row, group, dataset)] = {**cell, "short": bool(short), "learned_nothing": bool(nothing)}
     return out
 
 
@@ -270,7 +280,8 @@ def average_cell(cells: list[dict], h_of_means: bool = False) -> dict:
     pairs = [(c["base"], c["new"]) for c in cells]
     avg = {"base": mean(b for b, _ in pairs), "new": mean(n for _, n in pairs),
            "h": combined_h(pairs, [c["h"] for c in cells], h_of_means), "sd": None, "datasets": len(cells),
-           "runs": sum(c.get("runs", 0) for c in cells), "short": any(c.get("short") for c in cells)}
+           "runs": sum(c.get("runs", 0) for c in cells), "short": any(c.get("short") for c in cells),
+           "learned_nothing": any(c.get("learned_nothing") for c in cells)}
     seed_sets = {tuple(c.get("per_seed", {})) for c in cells}
     if len(seed_sets) == 1 and len(seeds := next(iter(seed_sets))) > 1:
         per_seed = [[c["per_seed"][s] for c in cells] for s in seeds]
@@ -311,6 +322,7 @@ def base_to_new_table(records: list[RunRecord], shots: int | None = None, h_of_m
             (r.train_classes == "base" and r.shots == shots and _full_sept(r))]
     table = Table("b2n", f"Base-to-new generalization ({_shots_text(pool)})", ["Method"], ["base", "new", "h"],
                   "dataset")
+    table.runs = [r.path for r in pool]
     table.notes.append(H_RULES[h_of_means])
     cells = _b2n_cells(pool, labeller(pool, row_label), lambda r: r.dataset, table, False, h_of_means)
     labels = sorted({k[0] for k in cells}, key=_row_sort_key)
@@ -330,6 +342,7 @@ def shots_table(records: list[RunRecord], h_of_means: bool = False) -> Table:
     """Table 6: Base / New / H averaged over datasets, per shot count and method."""
     pool = [r for r in records if r.train_classes == "base" and r.shots and _full_sept(r)]
     table = Table("shots", "Shots per class (averaged over datasets)", ["Method"], ["base", "new", "h"], "shots")
+    table.runs = [r.path for r in pool]
     table.notes.append(H_RULES[h_of_means])
     group = lambda r: f"{r.shots}-shot"  # noqa: E731
     cells = _b2n_cells(pool, labeller(pool, row_label, group), group, table, True, h_of_means)
@@ -369,6 +382,7 @@ def ablation_table(records: list[RunRecord], method: str = "coop", shots: int | 
             and float((r.sept or {}).get("lam", 3.0)) == 3.0]
     table = Table("ablation", f"SEPT ablation on {method} ({_shots_text(pool)}, averaged over datasets)",
                   ["#", "L_intra", "m_intra", "L_inter", "m_inter"], ["base", "new", "h"], "datasets")
+    table.runs = [r.path for r in pool]
     table.notes.append(H_RULES[h_of_means])
     cells = _b2n_cells(pool, labeller(pool, lambda r: method, _switch_key), _switch_key, table, True, h_of_means)
     keys = sorted({k[1] for k in cells}, key=lambda g: _ablation_rank(g))
@@ -406,6 +420,7 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
     pool = [r for r in records if r.train_classes == "all" and _full_sept(r)]
     table = Table("cross", f"Cross-dataset transfer (accuracy, {_shots_text(pool)})", ["Method"],
                   ["source", "target"], "pair")
+    table.runs = [r.path for r in pool]
     row_of = labeller(pool, row_label)
     seeds = _trained_seeds(pool)
     pairs: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
@@ -436,10 +451,12 @@ def cross_dataset_table(records: list[RunRecord]) -> Table:
             if not src or not tgt:
                 continue
             table.notes += (short := _short_notes(f"{label} on {source}", recs))
+            table.notes += (nothing := _learning_notes(f"{label} on {source}", recs))
             table.cells.append({"row": [label], "group": group, "source": mean(src.values()),
                                 "target": mean(tgt.values()),
                                 "sd": pstdev(tgt.values()) if len(tgt) > 1 else None,
-                                "seeds": len(tgt), "runs": len(recs), "short": bool(short)})
+                                "seeds": len(tgt), "runs": len(recs), "short": bool(short),
+                                "learned_nothing": bool(nothing)})
     return table
 
 
@@ -521,6 +538,41 @@ def build_tables(records: list[RunRecord], which: str = "all", shots: int | None
     return tables
 
 
+def left_out(records: list[RunRecord], tables: list[Table]) -> list[str]:
+    """One line per kind of run that none of `tables` shows, naming the runs and the option that shows them
+    (a report never leaves runs out without a word)."""
+    shown = {p for t in tables for p in t.runs}
+    shown_shots = {r.shots for r in records if r.path in shown}
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in records:
+        if r.path not in shown:
+            groups.setdefault(_shown_by(r, shown_shots), []).append(r)
+    lines = []
+    for (what, option), recs in sorted(groups.items()):
+        names = ", ".join(str(r.path) for r in recs[:3]) + (f" and {len(recs) - 3} more" if len(recs) > 3 else "")
+        lines.append(f"left out {_count_runs(len(recs))} ({what}): {names}; {option} shows them")
+    return lines
+
+
+def _count_runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
+
+
+def _shown_by(rec: RunRecord, shown_shots: set) -> tuple[str, str]:
+    """(what kind of run, the report option whose table shows it)."""
+    if rec.method == "zeroshot":
+        return "zero-shot", "--table b2n"
+    if rec.train_classes == "all":
+        return "trained on all classes", "--table cross"
+    if rec.train_classes == "base" and not _full_sept(rec):
+        return "SEPT with terms switched off", "--table ablation"
+    if rec.train_classes == "base" and rec.shots and rec.shots not in shown_shots:
+        return f"{rec.shots}-shot", f"--shots {rec.shots} (or --table shots)"
+    if rec.train_classes == "base":
+        return f"{rec.method}, base classes", "--table b2n"
+    return "not of any table's kind", "--table all"
+
+
 # ---- rendering ---------------------------------------------------------------------------------------------------
 
 METRIC_NAMES = {"base": "Base", "new": "New", "h": "H", "source": "Source", "target": "Target", "acc": "Acc"}
@@ -537,6 +589,8 @@ def _fmt(cell: dict | None, metric: str, latex: bool) -> str:
         text += f" $\\pm$ {cell['sd']:.2f}" if latex else f" ±{cell['sd']:.2f}"
     if metric in SPREAD_METRIC and cell.get("short"):
         text += "*"  # some class had fewer files than shots: see the table's notes
+    if metric in SPREAD_METRIC and cell.get("learned_nothing"):
+        text += "!"  # a run of the cell learned nothing: see the table's notes
     return text
 
 

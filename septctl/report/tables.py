@@ -31,6 +31,7 @@ class RunRecord:
     card: dict = field(default_factory=dict)  # run.yaml's card (provenance, the SEPT files' hashes)
     short_classes: dict[str, int] = field(default_factory=dict)  # class -> files, where fewer than shots
     diverged: str | None = None  # how its training loss rose (engine/health.py), or None
+    learning_warnings: list[str] = field(default_factory=list)  # signs it learned nothing (engine/learned.py)
 
     @property
     def method(self) -> str:
@@ -92,7 +93,8 @@ def load_record(run_dir: Path) -> RunRecord:
     config = run.get("config") or {}
     rec = RunRecord(run_dir, run.get("label", "?"), run["dataset"], int(config.get("seed") or 0),
                     int(run.get("fold") or 0), config=config, card=run.get("card") or {},
-                    short_classes=(run.get("few_shot") or {}).get("short_classes") or {})
+                    short_classes=(run.get("few_shot") or {}).get("short_classes") or {},
+                    learning_warnings=[str(w) for w in run.get("learning_warnings") or []])
     losses, classes = run.get("losses"), run.get("classes")
     if isinstance(losses, list) and isinstance(classes, list):  # runs kept with --keep-diverged, or made before it
         found = diverged(losses, len(classes))

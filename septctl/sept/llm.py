@@ -158,7 +158,7 @@ class ChatClient:
                 wait = after if after is not None else wait
             except openai.APITimeoutError:
                 timed_out = min(self.timeout_s, left) == self.timeout_s
-                last = f"timed out after {min(self.timeout_s, left):g} s"
+                last = f"timed out after {min(self.timeout_s, left):.1f} s"
             except openai.InternalServerError as exc:
                 last = f"server error (HTTP {exc.status_code})"
             except openai.APIConnectionError as exc:

@@ -216,8 +216,10 @@ def build_prompt(targets: dict[str, int], all_classes: list[str], avoid: dict[st
                                   avoid_note=note)
 
 
-def _reply_table(obj: Any, wanted: list[str]) -> dict[str, list]:
-    """Map reply keys to wanted classes, case-insensitively; unwrap one level of {"neighbors": {...}}."""
+def _reply_table(obj: Any, wanted: list[str], extra: list[str] | None = None) -> dict[str, list]:
+    """Map reply keys to wanted classes, case-insensitively; unwrap one level of {"neighbors": {...}}.
+
+    `extra` receives the reply's keys that are no wanted class (dropped, but recorded)."""
     by_norm = {norm_name(c): c for c in wanted}
     if isinstance(obj, dict) and len(obj) == 1:
         inner = next(iter(obj.values()))
@@ -230,6 +232,8 @@ def _reply_table(obj: Any, wanted: list[str]) -> dict[str, list]:
         cls = by_norm.get(norm_name(str(key)))
         if cls is not None and isinstance(items, list):
             out[cls] = items
+        elif cls is None and extra is not None:
+            extra.append(str(key))
     return out
 
 
@@ -282,10 +286,13 @@ def generate_neighbors(
         gen.requests.append(entry)
         reply, cached = client.ask(prompt)
         entry.update(reply=reply, cached=cached)
+        extra: list[str] = []
         try:
-            table = _reply_table(parse_json_reply(reply), list(short))
+            table = _reply_table(parse_json_reply(reply), list(short), extra)
         except ValueError:
             table = None
+        if extra:  # a class nobody asked for (or one already complete): dropped, and said so in .llm.json
+            entry["dropped_classes"] = extra
         progress = False
         round_refused: dict[str, dict[str, str]] = {}
         for cls, items in (table or {}).items():

@@ -103,6 +103,15 @@ def build_prompt(k: int, have: list[str]) -> str:
     return PREFIX_PROMPT.format(k=k, avoid=avoid)
 
 
+def _refusals(gen: Generation, shown: int = 5) -> str:
+    """Why replies and templates were refused, the first few in words (all are in the .llm.json)."""
+    why = [f"{what} {bad}" for what, bad in gen.rejected.get("replies", {}).items()]
+    why += [f"{item!r} {bad}" for item, bad in gen.rejected.get("templates", {}).items()]
+    if not why:
+        return ""
+    return " (refused: " + "; ".join(why[:shown]) + (f"; and {len(why) - shown} more" if len(why) > shown else "") + ")"
+
+
 def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
                       record: Generation | None = None) -> Generation:
     """Ask the LLM until n valid, distinct templates are collected.
@@ -121,6 +130,7 @@ def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
         try:
             obj = parse_json_reply(reply)
         except ValueError:
+            gen.rejected.setdefault("replies", {})[f"reply {len(gen.requests)}"] = "not JSON"
             continue
         items = obj.get("templates") if isinstance(obj, dict) else obj
         if isinstance(obj, dict) and items is None and len(obj) == 1:
@@ -142,8 +152,8 @@ def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
             client.remember(prompt, reply)
     if len(have) < n:
         raise SeptctlError(
-            f"{client.where}: after {len(gen.requests)} requests only {len(have)} of {n} valid templates; "
-            "raise --max-rounds, try another model, or use --llm builtin"
+            f"{client.where}: after {len(gen.requests)} requests only {len(have)} of {n} valid templates"
+            f"{_refusals(gen)}; raise --max-rounds, try another model, or use --llm builtin"
         )
     gen.names = {"prefixes": have}
     gen.seconds = round(time.monotonic() - start, 3)
