@@ -7,7 +7,7 @@
 # something, not what they do on real audio (README.md, docs/methods.md).
 set -euo pipefail
 OUT=${1:-demo-out}
-DATASETS=${DATASETS:-synth-tones}
+DATASETS=${DATASETS:-synth-jargon}
 EPOCHS=${EPOCHS:-10}
 SEEDS=${SEEDS:-0 1 2}
 METHODS=${METHODS:-coop cocoop kgcoop dept}
