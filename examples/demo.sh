@@ -7,14 +7,14 @@
 # something, not what they do on real audio (README.md, docs/methods.md).
 set -euo pipefail
 OUT=${1:-demo-out}
-DATASETS=${DATASETS:-synth-tones}
+DATASETS=${DATASETS:-synth-jargon}
 EPOCHS=${EPOCHS:-10}
 SEEDS=${SEEDS:-0 1 2}
-METHODS=${METHODS:-coop cocoop kgcoop dept}
+METHODS=${METHODS:-coop kgcoop dept}  # cocoop too: METHODS="coop cocoop kgcoop dept" (its SEPT runs take most of the time)
 export SEPTCTL_CACHE=${SEPTCTL_CACHE:-$OUT/cache}
 mkdir -p "$OUT/data"
 for dataset in $DATASETS; do
-  [ -d "$OUT/data/$dataset" ] || septctl data synth --dataset "$dataset" --test-per-class 30 --out "$OUT/data/$dataset"
+  [ -d "$OUT/data/$dataset" ] || septctl data synth --dataset "$dataset" --train-per-class 16 --test-per-class 30 --out "$OUT/data/$dataset"
 done
 # shellcheck disable=SC2086
 septctl grid base2new $DATASETS --backbone synth-clap --epochs "$EPOCHS" --seeds "$SEEDS" --methods "$METHODS" \
