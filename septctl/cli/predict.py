@@ -10,8 +10,8 @@ import typer
 
 from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
-from septctl.cli.options import Device, Quiet, Weights, ZeroshotBackbone, choice
-from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
+from septctl.cli.options import Device, Force, Quiet, Weights, ZeroshotBackbone, choice, default_backbone
+from septctl.defaults import DEFAULT_TEMPLATE
 
 OutputFormat = choice("OutputFormat", ("table", "csv", "jsonl"))
 FAILED = 1  # exit status when some inputs could not be read (the others were predicted)
@@ -57,6 +57,7 @@ def predict(
         "--no-cache", help="Encode every file even if its content was encoded before ($SEPTCTL_CACHE/predict).")] = False,
     device: Device = "cpu",
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Label recordings: per file (or window) the top-k classes with probabilities, a softmax at the run's logit scale.
 
@@ -84,7 +85,7 @@ def predict(
     if zeroshot:
         if classes is None:
             raise SeptctlError("--zeroshot needs --classes: names, comma-separated, or a file of names")
-        model = load_zeroshot((backbone.value if backbone else DEFAULT_BACKBONE), classes, template, weights, device)
+        model = load_zeroshot((backbone.value if backbone else default_backbone()), classes, template, weights, device)
     else:
         model = load_run(run_dir, classes, device, weights)
         if model.dataset_change:
@@ -94,7 +95,7 @@ def predict(
                          batch_size=batch_size, cache=not no_cache, progress=not quiet)
     for name, reason in model.failures:
         err.print(f"failed: {name}: {reason}", highlight=False, markup=False)
-    _write(rows, _format(fmt, out_file), out_file, min(top_k, len(model.classes)))
+    _write(rows, _format(fmt, out_file), out_file, min(top_k, len(model.classes)), force)
     if model.failures:
         raise typer.Exit(FAILED)
 
@@ -107,7 +108,7 @@ def _format(fmt: Optional[OutputFormat], out_file: Optional[Path]) -> str:
     return "table" if out.is_terminal else "csv"
 
 
-def _write(rows: list, fmt: str, out_file: Optional[Path], k: int) -> None:
+def _write(rows: list, fmt: str, out_file: Optional[Path], k: int, force: bool) -> None:
     if fmt == "table":
         text = _table(rows)
     elif fmt == "jsonl":
@@ -124,7 +125,7 @@ def _write(rows: list, fmt: str, out_file: Optional[Path], k: int) -> None:
     if out_file is not None:
         from septctl.artifacts import write_text
 
-        write_text(out_file, text)
+        write_text(out_file, text, force=force)
         err.print(f"{len(rows)} rows -> {out_file}", highlight=False, markup=False)
     else:
         out.print(text, end="", highlight=False, markup=False, soft_wrap=True)

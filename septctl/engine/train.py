@@ -228,10 +228,21 @@ def _save_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, ep
     save_tensors(path, tensors, {"epoch": str(epoch), "log": json.dumps(log), "config": cfg_hash})
 
 
-def _load_state(path: Path, method: PromptMethod, opt: torch.optim.Optimizer, gen: torch.Generator, cfg_hash: str) -> tuple[int, list]:
+def _read_state(path: Path, method: PromptMethod, cfg_hash: str) -> tuple[dict, dict]:
+    """A saved training state, checked before anything is computed (a refused resume leaves no new files)."""
     tensors, meta = load_tensors(path, "training state")
     if meta.get("config") != cfg_hash:
         raise SeptctlError(f"{path}: saved state is for another configuration; delete it or use another --out")
+    needed = ["rng.torch", "rng.shuffle", *(f"param.{k}" for k in method.prompt_state())]
+    missing = [k for k in needed if k not in tensors] + [k for k in ("epoch", "log") if k not in meta]
+    if missing:
+        raise SeptctlError(f"{path}: incomplete training state (no {missing[0]!r}); delete it to restart")
+    return tensors, meta
+
+
+def _load_state(path: Path, state: tuple[dict, dict], method: PromptMethod, opt: torch.optim.Optimizer,
+                gen: torch.Generator) -> tuple[int, list]:
+    tensors, meta = state
     try:
         method.load_prompt_state({k[6:]: v for k, v in tensors.items() if k.startswith("param.")})
         params = dict(method.named_parameters())
@@ -350,6 +361,8 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     sept_files = SeptTerm.from_files(setup) if cfg.sept else None  # validated even when lambda = 0
     sept = sept_files if sept_files and sept_files.active else None
     setup.backbone.set_reference_dropout(cfg.reference_dropout)
+    state_path = run_dir / STATE_FILE
+    state = _read_state(state_path, method, cfg_hash) if state_path.is_file() else None
     setup.embed(progress)
     t0 = time.time()
     fitted = method.fit(setup.features, setup.labels, cfg.seed)  # before the optimizer: it may size parameters
@@ -357,8 +370,8 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     gen = torch.Generator().manual_seed(cfg.seed)
     run = Run(cfg, run_dir, cfg_hash, identity, setup, method, opt, gen, sept, sept_files, 0, [], fitted=fitted,
               fit_seconds=time.time() - t0)
-    if run.state_path.is_file() and opt is not None:
-        run.start, run.log = _load_state(run.state_path, method, opt, gen, cfg_hash)
+    if state is not None and opt is not None:
+        run.start, run.log = _load_state(state_path, state, method, opt, gen)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
     echo(f"{cfg.label} on {setup.dataset.name}: {few_shot_summary(setup.rows, cfg.shots, setup.classes)}; "
          f"{method.num_trainable():,} trainable parameters")

@@ -40,16 +40,36 @@ def _pyplot():
     return plt
 
 
-MARK = "septctl figure"
-"""Written into every figure file: what lets a plot replace septctl's own earlier one."""
+FIGURES_WRITTEN = "figures.sha256"
+"""In septctl's cache: `sha256  real path` of every figure file septctl wrote, so a plot replaces its own
+earlier figure without --force but never one that was edited or made by anything else."""
+
+
+def _written() -> Path:
+    from septctl.paths import cache_dir
+
+    return cache_dir() / FIGURES_WRITTEN
 
 
 def _ours(path: Path) -> bool:
-    """Whether `path` is a figure septctl wrote (its mark is in the PNG's Software or the PDF's Creator)."""
+    """Whether `path` is, byte for byte, a figure septctl wrote there."""
+    from septctl.artifacts import sha256_file
+
     try:
-        return path.is_file() and MARK.encode() in path.read_bytes()
-    except OSError:
+        return path.is_file() and f"{sha256_file(path)}  {path.resolve()}" in _written().read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
         return False
+
+
+def _remember(paths: list[Path]) -> None:
+    """Record what `_save` wrote (appended: one short line per figure file; a lost line only means --force)."""
+    from septctl.artifacts import sha256_file
+
+    try:
+        with _written().open("a", encoding="utf-8") as record:
+            record.write("".join(f"{sha256_file(p)}  {p.resolve()}\n" for p in paths))
+    except OSError:
+        pass
 
 
 def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
@@ -73,7 +93,7 @@ def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once by _fit_fonts
             fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight",
-                        metadata={"CreationDate": None, "Creator": MARK} if ext == "pdf" else {"Software": MARK})
+                        metadata={"CreationDate": None} if ext == "pdf" else None)
         rendered[out.parent / f"{out.name}.{ext}"] = buf.getvalue()
     _pyplot().close(fig)
     (png, png_bytes), (pdf, pdf_bytes) = rendered.items()
@@ -82,6 +102,7 @@ def _save(fig: Figure, out: Path, force: bool = True) -> list[Path]:
         png_tmp.write_bytes(png_bytes)
         pdf_tmp.write_bytes(pdf_bytes)
         refuse_to_replace(png, force_png, png_tmp)  # before the PDF is renamed (atomic_path checks each on its way out)
+    _remember([png, pdf])
     return [png, pdf]
 
 

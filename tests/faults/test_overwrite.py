@@ -30,6 +30,20 @@ def _out_commands() -> set[str]:
     return found
 
 
+def _evaluated(world) -> str:
+    """A copy of the world's run scored on base and new (what `plot results` draws), made once."""
+    import shutil
+
+    from septctl.engine.evaluate import evaluate_run
+
+    dest = world.root / "evaluated-run"
+    if not dest.exists():
+        shutil.copytree(world.run, dest)
+        for classes in ("base", "new"):
+            evaluate_run(dest, classes)
+    return str(dest)
+
+
 # command -> (arguments, the file to edit) ; OUT stands for the --out path in tmp_path
 FILES = {
     "neighbors generate": (lambda w: ["neighbors", "generate", "--classes", w.classes, "--llm", "builtin", "--n", "2"],
@@ -43,6 +57,8 @@ FILES = {
     "plot tsne": (lambda w: ["plot", "tsne", w.run, "--neighbors", w.neighbors, "--classes", "base",
                              "--perplexity", "2"], "fig", "fig.pdf"),
     "plot similarity": (lambda w: ["plot", "similarity", w.neighbors, "--backbone", "tiny"], "fig", "fig.png"),
+    "plot results": (lambda w: ["plot", "results", _evaluated(w)], "fig", "fig.pdf"),
+    "predict": (lambda w: ["predict", w.run, w.data, "--format", "csv", "-q"], "labels.csv", "labels.csv"),
 }
 FOLDERS = {  # --out names a folder: never a file the user wrote
     "train": "a run folder: a finished run is skipped, an interrupted one resumed, never rewritten",

@@ -123,7 +123,9 @@ def test_two_users_share_a_cache_and_a_results_folder(world, two_users, umask):
         as_user(b, "eval", results / "run-b", "--classes", "new")
         report = as_user(b, "report", results, "--format", "csv")
         assert "missing" not in report.stderr, report.stderr  # every evaluation of both runs was read
-        assert report.stdout.count("\n") >= 2 and "run-a" not in report.stderr, report.stdout
+        # tiny's 1-epoch runs learn nothing, and report says so; it says nothing else about them
+        unread = [line for line in report.stderr.splitlines() if "run-a" in line and "learned nothing" not in line]
+        assert report.stdout.count("\n") >= 2 and not unread, report.stdout + report.stderr
         owners = {p.stat().st_uid for p in results.rglob("*.safetensors")}
         assert len(owners) == 2, "each user wrote one of the runs"
 
