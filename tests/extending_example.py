@@ -1,10 +1,9 @@
-"""What a user writes to extend septctl, as docs/extending.md tells it: one module per thing.
+"""docs/extending.md's in-tree recipes: one module per thing plus one registry line, nothing else edited.
 
-Here one file plays all three modules (tests/test_extending.py adds each with the one registry
-line the recipe names):
-- a method: `ScaledCoOp`, CoOp whose context starts `init_scale` times larger;
-- a backbone: `load_wide_tiny`, the tiny architecture with a wider embedding;
-- a dataset: `DATASETS` and `plan`, a release with one folder of WAVs per class.
+The modules are the example plug-in's (examples/plugin/septctl_toy: a method `ScaledCoOp`, a backbone
+`load_wide_tiny`, a dataset `toy_tones`), so both routes add the very same code; here they are named
+by registry lines instead of entry points (tests/test_extending.py; tests/test_plugins.py takes the
+entry-point route).
 
 Run as `python -m tests.extending_example CMD ARGS [--then CMD ARGS ...]`: it loads the three
 registries with those lines added, then runs each septctl command line in turn.
@@ -16,68 +15,22 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from septctl.data.preparers.base import Plan
-from septctl.data.schema import DatasetInfo, Release, Row
-from septctl.defaults import N_CTX
-
-DATASETS = (
-    DatasetInfo("toy-tones", "ToyTones", "toy tone classification", ("beep", "boop", "buzz", "hum"), 1,
-                release=Release("https://example.org/toy-tones", "unzip it; --source is the folder of class folders")),
-)
-
-
-def plan(source: Path, name: str = "toy-tones") -> Plan:
-    """The first two files of each class folder train, the rest test."""
-    result = Plan(source_meta="class folders")
-    for split in ("train", "test"):
-        result.splits[f"{split}.csv"] = []
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        for i, wav in enumerate(sorted(folder.glob("*.wav"))):
-            rel = f"audios/{folder.name}/{wav.name}"
-            result.files[rel] = wav
-            result.splits["train.csv" if i < 2 else "test.csv"].append(Row(rel, folder.name))
-    return result
-
-
-def load_wide_tiny(weights: object = None):
-    from septctl.backbones.tiny import TinyBackbone
-
-    backbone = TinyBackbone(embed_dim=48)
-    backbone.name = "wide-tiny"
-    return backbone
-
-
-def _scaled_coop():
-    from septctl.methods.coop import CoOp
-
-    class ScaledCoOp(CoOp):
-        def __init__(self, backbone, classnames, n_ctx: int = N_CTX, init_scale: float = 1.0, logit_scale=100.0):
-            super().__init__(backbone, classnames, n_ctx, logit_scale)
-            self.ctx.data *= init_scale
-
-    return ScaledCoOp
-
-
-def __getattr__(name: str):
-    if name == "ScaledCoOp":  # built on first use: importing septctl.methods.coop loads torch
-        return _scaled_coop()
-    raise AttributeError(name)
-
+PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "plugin"  # the modules, importable as septctl_toy
 
 # The one line each recipe adds to its registry (the dataset's also names the module in the import above it).
 EDITS = {
     "septctl.backbones.registry": ('SPECS: dict[str, BackboneSpec] = {s.name: s for s in (\n',
                                    'SPECS: dict[str, BackboneSpec] = {s.name: s for s in (\n'
-                                   '    BackboneSpec("wide-tiny", "tests.extending_example:load_wide_tiny", embed_dim=48, '
+                                   '    BackboneSpec("wide-tiny", "septctl_toy.backbone:load_wide_tiny", embed_dim=48, '
                                    'token_dim=32, sample_rate=16000, clip_seconds=2.0, text_len=40, '
                                    'source=WeightsSource("none", notes="random")),\n'),
     "septctl.methods.registry": ('METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (\n',
                                  'METHODS: dict[str, MethodSpec] = {spec.name: spec for spec in (\n'
-                                 '    MethodSpec("scaled-coop", "tests.extending_example:ScaledCoOp", "CoOp, larger start", '
+                                 '    MethodSpec("scaled-coop", "septctl_toy.method:ScaledCoOp", "CoOp, larger start", '
                                  '(MethodOption("init_scale", "--init-scale", 1.0, "Scaled CoOp: context scale.", float),)),\n'),
     "septctl.data.registry": ("RELEASE_MODULES: tuple[ModuleType, ...] = (",
-                              "from tests import extending_example\n"
-                              "RELEASE_MODULES: tuple[ModuleType, ...] = (extending_example, "),
+                              "from septctl_toy import toy_tones\n"
+                              "RELEASE_MODULES: tuple[ModuleType, ...] = (toy_tones, "),
 }
 
 
@@ -95,6 +48,7 @@ def _load_edited(name: str, old: str, new: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(PLUGIN))
     for name, (old, new) in EDITS.items():
         _load_edited(name, old, new)
     from septctl.cli.main import app
