@@ -10,7 +10,6 @@ reuses its result. An entry that cannot be read (truncated, corrupt) is recomput
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ def _key(dataset: DatasetFolder, backbone: Backbone, crop: str, seed: int) -> di
         "dataset_fingerprint": dataset.fingerprint(),
         "backbone": backbone.name,
         "weights_id": backbone.weights_id(),
-        "audio": dataclasses.asdict(backbone.audio_spec),
+        **backbone.input_policy(),
         "crop": crop,
         "crop_seed": seed,
     }

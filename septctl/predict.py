@@ -374,7 +374,7 @@ class _Cache:
     @classmethod
     def open(cls, backbone: Backbone, win: int, hop: int) -> _Cache | None:
         setting = sha256_text(json.dumps({"backbone": backbone.name, "weights_id": backbone.weights_id(),
-                                          "audio": dataclasses.asdict(backbone.audio_spec), "window": win, "hop": hop},
+                                          **backbone.input_policy(), "window": win, "hop": hop},
                                          sort_keys=True))
         path = cache_dir("predict") / "embeddings.sqlite"
         for _ in range(2):

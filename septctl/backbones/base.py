@@ -8,10 +8,12 @@ eval mode, except the text projection dropout when `reference_dropout` is asked 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,6 +24,7 @@ from septctl.data.audio import AudioSpec, load_clip
 
 class Backbone(nn.Module, ABC):
     name: str
+    modality: str = "audio"  # what `encode_files` reads: "audio", or "image" (backbones/clip_vit.py)
     audio_spec: AudioSpec
     embed_dim: int  # joint audio-text space
     token_dim: int  # width of the text tower's token embeddings
@@ -101,6 +104,10 @@ class Backbone(nn.Module, ABC):
                                  for p, k in zip(paths[i : i + batch_size], keys[i : i + batch_size])])
             out.append(self.encode_waveforms(clips, batch_size, on_batch))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    def input_policy(self) -> dict[str, Any]:
+        """What besides the weights decides a file's embedding (part of every embedding cache key)."""
+        return {"audio": dataclasses.asdict(self.audio_spec)}
 
     @property
     def device(self) -> torch.device:

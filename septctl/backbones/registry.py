@@ -49,11 +49,14 @@ class BackboneSpec:
     text_len: int
     source: WeightsSource
     download: str = ""  # "module:function" behind `septctl download NAME` (kind "url" only)
+    modality: str = "audio"  # what it embeds: "audio" (sample_rate, clip_seconds) or "image" (image_size)
+    image_size: int = 0  # side of the square an image backbone sees, in pixels
 
     def listing(self) -> dict[str, Any]:
         """The row `septctl backbones --json` prints (before the cache column)."""
-        return dict(name=self.name, embed_dim=self.embed_dim, token_dim=self.token_dim, sample_rate=self.sample_rate,
-                    clip_seconds=self.clip_seconds, text_len=self.text_len, weights=self.source.describe())
+        return dict(name=self.name, modality=self.modality, embed_dim=self.embed_dim, token_dim=self.token_dim,
+                    sample_rate=self.sample_rate, clip_seconds=self.clip_seconds, image_size=self.image_size,
+                    text_len=self.text_len, weights=self.source.describe())
 
 
 def resolve(target: str) -> Callable[..., Any]:

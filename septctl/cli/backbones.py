@@ -12,16 +12,23 @@ from septctl.errors import SeptctlError
 
 
 def backbones(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
-    """List the backbones: dimensions, audio format, where weights come from, whether they are cached here."""
+    """List the backbones: dimensions, audio format (or image size), where weights come from, whether they are cached here."""
     from septctl.backbones.registry import SPECS
     from septctl.backbones.weights import cached_weights
 
     rows = [{**spec.listing(), "cached": cached_weights(name)} for name, spec in SPECS.items()]
     columns = [Column("name"), Column("embed dim"), Column("token dim"), Column("sample rate"), Column("clip"),
                Column("text len"), Column("weights from", wraps=True), Column("cached here", wraps=True)]
-    cells = [[r["name"], str(r["embed_dim"]), str(r["token_dim"]), f"{r['sample_rate']} Hz", f"{r['clip_seconds']:g} s",
-              str(r["text_len"]), r["weights"], r["cached"] or "no"] for r in rows]
+    cells = [[r["name"], str(r["embed_dim"]), str(r["token_dim"]), *_input_cells(r), str(r["text_len"]), r["weights"],
+              r["cached"] or "no"] for r in rows]
     show_listing("septctl backbones", columns, cells, rows, "json" if as_json else (fmt.value if fmt else None))
+
+
+def _input_cells(row: dict) -> tuple[str, str]:
+    """The "sample rate" and "clip" cells: an image backbone's are "image" and its side in pixels."""
+    if row["modality"] == "image":
+        return "image", f"{row['image_size']} px"
+    return f"{row['sample_rate']} Hz", f"{row['clip_seconds']:g} s"
 
 
 def download(

@@ -1,0 +1,26 @@
+"""Reading image files, as CoOp's datasets do (`PIL.Image.open(path).convert("RGB")`).
+
+Pillow is imported only when an image is read, so audio commands never load it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from septctl.errors import SeptctlError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def read_image(path: str | Path) -> Any:
+    """The image at `path` as an RGB `PIL.Image` (palette, grey and alpha images converted); refused by name when
+    it cannot be decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SeptctlError(f"{path}: not a readable image ({reason}); replace or remove the file") from None
