@@ -9,7 +9,8 @@ A recording is cut into windows of the backbone's clip length (or `window` secon
 `hop` seconds, the last one flush with the end; each window is shaped exactly as `embed`
 shapes a file (resampled, channels joined, a short one filled), so a file no longer than one
 window is embedded as `embed` embeds it. A file's row is the mean of its windows'
-probabilities; `per_window` gives one row per window instead.
+probabilities; `per_window` gives one row per window instead. An image backbone (`clip-vit-b16`)
+reads image files instead: one input per file, no windows (its rows' start_s and end_s are 0).
 
 Window embeddings are cached by content (`_Cache`): the sha256 of the file's bytes with the
 backbone, its weights, its audio policy and the window settings name one row of
@@ -40,6 +41,7 @@ from septctl.artifacts import sha256_text
 from septctl.backbones.base import Backbone
 from septctl.data.audio import read_audio, windows
 from septctl.data.audiofolder import AUDIO_SUFFIXES
+from septctl.data.image import IMAGE_SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
 from septctl.defaults import DEFAULT_TEMPLATE
 from septctl.engine.config import TrainConfig
@@ -75,7 +77,7 @@ class _Item:
 
 
 class Classifier:
-    """A prompt (learned or hand-written) on a frozen backbone, scoring audio against fixed class names.
+    """A prompt (learned or hand-written) on a frozen backbone, scoring recordings (or images) against fixed class names.
 
     The class features are computed once, here (CoCoOp's prompts depend on the clip: its
     features are recomputed per batch, as in `eval`).
@@ -109,9 +111,9 @@ class Classifier:
                 batch_size: int = 16, cache: bool = True, progress: bool = False) -> list[Prediction]:
         """Top-k labels for each file (or window, with `per_window`), in input order.
 
-        `inputs`: paths (folders searched recursively for audio files, globs expanded) or
-        waveforms ([samples] or [channels, samples] at the backbone's sample rate).
-        `window`, `hop`: seconds (default: the backbone's clip length; hop = window).
+        `inputs`: paths (folders searched recursively for audio files, or image files for an image
+        backbone; globs expanded) or waveforms ([samples] or [channels, samples] at the backbone's sample rate).
+        `window`, `hop`: seconds (default: the backbone's clip length; hop = window); not for images.
         A file that cannot be read is recorded in `self.failures` as (file, reason) and the
         rest are predicted; with `strict` it raises SeptctlError instead.
         """
@@ -125,7 +127,7 @@ class Classifier:
         if not done:
             return []
         probs = self._probs(torch.cat([feats[i] for i in done]))  # [all windows, K]
-        rate = self.backbone.audio_spec.sample_rate
+        rate = 1 if self._images else self.backbone.audio_spec.sample_rate
         if per_window:
             where = [(items[i].name, w, a, b) for i in done for w, (a, b) in enumerate(spans[i])]
         else:  # a file's row: the mean of its windows' probabilities
@@ -137,8 +139,18 @@ class Classifier:
         return [Prediction(name, w, round(a / rate, 6), round(b / rate, 6), [self.classes[j] for j in labels], values)
                 for (name, w, a, b), labels, values in zip(where, top.indices.tolist(), top.values.tolist())]
 
+    @property
+    def _images(self) -> bool:
+        return self.backbone.modality == "image"
+
     def _window(self, window: float | None, hop: float | None) -> tuple[int, int]:
-        """(window, hop) in samples at the backbone's rate; a window longer than the clip would be cropped: refused."""
+        """(window, hop) in samples at the backbone's rate; a window longer than the clip would be cropped: refused.
+
+        An image has no windows: (0, 0), and a window or hop asked for is refused."""
+        if self._images:
+            if window is not None or hop is not None:
+                raise SeptctlError(f"window/hop: {self.backbone.name} reads images, which have no windows; drop them")
+            return 0, 0
         spec = self.backbone.audio_spec
         window = spec.clip_seconds if window is None else window
         hop = window if hop is None else hop
@@ -164,9 +176,12 @@ class Classifier:
         items, seen = [], set()
         for i, x in enumerate(inputs):
             if isinstance(x, torch.Tensor) or _is_array(x):
+                if self._images:
+                    raise SeptctlError(f"input {i}: an in-memory array is a waveform; {self.backbone.name} reads "
+                                       "image files: give their paths")
                 items.append(_Item(f"<waveform {i}>", wave=_as_wave(x, i)))
                 continue
-            paths, reason = expand_path(x)
+            paths, reason = expand_path(x, IMAGE_SUFFIXES if self._images else AUDIO_SUFFIXES)
             if reason:
                 self._fail(str(x), reason, strict)
             for p in map(Path, paths):
@@ -190,7 +205,7 @@ class Classifier:
         def flush(everything: bool) -> None:
             while len(queue) >= batch_size or (everything and queue):
                 batch, queue[:] = queue[:batch_size], queue[batch_size:]
-                out = self.backbone.encode_waveforms(torch.stack([c for _, c in batch]), batch_size)
+                out = self.backbone.encode_batched(torch.stack([c for _, c in batch]), batch_size)
                 for (i, _), f in zip(batch, out):
                     parts[i].append(f)
                     if len(parts[i]) == len(spans[i]):  # the item's last window
@@ -229,6 +244,8 @@ class Classifier:
         return feats, spans
 
     def _clips(self, item: _Item, win: int, hop: int) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        if self._images:
+            return self.backbone.load_input(item.path)[None], [(0, 0)]
         spec = self.backbone.audio_spec
         if item.wave is not None:
             return windows(item.wave, spec.sample_rate, spec, win, hop, "start", item.name)
@@ -255,22 +272,24 @@ def _as_wave(x: object, i: int) -> torch.Tensor:
     return wave
 
 
-def expand_path(x: str | Path) -> tuple[list[str], str | None]:
-    """A file, a folder (its audio files, recursively, sorted; hidden ones skipped) or a glob -> (files, why none)."""
+def expand_path(x: str | Path, suffixes: set[str] = AUDIO_SUFFIXES) -> tuple[list[str], str | None]:
+    """A file, a folder (its files with `suffixes`, recursively, sorted; hidden ones skipped) or a glob ->
+    (files, why none)."""
     x = str(x)
     if os.path.isdir(x):
         found = []
         for folder, dirs, names in os.walk(x):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             found += sorted(os.path.join(folder, n) for n in names
-                            if not n.startswith(".") and os.path.splitext(n)[1].lower() in AUDIO_SUFFIXES)
-        return found, None if found else f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) in this folder"
+                            if not n.startswith(".") and os.path.splitext(n)[1].lower() in suffixes)
+        kind = "image" if suffixes is IMAGE_SUFFIXES else "audio"
+        return found, None if found else f"no {kind} files ({', '.join(sorted(suffixes))}) in this folder"
     if os.path.exists(x):
         return [x], None
     if glob.has_magic(x):
         found = []
         for match in sorted(glob.glob(x, recursive=True)):
-            found += expand_path(match)[0] if os.path.isdir(match) else [match]
+            found += expand_path(match, suffixes)[0] if os.path.isdir(match) else [match]
         return found, None if found else "no file matches this pattern"
     return [], "no such file or folder"
 

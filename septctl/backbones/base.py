@@ -77,14 +77,23 @@ class Backbone(nn.Module, ABC):
                 out.append(self.encode_text(self.token_embedding()(ids), eot))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
 
-    def encode_waveforms(self, clips: torch.Tensor, batch_size: int = 16,
-                         on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
-        """[N, clip_samples] clips (see `data.audio.prepare_waveform`) -> [N, embed_dim] float on the CPU, batched."""
+    def load_input(self, path: str | Path, crop: str = "seeded", key: str = "") -> torch.Tensor:
+        """One file as this model's input, exactly as `septctl embed` prepares it: a clip [clip_samples]
+        (loaded, resampled, filled or cropped; `key` seeds the "seeded" crop). Image backbones return pixels [3, H, W]."""
+        return load_clip(path, self.audio_spec, crop, key=key)
+
+    def encode_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """A batch of `load_input` results -> [B, embed_dim], unnormalised."""
+        return self.encode_audio(inputs)
+
+    def encode_batched(self, inputs: torch.Tensor, batch_size: int = 16,
+                       on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+        """[N, ...] stacked `load_input` results -> [N, embed_dim] float on the CPU, `batch_size` at a time."""
         out = []
         with torch.inference_mode():
-            for i in range(0, len(clips), batch_size):
-                chunk = clips[i : i + batch_size]
-                out.append(self.encode_audio(chunk.to(self.device)).float().cpu())
+            for i in range(0, len(inputs), batch_size):
+                chunk = inputs[i : i + batch_size]
+                out.append(self.encode_inputs(chunk.to(self.device)).float().cpu())
                 if on_batch is not None:
                     on_batch(len(chunk))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
@@ -92,17 +101,17 @@ class Backbone(nn.Module, ABC):
     def encode_files(self, paths: Sequence[str | Path], crop: str = "seeded", batch_size: int = 16,
                      keys: Sequence[str] | None = None,
                      on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
-        """Audio files -> [N, embed_dim], loaded, resampled, filled or cropped exactly as `septctl embed` does.
+        """Files -> [N, embed_dim], each read by `load_input` (what `septctl embed` does).
 
         `keys` seed the "seeded" crop per file (default: the path itself); a file is read only when
-        its batch is encoded, so memory holds one batch of clips. An unreadable file raises SeptctlError.
+        its batch is encoded, so memory holds one batch of inputs. An unreadable file raises SeptctlError.
         """
         keys = [str(p) for p in paths] if keys is None else list(keys)
         out = []
         for i in range(0, len(paths), batch_size):
-            clips = torch.stack([load_clip(p, self.audio_spec, crop, key=k)
-                                 for p, k in zip(paths[i : i + batch_size], keys[i : i + batch_size])])
-            out.append(self.encode_waveforms(clips, batch_size, on_batch))
+            inputs = torch.stack([self.load_input(p, crop, k)
+                                  for p, k in zip(paths[i : i + batch_size], keys[i : i + batch_size])])
+            out.append(self.encode_batched(inputs, batch_size, on_batch))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
 
     def input_policy(self) -> dict[str, Any]:
