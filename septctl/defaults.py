@@ -16,6 +16,15 @@ DEFAULT_TEMPLATE = "This is a sound of {}."
 """The hand-written prompt (the paper's): zero-shot's, KgCoOp's reference, and what neighbor statistics and
 figures encode names with."""
 
+IMAGE_TEMPLATE = "a photo of a {}."
+"""The zero-shot prompt of an image backbone (CLIP): CoOp's for Caltech101."""
+
+
+def zeroshot_template(modality: str) -> str:
+    """The hand-written prompt a zero-shot classifier uses unless given one: by what the backbone embeds."""
+    return IMAGE_TEMPLATE if modality == "image" else DEFAULT_TEMPLATE
+
+
 PALM_TEMPLATE = "The is a recording of {}."
 """PALM's zero-shot prompt, typo and all (its code writes "The is a recording of  {name}."; the tokenizer collapses
 the double space): for zero-shot numbers like-for-like with PALM's published ones (docs/experiments.md)."""

@@ -43,7 +43,7 @@ from septctl.data.audio import read_audio, windows
 from septctl.data.audiofolder import AUDIO_SUFFIXES
 from septctl.data.image import IMAGE_SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
-from septctl.defaults import DEFAULT_TEMPLATE
+from septctl.defaults import zeroshot_template
 from septctl.engine.config import TrainConfig
 from septctl.errors import SeptctlError
 from septctl.methods.base import PromptMethod
@@ -365,14 +365,15 @@ def _dataset_change(run_dir: Path, run: dict, cfg: TrainConfig) -> str | None:
 def load_zeroshot(backbone: str | Backbone, classes: str | Sequence[str], template: str | None = None,
                   weights: str | Path | None = None, device: str | None = None,
                   logit_scale: float = 100.0) -> Classifier:
-    """A classifier from a hand-written template ("this is a sound of {}." by default), nothing learned."""
+    """A classifier from a hand-written template, nothing learned (default: "This is a sound of {}.", or
+    "a photo of a {}." on an image backbone)."""
     from septctl.backbones import load_backbone
     from septctl.methods.zeroshot import ZeroShot
 
-    template = DEFAULT_TEMPLATE if template is None else template
+    model = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, weights, device or "cpu")
+    template = zeroshot_template(model.modality) if template is None else template
     if "{}" not in template:
         raise SeptctlError(f"template {template!r} has no {{}} slot for the class name")
-    model = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, weights, device or "cpu")
     return Classifier(ZeroShot(model, [], template, logit_scale), class_names(classes))
 
 

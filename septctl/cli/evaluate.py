@@ -14,7 +14,8 @@ from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
 from septctl.cli.options import (AsJson, ClassSet, Crop, DataRoot, Device, Quiet, Weights, ZeroshotBackbone,
                                  default_backbone)
-from septctl.defaults import DEFAULT_TEMPLATE
+from septctl.backbones.registry import SPECS
+from septctl.defaults import DEFAULT_TEMPLATE, IMAGE_TEMPLATE, zeroshot_template
 
 
 def evaluate(
@@ -29,7 +30,9 @@ def evaluate(
     fold: Annotated[Optional[int], typer.Option(
         "--fold", min=1, help="Fold of the evaluated dataset (default: the run's).")] = None,
     zeroshot: Annotated[bool, typer.Option("--zeroshot", help="No run: score a hand-written template.")] = False,
-    template: Annotated[str, typer.Option("--template", help="Zero-shot template with one {}.")] = DEFAULT_TEMPLATE,
+    template: Annotated[Optional[str], typer.Option(
+        "--template", show_default=f"{DEFAULT_TEMPLATE!r}; {IMAGE_TEMPLATE!r} on an image backbone",
+        help="Zero-shot template with one {}.")] = None,
     backbone: ZeroshotBackbone = None,
     weights: Weights = None,
     crop: Annotated[Optional[Crop], typer.Option(
@@ -49,12 +52,14 @@ def evaluate(
 
     which = classes.value if classes else None
     if zeroshot:
+        name = backbone.value if backbone else default_backbone()
+        template = template if template is not None else zeroshot_template(SPECS[name].modality)
         if "{}" not in template:
             raise SeptctlError(f"--template {template!r} has no {{}} slot for the class name")
         if len(targets) > 1:
             raise SeptctlError(f"--zeroshot scores one dataset, not {len(targets)} ({', '.join(targets)}); "
                                "run it once per dataset")
-        result, run_dir = evaluate_zeroshot(targets[0], backbone.value if backbone else default_backbone(), template,
+        result, run_dir = evaluate_zeroshot(targets[0], name, template,
                                             which or "new", fold, out_dir, str(weights) if weights else None,
                                             str(data_root) if data_root else None, crop.value if crop else "seeded",
                                             device=device)

@@ -11,7 +11,7 @@ import typer
 from septctl.cli import panels
 from septctl.cli.common import err, out, set_threads
 from septctl.cli.options import Device, Force, Quiet, Weights, ZeroshotBackbone, choice, default_backbone
-from septctl.defaults import DEFAULT_TEMPLATE
+from septctl.defaults import DEFAULT_TEMPLATE, IMAGE_TEMPLATE
 
 OutputFormat = choice("OutputFormat", ("table", "csv", "jsonl"))
 FAILED = 1  # exit status when some inputs could not be read (the others were predicted)
@@ -50,7 +50,9 @@ def predict(
     zeroshot: Annotated[bool, typer.Option(
         "--zeroshot", help="No run: score a hand-written --template on --backbone (--classes must name classes).")] = False,
     backbone: ZeroshotBackbone = None,
-    template: Annotated[str, typer.Option("--template", help="Zero-shot template with one {}.")] = DEFAULT_TEMPLATE,
+    template: Annotated[Optional[str], typer.Option(
+        "--template", show_default=f"{DEFAULT_TEMPLATE!r}; {IMAGE_TEMPLATE!r} on an image backbone",
+        help="Zero-shot template with one {}.")] = None,
     weights: Weights = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per forward pass.")] = 16,
     no_cache: Annotated[bool, typer.Option(
@@ -80,7 +82,7 @@ def predict(
     if list_file is not None:
         named += read_list(list_file)
     if not named:
-        raise SeptctlError("no inputs: name audio files, folders, globs or @LIST after the "
+        raise SeptctlError("no inputs: name audio (or image) files, folders, globs or @LIST after the "
                            + ("options" if zeroshot else "run folder"))
     if zeroshot:
         if classes is None:
