@@ -1,0 +1,95 @@
+"""SEPT on CLIP (issue 29): the README's image commands run as written, on random CLIP weights and synthesized shapes.
+
+The README's "Images" block names `clip-vit-b16` (OpenAI's weights, from the hub); here every command runs
+on `clip-tiny`, a random-weight CLIP of the same architecture, the one change. The audio commands import no
+image code (Pillow, transformers' image processors).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE_MODULES = ("transformers.models.clip.image_processing_clip",
+                 "transformers.models.clip.image_processing_pil_clip", "septctl.backbones.clip_vit",
+                 "septctl.data.image_check")
+
+
+def image_block() -> list[str]:
+    """The `septctl ...` lines of the README's "Images" section, comments dropped."""
+    section = (REPO / "README.md").read_text().split("\n## Images", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip().startswith("septctl ")]
+
+
+def on_clip_tiny(line: str) -> str:
+    return line.replace("clip-vit-b16", "clip-tiny")
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "SEPTCTL_CACHE": str(tmp_path / "cache"), "SEPTCTL_THREADS": "2", "PYTHONPATH": str(REPO)}
+
+
+def _run(line: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_readme_image_flow_runs_on_random_clip(tmp_path, env):
+    lines = image_block()
+    stages = [shlex.split(line)[1] for line in lines]
+    assert {"data", "embed", "neighbors", "prefixes", "margins", "train", "eval", "report", "predict"} <= set(stages)
+    outputs = {}
+    for line in lines:
+        result = _run(on_clip_tiny(line), tmp_path, env)
+        assert result.returncode == 0, f"README image example failed: {line}\n{result.stderr[-3000:]}"
+        outputs[line] = result
+    runs = sorted(p.parent for p in (tmp_path / "runs").rglob("run.yaml"))
+    methods = {yaml.safe_load((r / "run.yaml").read_text())["config"]["method"] for r in runs}
+    assert len(runs) == 2 and methods == {"coop"}
+    assert sum(yaml.safe_load((r / "run.yaml").read_text())["config"].get("sept", False) for r in runs) == 1
+    for run in runs:  # eval base and new recorded, as numbers in [0, 100]
+        metrics = yaml.safe_load((run / "metrics.yaml").read_text())
+        keys = " ".join(metrics["results"]) if "results" in metrics else " ".join(metrics)
+        assert "/base" in keys and "/new" in keys, metrics
+    report = next(r for line, r in outputs.items() if line.startswith("septctl report"))
+    assert re.search(r"\bH\b", report.stdout) and "coop" in report.stdout
+    predicted = next(r for line, r in outputs.items() if line.startswith("septctl predict"))
+    rows = list(csv.reader(io.StringIO(predicted.stdout)))
+    assert rows[0][:4] == ["file", "window", "start_s", "end_s"] and len(rows) > 1
+    assert all(r[0].endswith(".png") for r in rows[1:])
+
+
+def test_audio_commands_import_no_image_code(synth_dataset, tmp_path, run_cli):
+    """No audio command loads the image side: septctl's image modules, transformers' CLIP image processors.
+
+    (Pillow itself is not on the list: importing transformers at all loads it, as it did before images existed.)"""
+    run = tmp_path / "run"
+    assert run_cli("train", synth_dataset, "--backbone", "synth-clap", "--epochs", "1", "--out", run)[0] == 0
+    for args in (["eval", run], ["predict", run, synth_dataset], ["embed", synth_dataset, "--backbone", "synth-clap"],
+                 ["backbones"], ["data", "check", synth_dataset], ["train", "--help"]):
+        assert _imported_modules(args, tmp_path) == [], args
+
+
+def _imported_modules(args: list, cwd: Path) -> list[str]:
+    """Which IMAGE_MODULES a fresh `septctl ARGS` process imported."""
+    code = ("import json, sys; from septctl.cli.main import app; from septctl.cli.common import run_app; "
+            f"sys.argv = ['septctl', *{[str(a) for a in args]!r}]; rc = run_app(app); "
+            f"print(json.dumps([m for m in {IMAGE_MODULES!r} if m in sys.modules]))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return json.loads(done.stdout.strip().splitlines()[-1])
