@@ -290,15 +290,17 @@ def read_list(path: str | Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def class_names(spec: str | Sequence[str], run_classes: Sequence[str] | None = None) -> list[str]:
-    """`base`, `new` or `all` of a run's classes, a comma list, a file of names (one a line), or a list."""
+def class_names(spec: str | Sequence[str], run_classes: Sequence[str] | None = None,
+                order: Sequence[str] | None = None) -> list[str]:
+    """`base`, `new` or `all` of a run's classes (split in its dataset's label `order`, if it has one), a comma
+    list, a file of names (one a line), or a list."""
     if not isinstance(spec, str):
         return [str(n).strip() for n in spec]
     if spec in CLASS_SETS:
         if run_classes is None:
             raise SeptctlError(f"--classes {spec}: a zero-shot classifier has no run classes; give the names as a "
                                "comma list or a file")
-        return select_classes(run_classes, spec)
+        return select_classes(run_classes, spec, order)
     if "," not in spec and Path(spec).is_file():
         return read_list(spec)
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -324,7 +326,7 @@ def load_run(path: str | Path, classes: str | Sequence[str] | None = None, devic
     if not (isinstance(known, list) and all(isinstance(c, str) for c in known)):
         known = None  # an older card: only explicit names work
     which = "all" if classes is None else classes
-    names = class_names(which, known)
+    names = class_names(which, known, run.get("class_order"))
     classifier = Classifier(method, names, split=which if isinstance(which, str) and which in CLASS_SETS else "all")
     classifier.dataset_change = _dataset_change(Path(path), run, cfg)
     return classifier
