@@ -59,9 +59,8 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
         report.notes.append("class names: folder names (or labels) with '_' read as a space, in prompts and results"
                             + (f" ({shown}{more})" if renamed else ""))
         if ignored := labelling(folder.root).ignored:
-            other = NOUNS["audio" if image else "image"]
-            report.notes.append(f"left out {ignored} {other}: this folder holds {NOUNS[folder.modality]} "
-                                "(most of its files are; sounds on a tie)")
+            report.notes.append(f"left out {ignored} {'sound' if image else 'image'} file(s): this folder holds "
+                                f"{NOUNS[folder.modality]} (most of its files are; sounds on a tie)")
     untested = sorted(set(classes) - {r.classname for r in test})
     if untested:
         report.notes.append(f"{len(untested)} class(es) without test files: {', '.join(untested)}; "
