@@ -18,8 +18,8 @@ from septctl.console import counted, styled
 
 Source = choice("Source", ("palm", "original"))
 
-data_app = typer.Typer(help="Datasets: check any folder of your own sounds (no preparation needed); list, prepare or "
-                            "download the paper's 11 benchmarks; synthesize small ones.",
+data_app = typer.Typer(help="Datasets: check any folder of your own sounds or images (no preparation needed); list, "
+                            "prepare or download the paper's 11 benchmarks and Caltech101; synthesize small ones.",
                        no_args_is_help=True)
 
 
@@ -44,7 +44,7 @@ def prepare(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
     allow_missing: Annotated[bool, typer.Option(
         "--allow-missing", help="Prepare from the files that exist when some are missing or unreadable.")] = False,
-    link: Annotated[bool, typer.Option("--link", help="Symlink audio instead of copying it.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Symlink the files instead of copying them.")] = False,
 ) -> None:
     """Convert a dataset's original release into the common layout (the release is never modified)."""
     from septctl.data.prepare import prepare as run_prepare
