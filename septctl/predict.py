@@ -39,7 +39,7 @@ import torch
 from septctl.artifacts import sha256_text
 from septctl.backbones.base import Backbone
 from septctl.data.audio import read_audio, windows
-from septctl.data.audiofolder import AUDIO_SUFFIXES
+from septctl.data.media import AUDIO_SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
 from septctl.defaults import DEFAULT_TEMPLATE
 from septctl.engine.config import TrainConfig

@@ -36,7 +36,6 @@ from pathlib import Path
 
 from septctl.artifacts import write_text
 from septctl.data import media
-from septctl.data.media import AUDIO_SUFFIXES  # noqa: F401  (predict names the suffixes it expands)
 from septctl.errors import SeptctlError
 
 METADATA = "metadata.csv"
@@ -62,7 +61,8 @@ def split_csvs(root: Path) -> Path:
 
     root = Path(root)
     _utf8_name(Path(os.path.realpath(root)))  # it names the cache folder of the split
-    train, test, how = labelling(root).rows
+    found = labelling(root)
+    train, test, how = found.train, found.test, found.how
     train, test = _named(root, train, test)
     classes = sorted({c for _, c in train + test})
     if len(classes) < 2:
@@ -99,8 +99,8 @@ def class_name(label: str) -> str:
 
 def renamed_classes(root: Path) -> dict[str, str]:
     """Folder name (or label) -> class name, for those the rule changes (`data check` lists them)."""
-    train, test, _ = labelling(root).rows
-    return {c: class_name(c) for c in sorted({c for _, c in train + test}) if class_name(c) != c}
+    found = labelling(root)
+    return {c: class_name(c) for c in sorted({c for _, c in found.train + found.test}) if class_name(c) != c}
 
 
 def _named(root: Path, train: Labelled, test: Labelled) -> tuple[Labelled, Labelled]:
@@ -135,10 +135,6 @@ class Labelling:
     how: str  # how they were split (said in the recorded README)
     modality: str  # "audio" or "image": the kind most of its files are
     ignored: int  # files of the other kind, left out
-
-    @property
-    def rows(self) -> tuple[Labelled, Labelled, str]:
-        return self.train, self.test, self.how
 
 
 def _one_kind(rows: Labelled) -> tuple[Labelled, str, int]:

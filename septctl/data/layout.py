@@ -208,10 +208,10 @@ class DatasetFolder:
                 f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
                 "fix the labels or add training files for it"
             )
-        if (self.root / CLASS_ORDER_FILE).is_file() and self.class_order is not None:
-            have = {r.classname for r in train}
-            if have != set(self.class_order):
-                odd = sorted(have - set(self.class_order)) or sorted(set(self.class_order) - have)
+        if (self.root / CLASS_ORDER_FILE).is_file():  # the file's order (a registry's is the registry's own check)
+            have, listed = {r.classname for r in train}, set(self.class_order)
+            if have != listed:
+                odd = sorted(have - listed) or sorted(listed - have)
                 where = "is not listed" if odd[0] in have else "has no training file"
                 raise SeptctlError(f"{self.root / CLASS_ORDER_FILE}: class {odd[0]!r} {where}; it must list exactly "
                                    f"the classes of {self.csv_path('train', fold)}, one a line in label order (or "
