@@ -52,6 +52,7 @@ def test_a_folder_of_images_is_a_dataset_and_stray_sounds_are_left_out(run_cli, 
     assert "left out 1 sound file(s): this folder holds images" in out
     assert "16..18 pixels wide, 10..13 high" in out
     assert "seconds" not in out and "clip length" not in out  # nothing about durations for pictures
+    assert "(image data: embed it with a backbone for image: " in out
 
 
 def test_a_folder_of_sounds_splits_as_before_with_a_stray_image(tmp_path):

@@ -131,6 +131,11 @@ def check(
             err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
     named = "" if backbone.value == default_backbone() else f" --backbone {backbone.value}"
+    if SPECS[backbone.value].modality != report.modality:  # e.g. images and the default, Pengi
+        fits = [s.name for s in SPECS.values() if s.modality == report.modality]
+        out.print(f"({report.modality} data: embed it with a backbone for {report.modality}: "
+                  f"{', '.join(fits) or 'none is registered'})", highlight=False)
+        named = " --backbone BACKBONE"
     next_step(f"septctl embed {shlex.quote(dataset)}{named}", quiet)
 
 
