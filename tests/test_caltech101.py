@@ -201,15 +201,17 @@ def test_a_class_order_file_must_list_exactly_the_classes_once(run_cli, tmp_path
     order_file = out / "class_order.txt"
     order = order_file.read_text().splitlines()
     for text, message in (("\n".join(order[:-1]), "class 'ibis' is not listed"),
-                          ("\n".join(order + ["zebra"]), "class 'zebra' has no training file"),
+                          ("\n".join(order + ["zebra"]), "class 'zebra' is in no split CSV"),
                           ("\n".join(order + ["face"]), "lists 'face' twice"),
                           ("\n", "is empty")):
         order_file.write_text(text + "\n")
         with pytest.raises(SeptctlError, match=message) as caught:
             DatasetFolder(out).splits()
         assert str(caught.value).startswith(f"{order_file}: ") and "\n" not in str(caught.value)
-        code, _, err = run_cli("data", "check", out)
-        assert code == 2 and str(order_file) in err
+        neighbors = ("neighbors", out, "--llm", "builtin", "--split", "base", "--out", tmp_path / "n.yaml")
+        for args in (("data", "check", out), neighbors):
+            code, _, err = run_cli(*args)
+            assert code == 2 and str(order_file) in err and message in err, (args, err)
 
 
 def test_registry_declares_coops_label_order_and_no_palm_copy(run_cli):

@@ -157,11 +157,19 @@ class DatasetFolder:
     @cached_property
     def class_order(self) -> tuple[str, ...] | None:
         """The label order base/new follow (`schema.base_new_split`): the folder's class_order.txt, one class a
-        line, else the registry's declared order; None (sorted names) for most datasets."""
+        line, which must list exactly the classes its split CSVs name; else the registry's declared order; None
+        (sorted names) for most datasets."""
         path = self.root / CLASS_ORDER_FILE
-        if path.is_file():
-            return read_class_order(path)
-        return self.info.class_order if self.info else None
+        if not path.is_file():
+            return self.info.class_order if self.info else None
+        order = read_class_order(path)
+        have, listed = {r.classname for p in self.csv_files() for r in read_rows(p)}, set(order)
+        if have != listed:
+            odd = sorted(have - listed) or sorted(listed - have)
+            where = "is not listed" if odd[0] in have else "is in no split CSV"
+            raise SeptctlError(f"{path}: class {odd[0]!r} {where}; list exactly the dataset's classes, one a line in "
+                               "label order (or delete the file to split base/new by sorted names)")
+        return order
 
     @property
     def folds(self) -> int:
@@ -192,8 +200,7 @@ class DatasetFolder:
         return read_csv(self.csv_path(split, fold), self.root)
 
     def splits(self, fold: int | None = None) -> tuple[list[Row], list[Row]]:
-        """Train and test rows, checked to share one class set (and, where a class_order.txt declares one, to have
-        exactly its classes)."""
+        """Train and test rows, checked to share one class set (and its class_order.txt, if any, to list it)."""
         train, test = self.rows("train", fold), self.rows("test", fold)
         check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
@@ -208,14 +215,7 @@ class DatasetFolder:
                 f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
                 "fix the labels or add training files for it"
             )
-        if (self.root / CLASS_ORDER_FILE).is_file():  # the file's order (a registry's is the registry's own check)
-            have, listed = {r.classname for r in train}, set(self.class_order)
-            if have != listed:
-                odd = sorted(have - listed) or sorted(listed - have)
-                where = "is not listed" if odd[0] in have else "has no training file"
-                raise SeptctlError(f"{self.root / CLASS_ORDER_FILE}: class {odd[0]!r} {where}; it must list exactly "
-                                   f"the classes of {self.csv_path('train', fold)}, one a line in label order (or "
-                                   "delete it to split base/new by sorted names)")
+        self.class_order  # a class_order.txt is checked against the classes before anything splits them
         return train, test
 
     def fingerprint(self) -> str:
