@@ -40,8 +40,7 @@ import torch
 from septctl.artifacts import sha256_text
 from septctl.backbones.base import Backbone
 from septctl.data.audio import read_audio, windows
-from septctl.data.audiofolder import AUDIO_SUFFIXES
-from septctl.data.image import IMAGE_SUFFIXES
+from septctl.data.media import SUFFIXES
 from septctl.data.schema import CLASS_SETS, select_classes
 from septctl.defaults import zeroshot_template
 from septctl.engine.config import TrainConfig
@@ -181,7 +180,7 @@ class Classifier:
                                        "image files: give their paths")
                 items.append(_Item(f"<waveform {i}>", wave=_as_wave(x, i)))
                 continue
-            paths, reason = expand_path(x, IMAGE_SUFFIXES if self._images else AUDIO_SUFFIXES)
+            paths, reason = expand_path(x, self.backbone.modality)
             if reason:
                 self._fail(str(x), reason, strict)
             for p in map(Path, paths):
@@ -272,9 +271,10 @@ def _as_wave(x: object, i: int) -> torch.Tensor:
     return wave
 
 
-def expand_path(x: str | Path, suffixes: set[str] = AUDIO_SUFFIXES) -> tuple[list[str], str | None]:
-    """A file, a folder (its files with `suffixes`, recursively, sorted; hidden ones skipped) or a glob ->
+def expand_path(x: str | Path, modality: str = "audio") -> tuple[list[str], str | None]:
+    """A file, a folder (its files of `modality`, recursively, sorted; hidden ones skipped) or a glob ->
     (files, why none)."""
+    suffixes = SUFFIXES[modality]
     x = str(x)
     if os.path.isdir(x):
         found = []
@@ -282,14 +282,13 @@ def expand_path(x: str | Path, suffixes: set[str] = AUDIO_SUFFIXES) -> tuple[lis
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             found += sorted(os.path.join(folder, n) for n in names
                             if not n.startswith(".") and os.path.splitext(n)[1].lower() in suffixes)
-        kind = "image" if suffixes is IMAGE_SUFFIXES else "audio"
-        return found, None if found else f"no {kind} files ({', '.join(sorted(suffixes))}) in this folder"
+        return found, None if found else f"no {modality} files ({', '.join(sorted(suffixes))}) in this folder"
     if os.path.exists(x):
         return [x], None
     if glob.has_magic(x):
         found = []
         for match in sorted(glob.glob(x, recursive=True)):
-            found += expand_path(match, suffixes)[0] if os.path.isdir(match) else [match]
+            found += expand_path(match, modality)[0] if os.path.isdir(match) else [match]
         return found, None if found else "no file matches this pattern"
     return [], "no such file or folder"
 
@@ -309,15 +308,17 @@ def read_list(path: str | Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def class_names(spec: str | Sequence[str], run_classes: Sequence[str] | None = None) -> list[str]:
-    """`base`, `new` or `all` of a run's classes, a comma list, a file of names (one a line), or a list."""
+def class_names(spec: str | Sequence[str], run_classes: Sequence[str] | None = None,
+                order: Sequence[str] | None = None) -> list[str]:
+    """`base`, `new` or `all` of a run's classes (split in its dataset's label `order`, if it has one), a comma
+    list, a file of names (one a line), or a list."""
     if not isinstance(spec, str):
         return [str(n).strip() for n in spec]
     if spec in CLASS_SETS:
         if run_classes is None:
             raise SeptctlError(f"--classes {spec}: a zero-shot classifier has no run classes; give the names as a "
                                "comma list or a file")
-        return select_classes(run_classes, spec)
+        return select_classes(run_classes, spec, order)
     if "," not in spec and Path(spec).is_file():
         return read_list(spec)
     names = [n.strip() for n in spec.split(",") if n.strip()]
@@ -343,7 +344,7 @@ def load_run(path: str | Path, classes: str | Sequence[str] | None = None, devic
     if not (isinstance(known, list) and all(isinstance(c, str) for c in known)):
         known = None  # an older card: only explicit names work
     which = "all" if classes is None else classes
-    names = class_names(which, known)
+    names = class_names(which, known, run.get("class_order"))
     classifier = Classifier(method, names, split=which if isinstance(which, str) and which in CLASS_SETS else "all")
     classifier.dataset_change = _dataset_change(Path(path), run, cfg)
     return classifier

@@ -52,9 +52,10 @@ def _target_classes(dataset: str | None, classes_file: Path | None, split: str) 
         folder = open_dataset(dataset)
         every = {r.classname for r in folder.rows("train", folder.default_fold())}
         registry_name = folder.info.name if folder.info else None
-        return select_classes(every, split), {"dataset": str(folder.root), "split": split}, registry_name
+        return (select_classes(every, split, folder.class_order), {"dataset": str(folder.root), "split": split},
+                registry_name)
     info = require_dataset(dataset, OR_FOLDER)
-    return select_classes(info.classes, split), {"dataset": info.name, "split": split}, info.name
+    return select_classes(info.classes, split, info.class_order), {"dataset": info.name, "split": split}, info.name
 
 
 def exchange_path(out_path: Path) -> Path:

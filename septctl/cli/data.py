@@ -18,19 +18,21 @@ from septctl.console import counted, styled
 
 Source = choice("Source", ("palm", "original"))
 
-data_app = typer.Typer(help="Datasets: check any folder of your own sounds (no preparation needed); list, prepare or "
-                            "download the paper's 11 benchmarks; synthesize small ones.",
+data_app = typer.Typer(help="Datasets: check any folder of your own sounds or images (no preparation needed); list, "
+                            "prepare or download the paper's 11 benchmarks and Caltech101; synthesize small ones.",
                        no_args_is_help=True)
 
 
 @data_app.command("list")
 def list_datasets(fmt: ListFormatOption = None, as_json: AsJson = False) -> None:
-    """Show the paper's 11 datasets: classes, folds and the base/new split (your own folder needs no entry here)."""
+    """Show the registered datasets (the paper's 11, and Caltech101 for image backbones): classes, folds and the
+    base/new split (your own folder needs no entry here)."""
     from septctl.data.registry import DATASETS
 
     columns = [Column("name"), Column("task", wraps=True), Column("classes"), Column("folds"), Column("base"),
                Column("new")]
-    show_listing("septctl datasets (base = first ceil(K/2) sorted classes)", columns,
+    ordered = "".join(f"; {d.name}: in its label order" for d in DATASETS if d.label_order)
+    show_listing(f"septctl datasets (base = first ceil(K/2) sorted classes{ordered})", columns,
                  [[d.name, d.task, str(len(d.classes)), str(d.folds), list(d.base), list(d.new)] for d in DATASETS],
                  [d.as_dict() for d in DATASETS], "json" if as_json else (fmt.value if fmt else None))
 
@@ -42,7 +44,7 @@ def prepare(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
     allow_missing: Annotated[bool, typer.Option(
         "--allow-missing", help="Prepare from the files that exist when some are missing or unreadable.")] = False,
-    link: Annotated[bool, typer.Option("--link", help="Symlink audio instead of copying it.")] = False,
+    link: Annotated[bool, typer.Option("--link", help="Symlink the files instead of copying them.")] = False,
 ) -> None:
     """Convert a dataset's original release into the common layout (the release is never modified)."""
     from septctl.data.prepare import prepare as run_prepare
@@ -106,8 +108,8 @@ def check(
     )] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Read every file: per-class and per-split counts, durations, sample rates, unreadable files; clip lengths
-    against the backbone's."""
+    """Read every file's header: per-class and per-split counts, unreadable files; for sounds durations, sample
+    rates and clip lengths against the backbone's, for images their sizes."""
     from rich.table import Table
 
     from septctl.data.check import check_dataset
@@ -115,38 +117,53 @@ def check(
     report = check_dataset(dataset, data_root, clip_seconds or SPECS[backbone.value].clip_seconds)
 
     table = Table(title=f"{report.name}: {report.n_files} files, {len(report.unreadable)} unreadable")
-    for col in ("split", "class", "files", "seconds (min/mean/max)", "sample rates"):
+    for col in report.columns:
         table.add_column(col)
     for row in report.rows:
         table.add_row(*row)
     out.print(table)
     for note in report.notes:
         out.print(note, highlight=False)
-    if clip_seconds is None:
+    if clip_seconds is None and report.modality == "audio":
         out.print(f"(the clip length is {backbone.value}'s; --backbone or --clip-seconds for another)", highlight=False)
     if report.unreadable:
         for path, why in report.unreadable[:10]:
             err.print(styled("unreadable", "red"), f"{path}: {why}")
         raise typer.Exit(1)
     named = "" if backbone.value == default_backbone() else f" --backbone {backbone.value}"
+    if SPECS[backbone.value].modality != report.modality:  # e.g. images and the default, Pengi
+        fits = [s.name for s in SPECS.values() if s.modality == report.modality]
+        out.print(f"({report.modality} data: embed it with a backbone for {report.modality}: "
+                  f"{', '.join(fits) or 'none is registered'})", highlight=False)
+        named = " --backbone BACKBONE"
     next_step(f"septctl embed {shlex.quote(dataset)}{named}", quiet)
 
 
 @data_app.command("synth")
 def synth(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to create in the common layout (must not exist).")],
-    train_per_class: Annotated[int, typer.Option("--train-per-class", min=1, help="Training clips per class.")] = 20,
-    test_per_class: Annotated[int, typer.Option("--test-per-class", min=1, help="Test clips per class.")] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthesized sounds.")] = 0,
+    train_per_class: Annotated[int, typer.Option("--train-per-class", min=1,
+                                                 help="Training clips (or pictures) per class.")] = 20,
+    test_per_class: Annotated[int, typer.Option("--test-per-class", min=1,
+                                                help="Test clips (or pictures) per class.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthesized sounds or pictures.")] = 0,
     dataset: Annotated[Optional[SynthDataset], typer.Option(
-        "--dataset", help="A dataset of the world `--backbone synth-clap` knows (default: 8 generic classes)."
+        "--dataset", help="A dataset of the world `--backbone synth-clap` knows, or synth-shapes, pictures for the "
+                          "image backbones (default: 8 generic sound classes)."
     )] = None,
 ) -> None:
-    """Synthesize a small dataset: 8 clearly distinct sound classes, or a synth-* world dataset (--dataset)."""
+    """Synthesize a small dataset: 8 clearly distinct sound classes, a synth-* world dataset, or pictures of
+    coloured shapes (--dataset synth-shapes)."""
+    from septctl.data.registry import find_dataset
     from septctl.data.synth import synthesize_dataset, synthesize_world
 
-    if dataset is None:
+    info = find_dataset(dataset.value) if dataset is not None else None
+    if info is None:
         classes = synthesize_dataset(out_dir, train_per_class, test_per_class, seed=seed)
+    elif info.modality == "image":
+        from septctl.data.shapes import synthesize_shapes
+
+        classes = synthesize_shapes(out_dir, info.classes, train_per_class, test_per_class, seed=seed)
     else:
         classes = synthesize_world(dataset.value, out_dir, train_per_class, test_per_class, seed=seed)
     err.print(f"synthesized {counted(len(classes), 'class')} ({', '.join(classes)}) in {out_dir}")

@@ -49,7 +49,7 @@ def _new_classes(dataset: Optional[str], base: list[str]) -> list[str] | None:
         from septctl.data.layout import open_dataset
 
         folder = open_dataset(dataset)
-        return base_new_split({r.classname for r in folder.rows("train", folder.default_fold())})[1]
+        return base_new_split({r.classname for r in folder.rows("train", folder.default_fold())}, folder.class_order)[1]
     info = require_dataset(dataset, OR_FOLDER) if dataset else next((d for d in DATASETS if d.base == base), None)
     return info.new if info else None
 
@@ -150,7 +150,7 @@ def neighbors_generate(
 @neighbors_app.command("stats")
 def neighbors_stats(
     sources: Annotated[list[str], typer.Argument(
-        help="neighbors.yaml files, dataset names (built-in bank), or 'all'.")],
+        help="neighbors.yaml files, dataset names (built-in bank), or 'all' (the paper's 11 audio datasets).")],
     backbone: BackboneOption = Backbone(DEFAULT_BACKBONE),
     weights: Weights = None,
     split: Annotated[TrainingSet, typer.Option(
@@ -166,7 +166,7 @@ def neighbors_stats(
     """Similarity to own / other classes' neighbors, diversity (eq. 10), overlap with new-class names."""
     set_threads()
     from septctl.backbones import load_backbone
-    from septctl.data.registry import NAMES, require_dataset
+    from septctl.data.registry import DATASETS, require_dataset
     from septctl.sept import neighbors as nb
     from septctl.sept.prefixes import template_problem
     from septctl.sept.stats import neighbor_stats
@@ -176,7 +176,7 @@ def neighbors_stats(
     if (bad := template_problem(template)) is not None:
         raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
     jobs = []  # (label, classes, neighbor lists, new classes)
-    for src in NAMES if sources == ["all"] else sources:
+    for src in [d.name for d in DATASETS if d.modality == "audio"] if sources == ["all"] else sources:
         if Path(src).is_file():
             ns = nb.load_neighbors(src)
             jobs.append((src, ns.classes, ns.rows(), _new_classes(dataset, ns.classes)))

@@ -1,6 +1,9 @@
-"""A folder of sounds as a dataset, with Hugging Face AudioFolder's conventions and no preparation step.
+"""A folder of sounds or images as a dataset, with Hugging Face AudioFolder's (and ImageFolder's) conventions
+and no preparation step.
 
-Three layouts are read in place (the folder itself is never written):
+A folder holds one kind of media: the kind most of its files are, by suffix (`septctl/data/media.py`;
+sounds win a tie). Files of the other kind are left out, and `data check` says how many. Three
+layouts are read in place (the folder itself is never written):
 
 - `ROOT/<class>/<file>`: one pool; septctl splits it file by file: a file goes to test when a hash of
   its path relative to ROOT falls below TEST_FRACTION (`hashed_split`), and keeps the split recorded
@@ -28,12 +31,13 @@ import csv
 import hashlib
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from septctl.artifacts import write_text
+from septctl.data import media
 from septctl.errors import SeptctlError
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".au", ".m4a"}
 METADATA = "metadata.csv"
 LABEL_COLUMNS = ("label", "labels", "class", "classname", "category")
 SPLITS = ("train", "test")
@@ -43,11 +47,12 @@ TEST_FRACTION = 0.25
 Labelled = list[tuple[str, str]]  # (path relative to ROOT, class)
 
 
-def is_audiofolder(root: Path) -> bool:
-    """True for a folder with no split CSVs that holds a metadata.csv, a train/ folder or class folders of audio."""
+def is_file_folder(root: Path) -> bool:
+    """True for a folder with no split CSVs that holds a metadata.csv, a train/ folder or class folders of sounds
+    or images."""
     if any((root / name).exists() for name in ("train.csv", "test.csv", "csv_files")):  # the common layout
         return False
-    return (root / METADATA).is_file() or (root / "train").is_dir() or any(_audio_in(d) for d in _subdirs(root))
+    return (root / METADATA).is_file() or (root / "train").is_dir() or any(_media_in(d) for d in _subdirs(root))
 
 
 def split_csvs(root: Path) -> Path:
@@ -56,12 +61,13 @@ def split_csvs(root: Path) -> Path:
 
     root = Path(root)
     _utf8_name(Path(os.path.realpath(root)))  # it names the cache folder of the split
-    train, test, how = _labelled(root)
+    found = labelling(root)
+    train, test, how = found.train, found.test, found.how
     train, test = _named(root, train, test)
     classes = sorted({c for _, c in train + test})
     if len(classes) < 2:
-        raise SeptctlError(f"{root}: {len(classes)} class ({', '.join(classes) or 'no audio'}); a dataset needs at "
-                           "least 2: put each class's files in ROOT/<class>/, or write split CSVs with "
+        raise SeptctlError(f"{root}: {len(classes)} class ({', '.join(classes) or 'no sounds or images'}); a dataset "
+                           "needs at least 2: put each class's files in ROOT/<class>/, or write split CSVs with "
                            "`septctl data prepare` (see docs/datasets.md)")
     key = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:12]
     out = cache_dir("splits", f"{root.resolve().name}-{key}")
@@ -93,8 +99,8 @@ def class_name(label: str) -> str:
 
 def renamed_classes(root: Path) -> dict[str, str]:
     """Folder name (or label) -> class name, for those the rule changes (`data check` lists them)."""
-    train, test, _ = _labelled(Path(root))
-    return {c: class_name(c) for c in sorted({c for _, c in train + test}) if class_name(c) != c}
+    found = labelling(root)
+    return {c: class_name(c) for c in sorted({c for _, c in found.train + found.test}) if class_name(c) != c}
 
 
 def _named(root: Path, train: Labelled, test: Labelled) -> tuple[Labelled, Labelled]:
@@ -120,16 +126,38 @@ def _recorded_splits(out: Path) -> tuple[Labelled, Labelled]:
     return splits[0], splits[1]
 
 
-def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
-    """Train and test (path, class) pairs, and how they were split (said in the recorded README)."""
+@dataclass(frozen=True)
+class Labelling:
+    """A folder's train and test (path, class) pairs of its one kind of media, and what was left out."""
+
+    train: Labelled
+    test: Labelled
+    how: str  # how they were split (said in the recorded README)
+    modality: str  # "audio" or "image": the kind most of its files are
+    ignored: int  # files of the other kind, left out
+
+
+def _one_kind(rows: Labelled) -> tuple[Labelled, str, int]:
+    """The rows without the other kind's files (rows of no known suffix, from a metadata.csv, stay), the kind,
+    and how many were left out."""
+    counts = media.count(p for p, _ in rows)
+    modality = media.majority(counts)
+    kept = [(p, c) for p, c in rows if media.kind(p) in (modality, None)]
+    return kept, modality, len(rows) - len(kept)
+
+
+def labelling(root: Path) -> Labelling:
+    """Train and test (path, class) pairs of the folder's one kind of media, and how they were split."""
+    root = Path(root)
     if (root / METADATA).is_file():
-        rows = _metadata(root / METADATA, root, "")
+        rows, modality, ignored = _one_kind(_metadata(root / METADATA, root, ""))
         by_split = {s: [(p, c) for p, c in rows if p.split("/", 1)[0] == s] for s in SPLITS}
         if by_split["train"] and len(by_split["train"]) + len(by_split["test"]) == len(rows):
-            return by_split["train"], by_split["test"], f"{METADATA}, file names under train/ and test/"
+            return Labelling(by_split["train"], by_split["test"], f"{METADATA}, file names under train/ and test/",
+                             modality, ignored)
         train, test = hashed_split(rows)
-        return train, test, f"{METADATA}, per-file hashed split"
-    if (root / "train").is_dir() and not _audio_in(root / "train"):  # ROOT/{train,test}/...
+        return Labelling(train, test, f"{METADATA}, per-file hashed split", modality, ignored)
+    if (root / "train").is_dir() and not _media_in(root / "train"):  # ROOT/{train,test}/...
         found = {}
         for s in SPLITS:
             meta = root / s / METADATA
@@ -137,13 +165,17 @@ def _labelled(root: Path) -> tuple[Labelled, Labelled, str]:
                 found[s] = _metadata(meta, root, s + "/")
             else:
                 found[s] = _class_folders(root / s, root) if (root / s).is_dir() else []
+        rows, modality, ignored = _one_kind(found["train"] + found["test"])
+        kept = set(rows)
+        found = {s: [r for r in found[s] if r in kept] for s in SPLITS}
         if not found["test"]:
             raise SeptctlError(f"{root / 'test'}: missing or empty, and {root / 'train'} exists; add the test split "
                                f"as {root / 'test'}/<class>/<file>, or move the class folders up to {root} to let "
                                "septctl split them")
-        return found["train"], found["test"], "the train/ and test/ folders"
-    train, test = hashed_split(_class_folders(root, root))
-    return train, test, "class folders, per-file hashed split"
+        return Labelling(found["train"], found["test"], "the train/ and test/ folders", modality, ignored)
+    rows, modality, ignored = _one_kind(_class_folders(root, root))
+    train, test = hashed_split(rows)
+    return Labelling(train, test, "class folders, per-file hashed split", modality, ignored)
 
 
 def _draw(path: str) -> float:
@@ -183,18 +215,18 @@ def _subdirs(folder: Path) -> list[Path]:
     return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
-def _audio_in(folder: Path) -> bool:
-    return any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.iterdir() if not p.name.startswith("."))
+def _media_in(folder: Path) -> bool:
+    return any(media.kind(p) for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def _class_folders(folder: Path, root: Path) -> Labelled:
-    """(path, class) for every audio file in folder/<class>/ (nested folders included), paths relative to root."""
+    """(path, class) for every sound or image in folder/<class>/ (nested folders included), paths relative to root."""
     rows: Labelled = []
     for d in _subdirs(folder):
         for dirpath, dirnames, filenames in os.walk(d):
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
             for name in sorted(filenames):
-                if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
+                if not name.startswith(".") and media.kind(name):
                     rows.append((_utf8_name(Path(dirpath, name)).relative_to(root).as_posix(), d.name))
     return rows
 

@@ -94,6 +94,9 @@ def download_palm(info: DatasetInfo, out: Path) -> Path:
     """Fetch PALM's copy into out/palm-hub/<Folder> and prepare out/<Folder> from it (symlinks)."""
     from septctl.data.prepare import prepare
 
+    if info.hf_repo is None:
+        raise SeptctlError(f"{info.name}: PALM published no copy of this {info.modality} dataset; get the original "
+                           f"release: `septctl data download {info.name} --source original`")
     raw = out / "palm-hub" / info.folder
     dest = out / info.folder
     if dest.exists():

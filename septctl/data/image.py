@@ -22,5 +22,20 @@ def read_image(path: str | Path) -> Any:
         with Image.open(path) as im:
             return im.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SeptctlError(f"{path}: not a readable image ({reason}); replace or remove the file") from None
+        raise _unreadable(path, exc) from None
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the file's header (Pillow decodes no pixels for it); refused by name when unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: str | Path, exc: Exception) -> SeptctlError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SeptctlError(f"{path}: not a readable image ({reason}); replace or remove the file")

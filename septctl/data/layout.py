@@ -15,10 +15,12 @@ import posixpath
 import re
 import shutil
 import tempfile
-from functools import lru_cache
+from collections import Counter
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from septctl.artifacts import sha256_file, sha256_text, shared_mode, write_text
+from septctl.data import media
 from septctl.data.csvfile import describe, read_rows
 from septctl.data.registry import find_dataset
 from septctl.data.schema import COLUMNS, DatasetInfo, Row
@@ -28,6 +30,23 @@ from septctl.paths import cache_dir
 LINKS_FILE = "linked_roots.txt"  # where `data prepare --link` once recorded linked roots, in the dataset: no longer read
 ALLOW_OUTSIDE = "SEPTCTL_ALLOW_OUTSIDE"  # set to 1 to let CSV rows name files outside the dataset folder
 SPLIT_RECORD_COLUMNS = ("path", "classname", "split", "size", "mtime_ns")
+CLASS_ORDER_FILE = "class_order.txt"  # a dataset's label order, one class a line (base/new follow it)
+
+
+def read_class_order(path: Path) -> tuple[str, ...]:
+    """The classes of a class_order.txt in label order: one a line, blank lines skipped, each once."""
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeptctlError(f"{path}: cannot read the class order ({exc}); write it as UTF-8 text, one class a "
+                           "line") from None
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if not names or twice:
+        problem = f"lists {twice[0]!r} twice" if twice else "is empty"
+        raise SeptctlError(f"{path}: {problem}; list each class once, one a line in label order")
+    return tuple(names)
+
+
 def real_path(root: str, rel: str) -> str:
     """Where a row's file really is (symlinks followed); cached, as every split names the same files."""
     return _real_path(os.path.abspath(root), rel)  # a relative root means another folder after a chdir
@@ -115,8 +134,9 @@ def check_disjoint(csv_path: Path, rows: list[Row], root: Path, other: list[Row]
 class DatasetFolder:
     """A dataset in the common layout, optionally matched to a registry entry.
 
-    `csv_dir` holds the split CSVs: the dataset folder itself, or, for a folder of sounds
-    (data/audiofolder.py), the cache folder where septctl recorded its split.
+    `csv_dir` holds the split CSVs: the dataset folder itself, or, for a folder of sounds or images
+    (data/audiofolder.py), the cache folder where septctl recorded its split. A `class_order.txt` in
+    the dataset folder declares its label order, which base/new follow (`class_order`).
     """
 
     def __init__(self, root: Path, info: DatasetInfo | None = None, csv_dir: Path | None = None):
@@ -126,6 +146,30 @@ class DatasetFolder:
         self.name = self.info.name if self.info else self.root.name
         self._fingerprint: str | None = None
         self._split_records: dict[int | None, str] = {}
+
+    @cached_property
+    def modality(self) -> str:
+        """"audio" or "image": the registry's word, else the kind most files its split CSVs name are (by suffix)."""
+        if self.info is not None:
+            return self.info.modality
+        return media.majority(media.count(r.path for p in self.csv_files() for r in read_rows(p)))
+
+    @cached_property
+    def class_order(self) -> tuple[str, ...] | None:
+        """The label order base/new follow (`schema.base_new_split`): the folder's class_order.txt, one class a
+        line, which must list exactly the classes its split CSVs name; else the registry's declared order; None
+        (sorted names) for most datasets."""
+        path = self.root / CLASS_ORDER_FILE
+        if not path.is_file():
+            return self.info.class_order if self.info else None
+        order = read_class_order(path)
+        have, listed = {r.classname for p in self.csv_files() for r in read_rows(p)}, set(order)
+        if have != listed:
+            odd = sorted(have - listed) or sorted(listed - have)
+            where = "is not listed" if odd[0] in have else "is in no split CSV"
+            raise SeptctlError(f"{path}: class {odd[0]!r} {where}; list exactly the dataset's classes, one a line in "
+                               "label order (or delete the file to split base/new by sorted names)")
+        return order
 
     @property
     def folds(self) -> int:
@@ -156,7 +200,7 @@ class DatasetFolder:
         return read_csv(self.csv_path(split, fold), self.root)
 
     def splits(self, fold: int | None = None) -> tuple[list[Row], list[Row]]:
-        """Train and test rows, checked to share one class set."""
+        """Train and test rows, checked to share one class set (and its class_order.txt, if any, to list it)."""
         train, test = self.rows("train", fold), self.rows("test", fold)
         check_disjoint(self.csv_path("train", fold), train, self.root, test, self.csv_path("test", fold))
         extra = sorted({r.classname for r in test} - {r.classname for r in train})
@@ -171,6 +215,7 @@ class DatasetFolder:
                 f"{self.csv_path('test', fold)}: class {extra[0]!r} is not in the training split; "
                 "fix the labels or add training files for it"
             )
+        self.class_order  # a class_order.txt is checked against the classes before anything splits them
         return train, test
 
     def fingerprint(self) -> str:
@@ -202,7 +247,7 @@ class DatasetFolder:
         return [p for p in paths if p.is_file()]
 
     def all_files(self) -> list[str]:
-        """Every audio file named by any split CSV, once, in a stable order.
+        """Every sound or image named by any split CSV, once, in a stable order.
 
         Train and test of every fold (and train.csv/test.csv) are checked to share no file.
         """
@@ -219,19 +264,19 @@ class DatasetFolder:
 
 
 def open_dataset(name_or_path: str, data_root: str | Path | None = None) -> DatasetFolder:
-    """Resolve a CLI DATASET argument: a folder (common layout or a folder of sounds), or a registry name."""
+    """Resolve a CLI DATASET argument: a folder (common layout or a folder of sounds or images), or a registry name."""
     from septctl.data import audiofolder
 
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        if audiofolder.is_audiofolder(path):
+        if audiofolder.is_file_folder(path):
             return DatasetFolder(path, csv_dir=audiofolder.split_csvs(path))
         return DatasetFolder(path)
     info = find_dataset(name_or_path)
     if info is None:
         raise SeptctlError(
             f"{name_or_path}: neither a dataset folder (no folder {path.absolute()}) nor a registered dataset name "
-            "(see `septctl data list`); give the path of your folder of sounds, or a registered name"
+            "(see `septctl data list`); give the path of your folder of sounds or images, or a registered name"
         )
     root = Path(data_root or os.environ.get("SEPTCTL_DATA", "data")).expanduser() / info.folder
     if not root.is_dir():
@@ -247,10 +292,12 @@ def write_layout(
     files: dict[str, Path],
     splits: dict[str, list[Row]],
     link: bool = False,
+    class_order: list[str] | None = None,
 ) -> None:
     """Write a dataset folder atomically: copy (or symlink) `files` (dest relpath -> source) and the CSVs.
 
-    `splits` maps a CSV path relative to `out` (e.g. "train.csv", "csv_files/test_3.csv") to its rows.
+    `splits` maps a CSV path relative to `out` (e.g. "train.csv", "csv_files/test_3.csv") to its rows;
+    `class_order`, the dataset's label order where it is not the sorted names, goes to class_order.txt.
     The folder is built beside `out` and renamed into place, so a failure leaves nothing half-made.
     """
     out = Path(out)
@@ -273,6 +320,8 @@ def write_layout(
                 w = csv.writer(f)
                 w.writerow(COLUMNS)
                 w.writerows((r.path, r.classname) for r in rows)
+        if class_order is not None:
+            (tmp / CLASS_ORDER_FILE).write_text("".join(f"{c}\n" for c in class_order), encoding="utf-8")
         os.chmod(tmp, shared_mode(dir=True))  # mkdtemp makes it 0700
         os.replace(tmp, out)
     finally:

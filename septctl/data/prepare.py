@@ -22,8 +22,7 @@ def _check_classes(plan: Plan, name: str, source: Path) -> None:
     info = find_dataset(name)
     if info is None:
         return
-    labels = {r.classname for rows in plan.splits.values() for r in rows}
-    unknown = sorted(labels - set(info.classes))
+    unknown = sorted(plan.classes() - set(info.classes))
     if unknown:
         raise SeptctlError(
             f"{source}: class {unknown[0]!r} is not one of {info.name}'s classes ({', '.join(info.classes)}); "
@@ -31,17 +30,30 @@ def _check_classes(plan: Plan, name: str, source: Path) -> None:
         )
 
 
-def _unreadable(files: dict[str, Path]) -> list[str]:
+def _unreadable(files: dict[str, Path], modality: str) -> list[str]:
+    """The files whose header cannot be read: soundfile for sounds (or no samples), Pillow for images."""
+    return [rel for rel, src in files.items() if not (_image_ok if modality == "image" else _audio_ok)(src)]
+
+
+def _audio_ok(path: Path) -> bool:
     import soundfile as sf
 
-    bad = []
-    for rel, src in files.items():
-        try:
-            if sf.info(str(src)).frames == 0:
-                bad.append(rel)
-        except Exception:
-            bad.append(rel)
-    return bad
+    try:
+        return sf.info(str(path)).frames > 0
+    except Exception:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
+        return False
+
+
+def _image_ok(path: Path) -> bool:
+    """Pillow identifies the format and checks the file's structure (`verify`) without decoding the pixels."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception:  # Pillow raises OSError, SyntaxError, ValueError, struct.error... on damaged files
+        return False
 
 
 def make_plan(name: str, source: Path) -> Plan:
@@ -50,10 +62,11 @@ def make_plan(name: str, source: Path) -> Plan:
     source = Path(source)
     if not source.is_dir():
         raise SeptctlError(f"{source}: release folder not found; pass the unpacked release with --source")
-    module = palm if palm.is_palm_copy(source) else PREPARERS[name]
+    info = find_dataset(name)
+    module = palm if info.hf_repo and palm.is_palm_copy(source) else PREPARERS[name]  # image data: no PALM copy
     plan = module.plan(source, name)
     _check_classes(plan, name, source)
-    plan.unreadable = _unreadable(plan.files)
+    plan.unreadable = _unreadable(plan.files, info.modality)
     return plan
 
 
@@ -72,5 +85,5 @@ def prepare(name: str, source: Path, out: Path, allow_missing: bool = False, lin
     empty = [k for k, rows in plan.splits.items() if not rows]
     if empty:
         raise SeptctlError(f"{source}: nothing left for {empty[0]} after dropping bad files; get a complete release")
-    write_layout(out, plan.files, plan.splits, link=link)
+    write_layout(out, plan.files, plan.splits, link=link, class_order=plan.class_order)
     return plan

@@ -1,4 +1,5 @@
-"""Every dataset septctl knows: the paper's 11, each declared by its release module, and the synthetic ones.
+"""Every dataset septctl knows: the paper's 11 and Caltech101 (its Table 11), each declared by its release module,
+and the synthetic ones.
 
 A release module in septctl/data/preparers/ declares its dataset(s) once (`DATASETS`: class
 names as in PALM's CSVs, folds, task, release, PALM's split sizes) beside the code that
@@ -12,16 +13,17 @@ from __future__ import annotations
 from types import ModuleType
 
 from septctl import plugins
-from septctl.data.preparers import (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
-                                    urbansound8k, vocalsound)
+from septctl.data.preparers import (beijing_opera, caltech101, crema_d, esc50, gtzan, nsynth, ravdess, sesa,
+                                    tut2017, urbansound8k, vocalsound)
 from septctl.data.schema import DatasetInfo, split_names
 from septctl.errors import SeptctlError
 
-RELEASE_MODULES: tuple[ModuleType, ...] = (beijing_opera, crema_d, esc50, gtzan, nsynth, ravdess, sesa, tut2017,
-                                           urbansound8k, vocalsound)
+RELEASE_MODULES: tuple[ModuleType, ...] = (beijing_opera, caltech101, crema_d, esc50, gtzan, nsynth, ravdess, sesa,
+                                           tut2017, urbansound8k, vocalsound)
 
-# Made offline by `septctl data synth --dataset NAME` (septctl/data/world.py) for the `synth-clap`
-# backbone: named by attribute words, so base and new classes share words but never a whole name.
+# Made offline by `septctl data synth --dataset NAME`: sounds of the synthetic world (septctl/data/world.py)
+# for the `synth-clap` backbone, and pictures of shapes; named by attribute words, so base and new classes
+# share words but never a whole name.
 SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
     DatasetInfo("synth-tones", "synth-tones", "synthetic sound description (pitch, pitch motion, source)",
                 split_names("high falling bell, high rising whistle, high steady buzzer, high steady hiss, "
@@ -42,6 +44,11 @@ SYNTH_DATASETS: tuple[DatasetInfo, ...] = (
                        "low rising buzzer, low rising knock, low rising whistle, low steady buzzer, "
                        "low steady whistle, mid falling bell, mid falling hiss, mid falling knock, "
                        "mid rising buzzer, mid rising hiss, mid rising whistle, mid steady whistle"), 1),
+    # Pictures for the image backbones' tests and demo (septctl/data/shapes.py): a colour and a shape.
+    DatasetInfo("synth-shapes", "synth-shapes", "synthetic image description (colour, shape)",
+                split_names("blue circle, blue square, blue star, blue triangle, green circle, green square, "
+                            "green star, green triangle, red circle, red square, red star, red triangle"), 1,
+                modality="image"),
 )
 
 

@@ -153,9 +153,10 @@ def synthesize_world(name: str, out: Path, train_per_class: int = 16, test_per_c
     from septctl.data.registry import SYNTH_DATASETS
     from septctl.errors import SeptctlError
 
-    info = next((d for d in SYNTH_DATASETS if d.name == name), None)
+    sounds = [d for d in SYNTH_DATASETS if d.modality == "audio"]
+    info = next((d for d in sounds if d.name == name), None)
     if info is None:
-        raise SeptctlError(f"--dataset {name!r}: choose one of {', '.join(d.name for d in SYNTH_DATASETS)}")
+        raise SeptctlError(f"--dataset {name!r}: choose one of {', '.join(d.name for d in sounds)}")
     recording = RECORDINGS.get(name, Recording())
     with tempfile.TemporaryDirectory() as tmp:
         files: dict[str, Path] = {}

@@ -65,7 +65,7 @@ def classification_metrics(pred: torch.Tensor, target: torch.Tensor, names: list
 def _score(method: PromptMethod, backbone: Backbone, dataset: DatasetFolder, fold: int | None, which: str,
            crop: str) -> dict:
     _, test_rows = dataset.splits(fold)
-    names = select_classes({r.classname for r in test_rows}, which)
+    names = select_classes({r.classname for r in test_rows}, which, dataset.class_order)
     index = {name: i for i, name in enumerate(names)}
     rows = [r for r in test_rows if r.classname in index]
     emb, _ = embed_dataset(dataset, backbone, crop=crop)

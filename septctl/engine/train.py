@@ -76,7 +76,7 @@ def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in TRAINING_SETS:
         raise SeptctlError(f"--classes {cfg.classes!r}: training uses base or all")
-    classes = select_classes(all_classes, cfg.classes)
+    classes = select_classes(all_classes, cfg.classes, dataset.class_order)
     few = sample_few_shot(train_rows, cfg.shots, cfg.seed)
     keep = set(classes)
     rows = [r for r in few.rows if r.classname in keep]
@@ -447,6 +447,7 @@ def finish_run(run: Run, seconds: float, packed_with: list[str] | None = None,
         "fold": setup.fold,
         "classes": setup.classes,
         "all_classes": setup.all_classes,
+        **({"class_order": list(order)} if (order := setup.dataset.class_order) else {}),  # base/new follow it
         "trainable_parameters": method.num_trainable(),
         "few_shot": setup.few_shot,
         "losses": run.log,

@@ -234,7 +234,7 @@ def tsne_figure(runs: list[Path], neighbors_file: Path, out: Path, classes: str 
     ns = load_neighbors(neighbors_file)
     encoders = _encoders(runs)
     every = encoders[1].run.get("all_classes") or ns.classes
-    chosen = select_classes(every, classes)
+    chosen = select_classes(every, classes, encoders[1].run.get("class_order"))
     absent = [c for c in chosen if c not in ns.names]
     if absent:
         raise SeptctlError(f"{neighbors_file}: no neighbors for {absent[0]!r}; make the file with "

@@ -17,12 +17,19 @@ class Plan:
     missing: list[str] = field(default_factory=list)  # listed by the release's metadata, not on disk
     unreadable: list[str] = field(default_factory=list)
     source_meta: str = ""  # what listed the files (for messages)
+    class_order: list[str] | None = None  # the release's label order, where base/new must not sort names
+
+    def classes(self) -> set[str]:
+        """The classes some split still holds."""
+        return {r.classname for rows in self.splits.values() for r in rows}
 
     def drop(self, bad: set[str]) -> None:
         """Remove files (by destination relpath) from the plan and every split."""
         for rel in bad:
             self.files.pop(rel, None)
         self.splits = {k: [r for r in rows if r.path not in bad] for k, rows in self.splits.items()}
+        if self.class_order is not None:  # a class whose every file went goes from the order too
+            self.class_order = [c for c in self.class_order if c in self.classes()]
 
 
 def read_metadata(meta: Path, columns: tuple[str, ...], release: str, source_hint: str) -> list[dict[str, str]]:
