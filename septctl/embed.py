@@ -104,6 +104,21 @@ def _require_finite(features: torch.Tensor, files: list[str], dataset: DatasetFo
                            "fix or drop the audio file")
 
 
+def require_same_modality(dataset: DatasetFolder, backbone: str, modality: str | None = None) -> None:
+    """Refuse images for an audio backbone (Pengi, the default) and sounds for an image one, naming those that fit.
+
+    `modality`: the backbone's (default: its registry entry's), so commands can refuse before loading weights."""
+    from septctl.backbones.registry import SPECS
+
+    if modality is None:
+        modality = SPECS[backbone].modality if backbone in SPECS else dataset.modality
+    if dataset.modality == modality:
+        return
+    fits = [s.name for s in SPECS.values() if s.modality == dataset.modality]
+    raise SeptctlError(f"{dataset.root}: holds {dataset.modality} files, and {backbone} embeds {modality}; "
+                       f"pass --backbone {' | '.join(fits) or '(none is registered)'}")
+
+
 def _say(message: str) -> None:
     from septctl.console import err
 
@@ -123,6 +138,7 @@ def embed_dataset(
     echo: Callable[[str], None] = _say,
 ) -> tuple[Embeddings, bool]:
     """Return the dataset's embeddings and whether they came from the cache (`force`: recompute them)."""
+    require_same_modality(dataset, backbone.name, backbone.modality)
     files = dataset.all_files()
     key = _key(dataset, backbone, crop, seed)
     path = Path(out) if out else default_path(dataset, key)
@@ -162,6 +178,7 @@ def embed_named(
     from septctl.data.layout import open_dataset
 
     folder = open_dataset(dataset, data_root)
+    require_same_modality(folder, backbone)
     model = load_backbone(backbone, weights, device)
     emb, hit = embed_dataset(folder, model, crop=crop, batch_size=batch_size, out=out, progress=progress, force=force,
                              echo=echo)

@@ -52,13 +52,15 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
     if folder.csv_dir != folder.root:
         from septctl.data.audiofolder import labelling, renamed_classes
 
-        report.notes.append(f"split (per-file hash: adding files moves no other; recorded): {folder.csv_dir}")
+        found = labelling(folder.root)
+        how = "per-file hash: adding files moves no other" if found.how.endswith("hashed split") else found.how
+        report.notes.append(f"split ({how}; recorded): {folder.csv_dir}")
         renamed = renamed_classes(folder.root)
         shown = ", ".join(f"{label} -> {name!r}" for label, name in list(renamed.items())[:5])
         more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
         report.notes.append("class names: folder names (or labels) with '_' read as a space, in prompts and results"
                             + (f" ({shown}{more})" if renamed else ""))
-        if ignored := labelling(folder.root).ignored:
+        if ignored := found.ignored:
             report.notes.append(f"left out {ignored} {'sound' if image else 'image'} file(s): this folder holds "
                                 f"{NOUNS[folder.modality]} (most of its files are; sounds on a tie)")
     untested = sorted(set(classes) - {r.classname for r in test})

@@ -18,7 +18,7 @@ from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.registry import find_dataset
 from septctl.data.schema import select_classes
-from septctl.embed import embed_dataset
+from septctl.embed import embed_dataset, require_same_modality
 from septctl.engine.config import TrainConfig
 from septctl.engine.train import require_finite_features
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
@@ -158,6 +158,7 @@ def evaluate_zeroshot(dataset: str, backbone_name: str = DEFAULT_BACKBONE, templ
               "dataset": dataset if find_dataset(dataset) and not Path(dataset).is_dir() else str(target.root.resolve())}
     if record:
         _check_zeroshot_folder(run_dir, config, weights)
+    require_same_modality(target, backbone_name)
     backbone = load_backbone(backbone_name, weights, device)
     method = ZeroShot(backbone, [], template)
     result = _score(method, backbone, target, fold, classes, crop)

@@ -22,7 +22,7 @@ from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder, open_dataset
 from septctl.data.sampling import few_shot_summary, sample_few_shot
 from septctl.data.schema import TRAINING_SETS, Row, select_classes
-from septctl.embed import embed_dataset
+from septctl.embed import embed_dataset, require_same_modality
 from septctl.engine.compile import compile_for_training, compile_mode
 from septctl.engine.config import SeptOptions, TrainConfig
 from septctl.engine.health import diverged
@@ -71,7 +71,9 @@ class Setup:
 
 def resolve(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, backbone: Backbone | None = None) -> Setup:
     """Backbone, classes and few-shot rows; cheap, so bad inputs are refused before any embedding."""
-    backbone = backbone or load_backbone(cfg.backbone, cfg.weights, cfg.device)
+    if backbone is None:
+        require_same_modality(dataset, cfg.backbone)
+        backbone = load_backbone(cfg.backbone, cfg.weights, cfg.device)
     train_rows, _ = dataset.splits(fold)
     all_classes = sorted({r.classname for r in train_rows})
     if cfg.classes not in TRAINING_SETS:
