@@ -1,8 +1,8 @@
 """CLIP ViT-B/16 and clip-tiny compute what Hugging Face's `CLIPModel` computes (issue 29).
 
-Images: our `encode_files` (CoOp's reader, then CLIP's PIL image processor, then the vision
-tower) against `CLIPModel.get_image_features` on the same files read by PIL and converted to RGB
-(as CoOp reads them) and preprocessed by a processor loaded independently. Text: our
+Images: our `encode_files` (CoOp's reader, then CLIP's preprocessing, then the vision tower) against
+`CLIPModel.get_image_features` on the same files read by PIL and converted to RGB (as CoOp reads
+them) and preprocessed by OpenAI CLIP's transform, written out here. Text: our
 `encode_sentences` (septctl's ClipTextTower fast path) against `get_text_features` on token ids
 with their attention mask. The full-size check uses random weights saved and loaded by
 `load_clip_vit`, the real loading code; the released weights are not downloadable here.
@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,7 @@ from septctl.backbones.clip_vit import (B16_CONFIG, build_clip_tiny_model, clip_
 from septctl.errors import SeptctlError
 
 ROOT = Path(__file__).resolve().parents[1]
+MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)  # OpenAI CLIP's
 SENTENCES = ["a photo of a car side.", "A photo of a Dalmatian, a type of dog!", "inline skate", "x"]
 # openai/clip-vit-base-patch16's preprocessor_config.json as released (the old feature-extractor format).
 RELEASED_PREPROCESSOR = {"crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
@@ -35,12 +37,14 @@ RELEASED_PREPROCESSOR = {"crop_size": 224, "do_center_crop": True, "do_normalize
 
 def _images(folder: Path) -> list[Path]:
     """Drawn shapes in sizes that are not the model's (resize and crop matter), in RGB, greyscale, RGBA and
-    palette modes, as PNG, JPEG and GIF."""
+    palette modes, as PNG, JPEG and GIF. The last two are resized to 3 pixels more than the crop on their long
+    side (clip-tiny's 64, ViT-B/16's 224), where OpenAI's and transformers' crop offsets differ."""
     from PIL import Image, ImageDraw
 
     specs = [("RGB", (300, 200), "red", "circle.png"), ("RGB", (97, 150), "blue", "rect.jpg"),
              ("L", (120, 90), 200, "grey.png"), ("RGBA", (250, 251), (0, 180, 0, 128), "alpha.png"),
-             ("P", (45, 80), 3, "palette.gif")]
+             ("P", (45, 80), 3, "palette.gif"), ("RGB", (67, 64), "orange", "odd64.png"),
+             ("RGB", (227, 224), "purple", "odd224.png")]
     paths = []
     for i, (mode, size, colour, name) in enumerate(specs):
         im = Image.new(mode, size, 0 if mode in ("L", "P") else (255, 255, 255, 0)[: len(mode)])
@@ -55,13 +59,33 @@ def _images(folder: Path) -> list[Path]:
     return paths
 
 
-def _reference_images(model, processor, paths: list[Path]) -> torch.Tensor:
+def _openai_pixels(paths: list[Path], n: int) -> torch.Tensor:
+    """OpenAI CLIP's `_transform(n_px)` (clip/clip.py: Resize(n_px, BICUBIC), CenterCrop(n_px), ToTensor,
+    Normalize) as torchvision computes it on PIL images, written with PIL and numpy (torchvision is no
+    septctl dependency); each file read as CoOp reads it."""
     from PIL import Image
 
-    images = [Image.open(p).convert("RGB") for p in paths]
+    out = []
+    for path in paths:
+        im = Image.open(path).convert("RGB")
+        w, h = im.size
+        im = im.resize((n, int(n * h / w)) if w <= h else (int(n * w / h), n), Image.BICUBIC)
+        left, top = int(round((im.width - n) / 2.0)), int(round((im.height - n) / 2.0))
+        x = torch.from_numpy(np.array(im.crop((left, top, left + n, top + n)))).permute(2, 0, 1).float().div(255)
+        out.append((x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None])
+    return torch.stack(out)
+
+
+def _image_features(model, pixels: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        out = model.get_image_features(pixel_values=processor(images, return_tensors="pt")["pixel_values"])
+        out = model.get_image_features(pixel_values=pixels)
     return getattr(out, "pooler_output", out)  # transformers 5 returns an output object, 4.x the tensor
+
+
+def _hf_processor_pixels(processor, paths: list[Path]) -> torch.Tensor:
+    from PIL import Image
+
+    return processor([Image.open(p).convert("RGB") for p in paths], return_tensors="pt")["pixel_values"]
 
 
 def _reference_text(model, backbone, texts: list[str]) -> torch.Tensor:
@@ -96,10 +120,21 @@ def tiny():
 def test_clip_tiny_images_equal_get_image_features(tiny, tmp_path):
     paths = _images(tmp_path)
     ours = tiny.encode_files(paths, batch_size=2)
-    ref = _reference_images(build_clip_tiny_model(), tiny_processor(), paths)
-    assert ours.shape == (5, 64) and ours.dtype == torch.float32
+    ref = _image_features(build_clip_tiny_model(), _openai_pixels(paths, 64))
+    assert ours.shape == (7, 64) and ours.dtype == torch.float32
     assert _max_diff(ours, ref) <= 1e-5
     assert F.cosine_similarity(ref[0], ref[1], dim=0) < 0.999  # the images are told apart
+
+
+def test_the_crop_is_openais_where_transformers_rounds_otherwise(tiny, tmp_path):
+    """transformers' processor crops at (h - 64) // 2, torchvision at round((h - 64) / 2): one pixel apart
+    for the 67-pixel side, the same elsewhere."""
+    paths = _images(tmp_path)
+    hf = _hf_processor_pixels(tiny_processor(), paths)
+    openai = _openai_pixels(paths, 64)
+    same = [i for i, p in enumerate(paths) if p.name != "odd64.png"]
+    assert _max_diff(hf[same], openai[same]) <= 1e-6
+    assert _max_diff(hf[5], openai[5]) > 0.1 and _max_diff(hf[5][:, :, 1:], openai[5][:, :, :-1]) <= 1e-6
 
 
 def test_transparent_images_are_read_as_coop_and_openai_read_them(tiny, tmp_path):
@@ -232,6 +267,9 @@ def test_full_size_clip_vit_b16_equals_hf_clip_model(tmp_path):
     ours = load_clip_vit(weights)
     assert (ours.embed_dim, ours.token_dim, ours.image_size) == (512, 512, 224)
     paths = _images(tmp_path)
-    ref = _reference_images(model, _processor_class().from_pretrained(weights), paths)
-    assert _max_diff(ours.encode_files(paths, batch_size=3), ref) <= 1e-5
+    got = ours.encode_files(paths, batch_size=3)
+    assert _max_diff(got, _image_features(model, _openai_pixels(paths, 224))) <= 1e-5
+    # transformers' own processor, loaded from the same folder, agrees but for the 227-pixel image's crop
+    hf = _image_features(model, _hf_processor_pixels(_processor_class().from_pretrained(weights), paths))
+    assert _max_diff(got[:-1], hf[:-1]) <= 1e-5 and _max_diff(got[-1:], hf[-1:]) > 1e-3
     assert _max_diff(ours.encode_sentences(SENTENCES), _reference_text(model, ours, SENTENCES)) <= 1e-5

@@ -2,11 +2,12 @@
 
 Image side as CLIP computes it (`CLIPModel.get_image_features`): the vision transformer's pooled
 class token -> `visual_projection`. Images are read as CoOp reads them (`data.image.read_image`:
-PIL, converted to RGB) and preprocessed by transformers' PIL image processor with the weights' own
-preprocessor_config.json: shortest side resized to 224 (PIL bicubic), centre crop 224, /255,
-OpenAI's mean and std. transformers 5's `CLIPImageProcessor` is the torchvision one (not a septctl
-dependency, and its resize is not PIL's, which OpenAI CLIP and CoOp use), so 5.x gets
-`CLIPImageProcessorPil`; 4.x's `CLIPImageProcessor` is PIL-based already.
+PIL, converted to RGB) and preprocessed as OpenAI CLIP's transform does, with the weights' own
+preprocessor_config.json: shortest side resized to 224 (PIL bicubic), centre crop 224 (offset
+rounded as torchvision rounds it), /255, OpenAI's mean and std. transformers' PIL image processor
+does all but the crop (`ClipVitBackbone.pixels` says why). transformers 5's `CLIPImageProcessor`
+is the torchvision one (not a septctl dependency, and its resize is not PIL's, which OpenAI CLIP
+and CoOp use), so 5.x gets `CLIPImageProcessorPil`; 4.x's `CLIPImageProcessor` is PIL-based already.
 Text side: the CLIP text transformer through septctl's own `ClipTextTower` (the exact fast path
 that prompt tuning and SEPT use with every backbone), pooled at the first end-of-text token,
 then `text_projection`; learned context goes right after the start token (`ctx_start = 1`).
@@ -139,11 +140,24 @@ class ClipVitBackbone(Backbone):
         with torch.inference_mode():
             for i in range(0, len(paths), batch_size):
                 images = [read_image(p) for p in paths[i : i + batch_size]]
-                pixels = self.processor(images, return_tensors="pt")["pixel_values"].to(self.device)
-                out.append(self.encode_images(pixels).float().cpu())
+                out.append(self.encode_images(self.pixels(images).to(self.device)).float().cpu())
                 if on_batch is not None:
                     on_batch(len(images))
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    def pixels(self, images: list[Any]) -> torch.Tensor:
+        """RGB PIL images -> [B, 3, H, W] model input, as OpenAI CLIP's transform (and CoOp's) computes it.
+
+        The processor resizes, rescales and normalises; the centre crop is torchvision's
+        `CenterCrop` (offset rounded to nearest), which OpenAI CLIP and CoOp use: transformers'
+        crop rounds the offset down, one pixel off for about a quarter of image sizes.
+        """
+        settings = self.processor.to_dict()
+        if not settings.get("do_center_crop"):
+            return self.processor(images, return_tensors="pt")["pixel_values"]
+        side = settings["crop_size"]
+        arrays = self.processor(images, do_center_crop=False)["pixel_values"]
+        return torch.stack([_center_crop(torch.from_numpy(a), side["height"], side["width"]) for a in arrays])
 
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
         raise SeptctlError(f"{self.name} reads images, not audio; choose an audio backbone (see `septctl backbones`)")
@@ -158,8 +172,18 @@ class ClipVitBackbone(Backbone):
     def input_policy(self) -> dict[str, Any]:
         """How a file becomes pixels: CoOp's reader and the processor settings (part of the embedding cache key)."""
         settings = self.processor.to_dict()
-        return {"image": {"reader": "PIL convert RGB",
+        return {"image": {"reader": "PIL convert RGB", "crop_offset": "rounded (torchvision)",
                           **{k: _plain(settings[k]) for k in _POLICY_KEYS if k in settings}}}
+
+
+def _center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[C, H, W] -> [C, height, width] around the centre, offsets as torchvision's `center_crop` rounds them."""
+    h, w = image.shape[-2:]
+    if h < height or w < width:
+        raise SeptctlError(f"CLIP preprocessing: an image resized to {w} x {h} is smaller than the {width} x "
+                           f"{height} crop; fix size/crop_size in the weights' preprocessor_config.json")
+    top, left = int(round((h - height) / 2.0)), int(round((w - width) / 2.0))
+    return image[:, top : top + height, left : left + width]
 
 
 def _processor_from(source: str) -> Any:
