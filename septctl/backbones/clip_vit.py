@@ -35,7 +35,7 @@ from septctl.data.image import read_image
 from septctl.errors import SeptctlError
 
 REPO = SPECS["clip-vit-b16"].source.location
-TEXT_LEN = 77
+TEXT_LEN = SPECS["clip-vit-b16"].text_len  # CLIP's 77 positions, clip-tiny's too
 # openai/clip-vit-base-patch16's preprocessor_config.json (OpenAI CLIP's own transform), for a weights
 # folder that has none.
 OPENAI_PREPROCESSING: dict[str, Any] = dict(
@@ -96,9 +96,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, float):
+    if value is None or isinstance(value, (bool, str, float)):
         return value
     return int(value)
 
@@ -119,7 +117,10 @@ class ClipVitBackbone(Backbone):
         self.processor = processor
         self.embed_dim = model.config.projection_dim
         self.token_dim = model.config.text_config.hidden_size
-        self.image_size = int(processor.to_dict()["crop_size"]["height"])
+        settings = processor.to_dict()
+        crop = settings["crop_size"]
+        self.image_size = int(crop["height"])
+        self._crop = (int(crop["height"]), int(crop["width"])) if settings.get("do_center_crop") else None
         self.tokenizer = ClipTokenizer(context_length=TEXT_LEN)
         self.freeze()
 
@@ -152,12 +153,10 @@ class ClipVitBackbone(Backbone):
         `CenterCrop` (offset rounded to nearest), which OpenAI CLIP and CoOp use: transformers'
         crop rounds the offset down, one pixel off for about a quarter of image sizes.
         """
-        settings = self.processor.to_dict()
-        if not settings.get("do_center_crop"):
+        if self._crop is None:
             return self.processor(images, return_tensors="pt")["pixel_values"]
-        side = settings["crop_size"]
         arrays = self.processor(images, do_center_crop=False)["pixel_values"]
-        return torch.stack([_center_crop(torch.from_numpy(a), side["height"], side["width"]) for a in arrays])
+        return torch.stack([_center_crop(torch.from_numpy(a), *self._crop) for a in arrays])
 
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
         raise SeptctlError(f"{self.name} reads images, not audio; choose an audio backbone (see `septctl backbones`)")
