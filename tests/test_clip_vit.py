@@ -138,16 +138,17 @@ def test_the_crop_is_openais_where_transformers_rounds_otherwise(tiny, tmp_path)
 
 
 def test_transparent_images_are_read_as_coop_and_openai_read_them(tiny, tmp_path):
-    """PIL's convert("RGB") drops the alpha channel (CoOp's reader, OpenAI CLIP's `_convert_image_to_rgb`);
-    the HF processor given the raw RGBA file would composite it on white instead, another image."""
+    """PIL's convert("RGB") drops the alpha channel (CoOp's reader, OpenAI CLIP's `_convert_image_to_rgb`,
+    transformers 4.x's processor); transformers 5's processor composites a raw RGBA image on white instead."""
     from PIL import Image
 
-    rgba = _images(tmp_path)[3]
-    assert Image.open(rgba).mode == "RGBA"
-    pixels = tiny_processor()([Image.open(rgba)], return_tensors="pt")["pixel_values"]
-    with torch.no_grad():
-        composited = tiny.encode_images(pixels)
-    assert _max_diff(tiny.encode_files([rgba]), composited) > 0.01
+    rgba = Image.open(_images(tmp_path)[3])
+    assert rgba.mode == "RGBA"
+    rgba.convert("RGB").save(tmp_path / "dropped.png")
+    Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB").save(tmp_path / "white.png")
+    ours = tiny.encode_files([tmp_path / "alpha.png"])
+    assert _max_diff(ours, tiny.encode_files([tmp_path / "dropped.png"])) == 0
+    assert _max_diff(ours, tiny.encode_files([tmp_path / "white.png"])) > 0.01
 
 
 def test_clip_tiny_text_equals_get_text_features(tiny):
@@ -225,9 +226,11 @@ def test_input_policy_names_the_preprocessing(tiny):
     assert image["image_mean"] == [0.48145466, 0.4578275, 0.40821073]
 
 
-def test_missing_weights_folder_is_one_line_with_the_fix(tmp_path):
-    with pytest.raises(SeptctlError, match="connect once so the HF hub can cache them, or pass --weights DIR"):
+def test_missing_weights_are_one_line_with_the_fix(tmp_path):
+    with pytest.raises(SeptctlError, match="nothing-here: not a folder; pass --weights DIR holding config.json"):
         load_clip_vit(tmp_path / "nothing-here")
+    with pytest.raises(SeptctlError, match="connect once so the HF hub can cache them, or pass --weights DIR"):
+        load_clip_vit(tmp_path)  # a folder without the weights
 
 
 def test_audio_commands_import_nothing_of_the_image_side(synth_dataset, tmp_path):

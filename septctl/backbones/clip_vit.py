@@ -202,6 +202,9 @@ def load_clip_vit(weights: str | os.PathLike | None = None) -> ClipVitBackbone:
     """CLIP ViT-B/16 from a local `from_pretrained` folder, else the HF hub (cached after the first time)."""
     from transformers import CLIPModel
 
+    if weights is not None and not os.path.isdir(weights):  # transformers 4.x would take the path for a hub repo id
+        raise SeptctlError(f"{weights}: not a folder; pass --weights DIR holding config.json + model.safetensors "
+                           "(a save_pretrained folder), or leave it out to use the HF hub's")
     source = str(weights) if weights is not None else REPO
     try:
         model = CLIPModel.from_pretrained(source)
