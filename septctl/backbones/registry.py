@@ -86,6 +86,13 @@ SPECS: dict[str, BackboneSpec] = {s.name: s for s in (
                  sample_rate=16000, clip_seconds=1.0, text_len=40,
                  source=WeightsSource("shipped", notes="ships with septctl (trained on the synth world; "
                                                         "python -m septctl.backbones.synth_clap_train)")),
+    BackboneSpec("clip-vit-b16", "septctl.backbones.clip_vit:load_clip_vit", embed_dim=512, token_dim=512,
+                 sample_rate=0, clip_seconds=0, text_len=77, modality="image", image_size=224,
+                 source=WeightsSource("hub", "openai/clip-vit-base-patch16", "model.safetensors",
+                                      licence=_HUB_LICENCE)),
+    BackboneSpec("clip-tiny", "septctl.backbones.clip_vit:load_clip_tiny", embed_dim=64, token_dim=32,
+                 sample_rate=0, clip_seconds=0, text_len=77, modality="image", image_size=64,
+                 source=WeightsSource("none", notes="random CLIP, fixed seed (tests, image demo)")),
 )}
 
 

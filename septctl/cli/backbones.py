@@ -43,9 +43,10 @@ def download(
 
     backbone = backbone.value
     if backbone not in downloadable():
+        *others, last = hub_backbones()
         raise SeptctlError(
             f"download {backbone!r}: only {', '.join(downloadable())} is fetched by septctl; "
-            f"{' and '.join(hub_backbones())} come from the Hugging Face hub on first use"
+            f"{', '.join(others)} and {last} come from the Hugging Face hub on first use"
         )
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
         raise SeptctlError(f"--sha256 {sha256!r}: expected 64 hex digits")

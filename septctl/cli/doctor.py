@@ -77,7 +77,7 @@ def collect_report() -> dict:
 
         caches["huggingface hub"] = f"{constants.HF_HUB_CACHE} (offline: {'yes' if constants.HF_HUB_OFFLINE else 'no'})"
     except ImportError:
-        problems.append("huggingface_hub is not installed; laion-clap and ms-clap cannot fetch weights")
+        problems.append("huggingface_hub is not installed; laion-clap, ms-clap and clip-vit-b16 cannot fetch weights")
     devices = {"cpu": f"{os.cpu_count()} cores"}
     if versions["torch"]:
         import torch
