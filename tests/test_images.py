@@ -23,8 +23,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_MODULES = ("transformers.models.clip.image_processing_clip",
-                 "transformers.models.clip.image_processing_pil_clip", "septctl.backbones.clip_vit",
-                 "septctl.data.image_check")
+                 "transformers.models.clip.image_processing_pil_clip", "septctl.backbones.clip_vit")
 
 
 def image_block() -> list[str]:
@@ -75,7 +74,7 @@ def test_readme_image_flow_runs_on_random_clip(tmp_path, env):
 
 
 def test_audio_commands_import_no_image_code(synth_dataset, tmp_path, run_cli):
-    """No audio command loads the image side: septctl's image modules, transformers' CLIP image processors.
+    """No audio command loads the image side: the CLIP backbone, transformers' CLIP image processors.
 
     (Pillow itself is not on the list: importing transformers at all loads it, as it did before images existed.)"""
     run = tmp_path / "run"

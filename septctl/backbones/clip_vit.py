@@ -19,7 +19,6 @@ tests/test_clip_vit.py checks both sides against `CLIPModel` itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,23 +127,13 @@ class ClipVitBackbone(Backbone):
         """[B, 3, H, W] preprocessed pixels -> [B, embed_dim], unnormalised (`get_image_features`)."""
         return self.visual_projection(self.vision(pixel_values=pixel_values).pooler_output)
 
-    def encode_files(self, paths: Sequence[str | Path], crop: str = "seeded", batch_size: int = 16,
-                     keys: Sequence[str] | None = None,
-                     on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
-        """Image files -> [N, embed_dim] float on the CPU, read and preprocessed as `septctl embed` does.
+    def load_input(self, path: str | Path, crop: str = "seeded", key: str = "") -> torch.Tensor:
+        """An image file -> pixels [3, H, W], read and preprocessed as `septctl embed` does (an unreadable file
+        raises SeptctlError naming it). `crop` and `key` are for audio: CLIP's centre crop is its preprocessing."""
+        return self.pixels([read_image(path)])[0]
 
-        `crop` and `keys` exist for the audio signature only: a still image has no random crop
-        (CLIP's centre crop is part of its preprocessing). A file is read when its batch is
-        encoded; an unreadable one raises SeptctlError naming it.
-        """
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(paths), batch_size):
-                images = [read_image(p) for p in paths[i : i + batch_size]]
-                out.append(self.encode_images(self.pixels(images).to(self.device)).float().cpu())
-                if on_batch is not None:
-                    on_batch(len(images))
-        return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+    def encode_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encode_images(inputs)
 
     def pixels(self, images: list[Any]) -> torch.Tensor:
         """RGB PIL images -> [B, 3, H, W] model input, as OpenAI CLIP's transform (and CoOp's) computes it.
