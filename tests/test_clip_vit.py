@@ -23,7 +23,6 @@ from septctl.backbones.clip_vit import (B16_CONFIG, build_clip_tiny_model, clip_
                                         tiny_processor)
 from septctl.errors import SeptctlError
 
-ROOT = Path(__file__).resolve().parents[1]
 MEAN, STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)  # OpenAI CLIP's
 SENTENCES = ["a photo of a car side.", "A photo of a Dalmatian, a type of dog!", "inline skate", "x"]
 # openai/clip-vit-base-patch16's preprocessor_config.json as released (the old feature-extractor format).

@@ -40,10 +40,11 @@ def sample_few_shot(rows: list[Row], shots: int, seed: int) -> FewShot:
     return FewShot(chosen, short)
 
 
-def few_shot_summary(rows: list[Row], shots: int, classes: list[str], most: int = 10) -> str:
+def few_shot_summary(rows: list[Row], shots: int, classes: list[str], most: int = 10, item: str = "clip") -> str:
     """What training uses, said before it starts: the classes and how many clips each, naming every class
     that has fewer than `shots` (it keeps all it has), e.g.
-    "5 classes (bell, buzz, ...), 10 clips each: fewer than --shots 16 in every class (all they have); 50 in all"."""
+    "5 classes (bell, buzz, ...), 10 clips each: fewer than --shots 16 in every class (all they have); 50 in all"
+    (`item`: what one training example is called, "image" for image datasets)."""
     from septctl.console import counted
 
     per_class = {c: 0 for c in classes}
@@ -55,11 +56,11 @@ def few_shot_summary(rows: list[Row], shots: int, classes: list[str], most: int 
     short = {c: n for c, n in per_class.items() if n < shots}
     total = sum(per_class.values())
     if not short:
-        return f"{head}, {counted(shots, 'clip')} each, {total} in all"
+        return f"{head}, {counted(shots, item)} each, {total} in all"
     if len(short) == len(classes) and len(set(short.values())) == 1:
         n = next(iter(short.values()))
-        return (f"{head}, {counted(n, 'clip')} each: fewer than --shots {shots} in every class, so all they have; "
+        return (f"{head}, {counted(n, item)} each: fewer than --shots {shots} in every class, so all they have; "
                 f"{total} in all")
     listed = ", ".join(f"{c} {n}" for c, n in short.items())
-    return (f"{head}, {counted(shots, 'clip')} each except {listed} (fewer than --shots {shots}, so all they have); "
+    return (f"{head}, {counted(shots, item)} each except {listed} (fewer than --shots {shots}, so all they have); "
             f"{total} in all")

@@ -31,9 +31,10 @@ def learning_warnings(method: PromptMethod, classes: list[str], log: list[dict],
     last = log[-1] if log else {}
     ce = last.get("ce", last.get("loss"))
     if ce is not None and ce > chance:
+        items, what = ("images", "images") if method.backbone.modality == "image" else ("clips", "sounds")
         found.append(f"final training loss {ce:.3f} is above chance (ln {len(classes)} = {chance:.3f}): the prompt "
-                     f"does no better than a guess on its own training clips; try more --epochs or another --lr, "
-                     f"and check that the labels match the sounds")
+                     f"does no better than a guess on its own training {items}; try more --epochs or another --lr, "
+                     f"and check that the labels match the {what}")
     closest = _least_similar_pair(method, classes, audio)
     if closest > COLLAPSED:
         found.append(f"the {len(classes)} class prompts collapsed onto one point (every pair at cosine similarity "

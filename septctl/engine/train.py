@@ -375,7 +375,8 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     if state is not None and opt is not None:
         run.start, run.log = _load_state(state_path, state, method, opt, gen)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
-    echo(f"{cfg.label} on {setup.dataset.name}: {few_shot_summary(setup.rows, cfg.shots, setup.classes)}; "
+    item = "image" if setup.dataset.modality == "image" else "clip"
+    echo(f"{cfg.label} on {setup.dataset.name}: {few_shot_summary(setup.rows, cfg.shots, setup.classes, item=item)}; "
          f"{method.num_trainable():,} trainable parameters")
     return run
 
