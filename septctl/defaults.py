@@ -16,6 +16,13 @@ DEFAULT_TEMPLATE = "This is a sound of {}."
 """The hand-written prompt (the paper's): zero-shot's, KgCoOp's reference, and what neighbor statistics and
 figures encode names with."""
 
+IMAGE_TEMPLATE = "a photo of a {}."
+"""The hand-written prompt for an image backbone (CoOp's for Caltech101): what neighbor statistics encode names
+with when the backbone embeds images."""
+
 PALM_TEMPLATE = "The is a recording of {}."
 """PALM's zero-shot prompt, typo and all (its code writes "The is a recording of  {name}."; the tokenizer collapses
 the double space): for zero-shot numbers like-for-like with PALM's published ones (docs/experiments.md)."""
+
+MODALITIES = ("audio", "image")
+"""What a backbone embeds and a dataset holds; SEPT's LLM requests and built-in templates are worded for each."""
