@@ -1,0 +1,254 @@
+"""SEPT's text stages for an image backbone (CLIP, the paper's Table 11): requests worded for pictures, the
+built-in picture templates, the modality in the LLM cache key and in the files, and grid-prep's choice.
+
+The audio path must not move: its requests are pinned by sha256 (taken from main before images existed),
+so the replies users have cached keep replaying.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from septctl.artifacts import sha256_file, sha256_text
+from septctl.sept import neighbors as nb
+from septctl.sept import prefixes as px
+from septctl.sept.llm import ChatClient
+from tests.conftest import invoke as run
+from tests.test_next_step import terminal  # noqa: F401 (a fixture: the next-step line is for a terminal)
+from tests.test_sept_llm import FakeChat
+
+# sha256 of the requests as septctl sent them before this change (main at 996bc24).
+AUDIO_REQUESTS = {
+    "neighbors, first round": ("e7e241ba727e74399c98edce79d26aab7e5e9ae9112b530c93cb0c7bee49eab6",
+                               lambda m: nb.build_prompt({"dog": 10, "rain": 3}, ["dog", "rain", "siren"], {}, *m)),
+    "neighbors, a re-ask": ("c16a531fca6a9587ee75c9ff06b6ec3bd2e7856ca0a6a638f4fe626cf0e44e0c",
+                            lambda m: nb.build_prompt({"rain": 3}, ["dog", "rain", "siren"],
+                                                      {"rain": ["drizzle", "rain drops"]}, *m)),
+    "prefixes, first round": ("b92d341f794736049b49079b519a86f988a979b05b162aa678276d78b7ba7fcf",
+                              lambda m: px.build_prompt(100, [], *m)),
+    "prefixes, a re-ask": ("5d7312c301e2c79e32aca05031f62110dec4e44aeeab384565af7ceca4010ffc",
+                           lambda m: px.build_prompt(7, ["a recording of {}.", "the sound of {}."], *m)),
+}
+HEARING = re.compile(r"sound|audio|acoustic|listen|hear|noise|recording", re.IGNORECASE)
+SHAPES = ["blue square", "green triangle", "red circle"]
+
+
+@pytest.mark.parametrize("what", AUDIO_REQUESTS)
+def test_audio_requests_are_byte_for_byte_unchanged(what):
+    sha, build = AUDIO_REQUESTS[what]
+    assert sha256_text(build(())) == sha
+    assert sha256_text(build(("audio",))) == sha  # the default is audio
+
+
+@pytest.mark.parametrize("what", AUDIO_REQUESTS)
+def test_image_requests_speak_of_pictures_in_the_same_structure(what):
+    audio, image = (AUDIO_REQUESTS[what][1]((m,)) for m in ("audio", "image"))
+    own_words = "\n".join(line for line in image.splitlines() if not line.startswith("- "))  # not the listed names
+    assert not HEARING.search(own_words), HEARING.search(own_words)
+    assert "image" in image and image != audio
+    # Same request otherwise: the class list, the targets, the rules on distinctness and the answer's form.
+    tail = audio.index("Every template") if what.startswith("prefixes") else audio.index("2. Terms for one label")
+    assert image.endswith(audio[tail:])
+    if what.startswith("neighbors"):
+        assert audio[audio.index("The complete list"):audio.index("For each target")] in image
+
+
+def test_image_neighbor_request_names_visual_kinds_of_closeness():
+    text = nb.build_prompt({"airplane": 10}, ["airplane", "chair"], {}, "image")
+    assert "an image classifier" in text and "visual variants" in text and "viewer" in text
+
+
+def test_image_prefix_bank_is_valid():
+    """100 distinct templates with one slot, through the loader's own validation; none is a sound template."""
+    bank = px.template_bank(100, modality="image")
+    raw = yaml.safe_load(px.bank_path("image").read_text(encoding="utf-8"))["prefixes"]
+    assert bank == raw and len(bank) == 100
+    assert len({t.casefold() for t in bank}) == 100
+    for t in bank:
+        assert t.count("{}") == 1 and "{" not in t.replace("{}", ""), t
+        assert not HEARING.search(t) and len(t.split()) <= 12, t
+    assert not set(bank) & set(px.template_bank(100)), "an image template is also a sound template"
+    assert bank[0] == "a photo of a {}."  # CoOp's hand-written Caltech101 prompt comes first (--n 1 takes it)
+
+
+def test_image_templates_fit_clip_text_length():
+    from septctl.backbones.tokenizer import ClipTokenizer
+
+    tokenizer = ClipTokenizer(77)
+    longest = max(len(tokenizer.ids(t.replace("{}", ""))) for t in px.template_bank(100, modality="image"))
+    assert longest <= 16  # with 16 learned context tokens and a class name, far below CLIP's 77
+
+
+def test_prefixes_builtin_image_writes_the_image_bank(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "prefixes.yaml"
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--modality", "image", "--out", out)
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    assert data["prefixes"] == px.template_bank(100, modality="image")
+    assert data["card"]["modality"] == "image"
+    assert data["card"]["llm"]["bank_sha256"] == sha256_file(px.bank_path("image"))
+    assert px.load_prefixes(out).modality == "image"
+    audio = tmp_path / "audio.yaml"
+    assert run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--n", "3", "--out", audio)[0] == 0
+    assert px.load_prefixes(audio).modality == "audio"
+    assert px.load_prefixes(audio).templates == px.template_bank(3)
+    code, cap = run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--modality", "video", "--out", audio)
+    assert code == 2 and "'video' is not one of 'audio', 'image'" in cap.err
+
+
+def test_a_prefixes_file_without_modality_reads_as_audio(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({"prefixes": ["a {}."], "card": {"kind": "prefixes"}}))
+    assert px.load_prefixes(path).modality == "audio"
+
+
+def test_the_cache_keeps_audio_keys_and_separates_image_requests(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    client = ChatClient(model="m", base_url="http://127.0.0.1:9/v1")
+    prompt = "the same text"
+    assert client.cache_key(prompt) == sha256_text(f"m\nhttp://127.0.0.1:9/v1\n{prompt}")  # audio: as always
+    assert client.cache_key(prompt, "image") != client.cache_key(prompt)
+    client.remember(prompt, '{"audio": true}')
+    assert client.cached(prompt) == '{"audio": true}'
+    assert client.cached(prompt, "image") is None  # an audio reply is never replayed for an image request
+    client.remember(prompt, '{"image": true}', "image")
+    assert client.cached(prompt, "image") == '{"image": true}' and client.cached(prompt) == '{"audio": true}'
+    entries = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "llm").glob("*.json")]
+    assert sorted(e["modality"] for e in entries) == ["audio", "image"]
+
+
+@pytest.fixture
+def chat(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEPT_TEST_KEY", "k")
+    fake = FakeChat()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+SHAPE_NEIGHBORS = {
+    "blue square": ["navy tile", "azure block", "cobalt box shape", "sky-coloured quad"],
+    "green triangle": ["emerald wedge", "lime arrowhead", "olive pyramid face", "jade pointer"],
+    "red circle": ["crimson disc", "scarlet dot", "ruby ring", "cherry round badge"],
+}
+
+
+def _llm_args(chat) -> list[str]:
+    return ["--llm", "test-model", "--base-url", chat.url, "--api-key-env", "SEPT_TEST_KEY", "--backoff", "0.01"]
+
+
+def test_image_neighbors_from_an_llm_for_a_class_list(chat, tmp_path, monkeypatch, capsys, terminal):
+    monkeypatch.chdir(tmp_path)  # no prefixes.yaml here: the next step names how to make one
+    classes = tmp_path / "classes.txt"
+    classes.write_text("\n".join(SHAPES) + "\n")
+    out = tmp_path / "neighbors.yaml"
+    chat.script = [(200, json.dumps(SHAPE_NEIGHBORS), 0)]
+    args = ["neighbors", "--classes", classes, "--modality", "image", "--n", "4", *_llm_args(chat), "--out", out]
+    code, cap = run(monkeypatch, capsys, *args)
+    assert code == 0, cap.err
+    assert "septctl prefixes --llm builtin --modality image" in cap.err  # the next step keeps the modality
+    sent = chat.prompts()
+    assert len(sent) == 1 and sent[0] == nb.build_prompt({c: 4 for c in SHAPES}, SHAPES, {}, "image")
+    assert not HEARING.search(sent[0])
+    data = yaml.safe_load(out.read_text())
+    assert data["neighbors"] == SHAPE_NEIGHBORS and data["card"]["modality"] == "image"
+    exchange = json.loads((tmp_path / "neighbors.llm.json").read_text())
+    assert exchange["requests"][0]["prompt"] == sent[0]
+    assert data["card"]["requests"][0]["prompt"] == sent[0]
+    # A rerun replays the cached reply: no request reaches the server.
+    code, cap = run(monkeypatch, capsys, *args, "--force")
+    assert code == 0, cap.err
+    assert len(chat.requests) == 1 and "(1 from cache)" in cap.err
+    # The same classes as sounds are another request, asked afresh (the image reply is not replayed).
+    chat.script = [(200, json.dumps({c: [f"{w} hum" for w in ns] for c, ns in SHAPE_NEIGHBORS.items()}), 0)]
+    audio_args = [a for a in args if a not in ("--modality", "image")] + ["--force"]
+    code, cap = run(monkeypatch, capsys, *audio_args)
+    assert code == 0, cap.err
+    assert len(chat.requests) == 2 and chat.prompts()[1] == nb.build_prompt({c: 4 for c in SHAPES}, SHAPES, {})
+    assert yaml.safe_load(out.read_text())["card"]["modality"] == "audio"
+
+
+def test_image_prefixes_from_an_llm(chat, tmp_path, monkeypatch, capsys):
+    templates = ["a photo of a {}.", "a sketch of the <class>.", "a blurry {} on a table."]
+    chat.script = [(200, json.dumps({"templates": templates}), 0)]
+    out = tmp_path / "prefixes.yaml"
+    code, cap = run(monkeypatch, capsys, "prefixes", "--modality", "image", "--n", "3", *_llm_args(chat), "--out", out)
+    assert code == 0, cap.err
+    assert chat.prompts() == [px.build_prompt(3, [], "image")]
+    loaded = px.load_prefixes(out)
+    assert loaded.templates[1] == "a sketch of the {}." and loaded.modality == "image"
+
+
+@pytest.fixture
+def shapes_dataset(monkeypatch):
+    """A registered dataset that holds images (what DatasetInfo.modality says once image datasets exist)."""
+    info = SimpleNamespace(name="shapes", classes=SHAPES, modality="image")
+    monkeypatch.setattr("septctl.sept_inputs.find_dataset", lambda name: info if name == "shapes" else None)
+    monkeypatch.setattr("septctl.sept_inputs.require_dataset", lambda name, *_: info)
+    return info
+
+
+def test_neighbors_of_an_image_dataset_are_asked_as_pictures(chat, shapes_dataset, tmp_path, monkeypatch, capsys):
+    chat.script = [(200, json.dumps({c: SHAPE_NEIGHBORS[c] for c in SHAPES}), 0)]
+    out = tmp_path / "n.yaml"
+    code, cap = run(monkeypatch, capsys, "neighbors", "shapes", "--split", "all", "--n", "4", *_llm_args(chat),
+                    "--out", out)
+    assert code == 0, cap.err
+    assert chat.prompts() == [nb.build_prompt({c: 4 for c in SHAPES}, SHAPES, {}, "image")]
+    assert yaml.safe_load(out.read_text())["card"]["modality"] == "image"
+    code, cap = run(monkeypatch, capsys, "neighbors", "shapes", "--modality", "audio", *_llm_args(chat),
+                    "--out", tmp_path / "other.yaml")
+    assert code == 2 and "--modality audio: shapes holds image data; drop --modality" in cap.err
+    assert not (tmp_path / "other.yaml").exists() and len(chat.requests) == 1
+
+
+def test_grid_prefixes_follow_the_backbone_modality(tmp_path):
+    from septctl.backbones.registry import SPECS, BackboneSpec, WeightsSource
+    from septctl.grid.plan import prefixes_for
+
+    clip = BackboneSpec("my-clip", "x:y", embed_dim=512, token_dim=512, sample_rate=0, clip_seconds=0, text_len=77,
+                        source=WeightsSource("none"), modality="image", image_size=224)
+    assert prefixes_for(tmp_path, clip) == (tmp_path / "prefixes-image.yaml", "image")
+    assert prefixes_for(tmp_path, SPECS["pengi"]) == (tmp_path / "prefixes.yaml", "audio")
+
+
+def test_grid_prep_on_an_image_backbone_writes_picture_templates(synth_dataset, tmp_path, monkeypatch, capsys):
+    """grid-prep reads the backbone's spec: an image one gets the image bank, in its own file, and margins say
+    when the model that computes them embeds something else (tiny, here posing as an image backbone's spec)."""
+    import septctl.backbones.registry as registry
+
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    image_tiny = dataclasses.replace(registry.SPECS["tiny"], modality="image", image_size=64)
+    monkeypatch.setattr(registry, "get_spec", lambda name: image_tiny if name == "tiny" else registry.SPECS[name])
+    sept = tmp_path / "sept"
+    code, cap = run(monkeypatch, capsys, "grid-prep", synth_dataset, "--backbone", "tiny", "--sept-dir", sept)
+    assert code == 0, cap.err
+    assert not (sept / "prefixes.yaml").exists()
+    data = yaml.safe_load((sept / "prefixes-image.yaml").read_text())
+    assert data["prefixes"] == px.template_bank(100, modality="image") and data["card"]["modality"] == "image"
+    assert "templates describe image, but tiny embeds audio" in cap.err
+    assert list(sept.glob("*/margins-base-tiny.safetensors"))
+
+
+def test_margins_warn_only_on_a_modality_mismatch(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    neighbors = tmp_path / "n.yaml"
+    neighbors.write_text(yaml.safe_dump({"neighbors": {c: SHAPE_NEIGHBORS[c] for c in SHAPES}}))
+    for modality, warned in (("image", True), ("audio", False)):
+        prefixes = tmp_path / f"p-{modality}.yaml"
+        assert run(monkeypatch, capsys, "prefixes", "--llm", "builtin", "--n", "2", "--modality", modality,
+                   "--out", prefixes)[0] == 0
+        code, cap = run(monkeypatch, capsys, "margins", "--neighbors", neighbors, "--prefixes", prefixes,
+                        "--backbone", "tiny", "--out", tmp_path / f"m-{modality}.safetensors")
+        assert code == 0, cap.err
+        assert ("warning:" in cap.err) is warned, cap.err
+        if warned:
+            assert "run `septctl prefixes --llm builtin --modality audio`" in cap.err
