@@ -82,7 +82,7 @@ def test_image_templates_fit_clip_text_length():
 
     tokenizer = ClipTokenizer(77)
     longest = max(len(tokenizer.ids(t.replace("{}", ""))) for t in px.template_bank(100, modality="image"))
-    assert longest <= 16  # with 16 learned context tokens and a class name, far below CLIP's 77
+    assert longest <= 12  # as banks/README.md says; with 16 context tokens and a class name, far below 77
 
 
 def test_prefixes_builtin_image_writes_the_image_bank(tmp_path, monkeypatch, capsys):
@@ -252,3 +252,21 @@ def test_margins_warn_only_on_a_modality_mismatch(tmp_path, monkeypatch, capsys)
         assert ("warning:" in cap.err) is warned, cap.err
         if warned:
             assert "run `septctl prefixes --llm builtin --modality audio`" in cap.err
+
+
+def test_neighbor_stats_encode_with_a_photo_template_on_an_image_backbone(tmp_path, monkeypatch, capsys):
+    import septctl.backbones
+    import septctl.sept.stats as stats
+
+    tiny = septctl.backbones.load_backbone("tiny")
+    used = []
+    monkeypatch.setattr(stats, "neighbor_stats", lambda *a, template, **k: used.append(template) or
+                        SimpleNamespace(as_dict=dict))
+    neighbors = tmp_path / "n.yaml"
+    neighbors.write_text(yaml.safe_dump({"neighbors": {c: SHAPE_NEIGHBORS[c] for c in SHAPES}}))
+    for modality, template in (("audio", "This is a sound of {}."), ("image", "a photo of a {}.")):
+        monkeypatch.setattr(tiny, "modality", modality)
+        monkeypatch.setattr(septctl.backbones, "load_backbone", lambda *a, **k: tiny)
+        code, cap = run(monkeypatch, capsys, "neighbors", "stats", neighbors, "--backbone", "tiny", "--json")
+        assert code == 0, cap.err
+        assert used.pop() == template
