@@ -113,8 +113,8 @@ def write_neighbors(
     modality = _modality(modality, held, dataset)
     exclude = read_lines(exclude_names, "exclude-names file") if exclude_names else []
     if connect is None:
-        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude)
-        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path())}
+        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude, modality=modality)
+        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path(modality))}
         extra: dict = {}
         summary = "built-in bank"
     else:

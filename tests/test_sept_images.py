@@ -270,3 +270,74 @@ def test_neighbor_stats_encode_with_a_photo_template_on_an_image_backbone(tmp_pa
         code, cap = run(monkeypatch, capsys, "neighbors", "stats", neighbors, "--backbone", "tiny", "--json")
         assert code == 0, cap.err
         assert used.pop() == template
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower().replace("_", " ")))
+
+
+@pytest.fixture(scope="module")
+def image_bank() -> dict[str, dict[str, list[str]]]:
+    return nb.load_bank(modality="image")
+
+
+def test_image_neighbor_bank_holds_the_audio_banks_rules(image_bank):
+    """tests/test_banks.py's rules, and stronger: no neighbor shares a word with another class's name, so no
+    base/new split (by name or by CoOp's labels) leaks a new class into training."""
+    for dataset, table in image_bank.items():
+        classes = list(table)
+        owner: dict[str, str] = {}
+        for cls, names in table.items():
+            assert len(names) == 10 and len({x.casefold() for x in names}) == 10, (dataset, cls)
+            others = set().union(*(_words(o) for o in classes if o != cls))
+            for name in names:
+                assert name == name.strip() and name and len(name.split()) <= 5, (dataset, cls, name)
+                assert nb.norm_name(name) not in {nb.norm_name(c) for c in classes}, (dataset, cls, name)
+                assert not _words(name) & others, (dataset, cls, name, _words(name) & others)
+                assert owner.setdefault(name.casefold(), cls) == cls, (dataset, name, owner[name.casefold()], cls)
+
+
+def test_caltech101_neighbors_cover_coops_100_classes(image_bank):
+    classes = list(image_bank["caltech101"])
+    assert len(classes) == 100 and classes[:5] == ["face", "leopard", "motorbike", "accordion", "airplane"]
+    assert {"car side", "water lilly", "yin yang"} <= set(classes)  # CoOp's names, "_" read as a space
+    assert not {"background google", "faces easy", "faces", "airplanes"} & set(classes)  # left out, or renamed
+
+
+def test_every_registered_image_dataset_is_in_the_image_bank(image_bank):
+    from septctl.data.registry import DATASETS, SYNTH_DATASETS
+
+    # TODO(merge imgdata): DatasetInfo.modality arrives with the imgdata branch; then read it directly.
+    for d in DATASETS + SYNTH_DATASETS:
+        if getattr(d, "modality", "audio") == "image":
+            assert d.name in image_bank, d.name
+            assert set(image_bank[d.name]) == set(d.classes), d.name
+
+
+def test_image_neighbors_fit_clip_text_length(image_bank):
+    from septctl.backbones.tokenizer import ClipTokenizer
+
+    tokenizer = ClipTokenizer(77)
+    names = {n for table in image_bank.values() for ns in table.values() for n in ns}
+    templates = px.template_bank(100, modality="image")
+    longest_template = max(templates, key=lambda t: len(tokenizer.ids(t.replace("{}", ""))))
+    longest = max(len(tokenizer.ids(longest_template.replace("{}", n))) for n in names)
+    assert longest <= 77 - 16  # room for 16 learned context tokens
+
+
+def test_builtin_neighbors_for_image_classes_come_from_the_image_bank(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
+    classes = tmp_path / "classes.txt"
+    classes.write_text("airplane\nCar_Side\nbrain\n")
+    out = tmp_path / "n.yaml"
+    code, cap = run(monkeypatch, capsys, "neighbors", "--classes", classes, "--modality", "image", "--llm", "builtin",
+                    "--out", out)
+    assert code == 0, cap.err
+    data = yaml.safe_load(out.read_text())
+    caltech = nb.load_bank(modality="image")["caltech101"]
+    assert data["neighbors"] == {"Car_Side": caltech["car side"], "airplane": caltech["airplane"],
+                                 "brain": caltech["brain"]}
+    assert data["card"]["llm"]["bank_sha256"] == sha256_file(nb.bank_path("image"))
+    # The same name as a sound is ESC-50's airplane, from the audio bank.
+    assert nb.from_bank(["airplane"], 10) == {"airplane": nb.load_bank()["esc50"]["airplane"]}
+    assert nb.from_bank(["airplane"], 10, modality="image") == {"airplane": caltech["airplane"]}

@@ -189,7 +189,8 @@ def neighbors_stats(
         else:
             info = require_dataset(src, OR_FOLDER)
             names = info.base if split is TrainingSet.base else sorted(info.classes)
-            table = nb.from_bank(names, 10, dataset=info.name)
+            # TODO(merge imgdata): DatasetInfo.modality arrives with the imgdata branch; then read it directly.
+            table = nb.from_bank(names, 10, dataset=info.name, modality=getattr(info, "modality", "audio"))
             jobs.append((info.name, names, [table[c] for c in names], info.new if split is TrainingSet.base else None))
     model = load_backbone(backbone.value, weights, device)
     template = template or (IMAGE_TEMPLATE if model.modality == "image" else DEFAULT_TEMPLATE)

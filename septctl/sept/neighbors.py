@@ -22,7 +22,7 @@ from septctl.errors import SeptctlError
 from septctl.filecheck import check_names
 from septctl.sept.llm import ChatClient, parse_json_reply
 
-BANK = "banks/neighbors.yaml"
+BANKS = {"audio": "banks/neighbors.yaml", "image": "banks/neighbors-image.yaml"}  # the built-in neighbors per modality
 MAX_WORDS = 8  # longer "neighbors" are descriptions, and risk the text tower's 40-token limit
 
 
@@ -92,13 +92,13 @@ def load_neighbors(path: str | Path) -> NeighborSet:
     return NeighborSet(sorted(names), {c: names[c] for c in sorted(names)}, sizes.pop(), sha256_file(path), str(path))
 
 
-def bank_path() -> Path:
-    return Path(str(resources.files("septctl.sept").joinpath(BANK)))
+def bank_path(modality: str = "audio") -> Path:
+    return Path(str(resources.files("septctl.sept").joinpath(BANKS[modality])))
 
 
-def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
-    """The built-in neighbors: {dataset name: {class: [names]}}."""
-    path = Path(path) if path else bank_path()
+def load_bank(path: str | Path | None = None, modality: str = "audio") -> dict[str, dict[str, list[str]]]:
+    """The built-in neighbors of `modality`'s datasets: {dataset name: {class: [names]}}."""
+    path = Path(path) if path else bank_path(modality)
     data = read_yaml(path, "built-in neighbor bank")
     table = data.get("datasets") if isinstance(data, dict) else None
     if not isinstance(table, dict):
@@ -107,15 +107,18 @@ def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]
 
 
 def from_bank(
-    classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None
+    classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None,
+    modality: str = "audio",
 ) -> dict[str, list[str]]:
     """Take n neighbors per class from the bank (the dataset's entry, else any dataset that has the class).
 
     Class names match as norm_name does (case, spacing, '_' '-' '/' ignored). Classes the
-    bank lacks are all named at once, each with the closest bank names.
+    bank lacks are all named at once, each with the closest bank names. `modality` picks the
+    bank: an image class list is looked up among image datasets only (ESC-50's "airplane" is a
+    sound, Caltech101's a picture).
     """
-    bank = load_bank(path)
-    where = str(path or bank_path())
+    bank = load_bank(path, modality)
+    where = str(path or bank_path(modality))
     pools: list[dict] = [bank.get(dataset) or {}] if dataset else []
     pools += [v for v in bank.values() if isinstance(v, dict)]
     index: dict[str, list] = {}
