@@ -134,8 +134,8 @@ def neighbors_generate(
     no_cache: NoCache = False,
     modality: Annotated[Optional[Modality], typer.Option(
         "--modality", show_default="the dataset's; audio for --classes",
-        help="What the classes are: the LLM is asked for sound or picture neighbors. For --classes FILE; a "
-        "dataset says it itself.")] = None,
+        help="What the classes are: the LLM is asked for sound or picture neighbors, and 'builtin' reads the "
+        "sound or the image bank. For --classes FILE; a dataset says it itself.")] = None,
     quiet: Quiet = False,
     force: Force = False,
 ) -> None:

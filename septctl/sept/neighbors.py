@@ -4,7 +4,9 @@ The LLM is asked for a JSON object; replies are validated (every class present, 
 distinct neighbors, none equal to a class name of the list) and only the classes
 still short are asked again, listing what they already have so the model adds
 new terms. `exclude` drops neighbors that contain given names (the filtered
-variant of Table 12) and refills them the same way.
+variant of Table 12) and refills them the same way. The request is worded for what
+the classifier takes in (`modality`: sounds, or pictures for CLIP), and the bank has
+one file per modality; everything else is the same for both.
 """
 
 from __future__ import annotations
