@@ -190,7 +190,7 @@ def test_image_prefixes_from_an_llm(chat, tmp_path, monkeypatch, capsys):
 @pytest.fixture
 def shapes_dataset(monkeypatch):
     """A registered dataset that holds images (what DatasetInfo.modality says once image datasets exist)."""
-    info = SimpleNamespace(name="shapes", classes=SHAPES, modality="image")
+    info = SimpleNamespace(name="shapes", classes=SHAPES, modality="image", class_order=None)  # sorted base/new
     monkeypatch.setattr("septctl.sept_inputs.find_dataset", lambda name: info if name == "shapes" else None)
     monkeypatch.setattr("septctl.sept_inputs.require_dataset", lambda name, *_: info)
     return info
