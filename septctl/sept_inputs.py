@@ -219,8 +219,8 @@ def write_margins(
         templates, prefixes_sha = ps.templates, ps.sha256
     model = load_backbone(backbone, weights, device)
     if prefixes is not None and ps.modality != model.modality:
-        echo(f"warning: {prefixes}: its templates describe {ps.modality}, but {backbone} embeds {model.modality}; "
-             f"for its own, run `septctl prefixes --llm builtin --modality {model.modality}`")
+        echo(f"warning: {prefixes}: its templates are {ps.modality} templates, but {backbone} is an {model.modality} "
+             f"backbone; for its own, run `septctl prefixes --llm builtin --modality {model.modality}`")
     meta = mg.margins_metadata(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, prefixes_sha256=prefixes_sha,
                                templates=templates, backbone_name=backbone, weights_id=model.weights_id())
     if not force and mg.is_current(out_path, meta):

@@ -234,7 +234,7 @@ def test_grid_prep_on_an_image_backbone_writes_picture_templates(synth_dataset, 
     assert not (sept / "prefixes.yaml").exists()
     data = yaml.safe_load((sept / "prefixes-image.yaml").read_text())
     assert data["prefixes"] == px.template_bank(100, modality="image") and data["card"]["modality"] == "image"
-    assert "templates describe image, but tiny embeds audio" in cap.err
+    assert "its templates are image templates, but tiny is an audio backbone" in cap.err
     assert list(sept.glob("*/margins-base-tiny.safetensors"))
 
 
