@@ -17,7 +17,8 @@ DEFAULT_TEMPLATE = "This is a sound of {}."
 figures encode names with."""
 
 IMAGE_TEMPLATE = "a photo of a {}."
-"""The zero-shot prompt of an image backbone (CLIP): CoOp's for Caltech101."""
+"""The hand-written prompt of an image backbone (CoOp's for Caltech101): zero-shot's, and what neighbor statistics
+encode names with when the backbone embeds images."""
 
 
 def zeroshot_template(modality: str) -> str:
@@ -28,3 +29,6 @@ def zeroshot_template(modality: str) -> str:
 PALM_TEMPLATE = "The is a recording of {}."
 """PALM's zero-shot prompt, typo and all (its code writes "The is a recording of  {name}."; the tokenizer collapses
 the double space): for zero-shot numbers like-for-like with PALM's published ones (docs/experiments.md)."""
+
+MODALITIES = ("audio", "image")
+"""What a backbone embeds and a dataset holds; SEPT's LLM requests and built-in templates are worded for each."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from septctl.console import counted, err
 from septctl.data.registry import find_dataset, require_dataset
+from septctl.defaults import DEFAULT_TEMPLATE, IMAGE_TEMPLATE
 from septctl.errors import SeptctlError
 from septctl.sept.llm import ChatClient
 from septctl.sept.neighbors import Generation
@@ -33,8 +34,10 @@ def read_lines(path: Path, what: str) -> list[str]:
 OR_FOLDER = "a prepared dataset folder, or --classes FILE"  # what else `neighbors` takes for a dataset name
 
 
-def _target_classes(dataset: str | None, classes_file: Path | None, split: str) -> tuple[list[str], dict, str | None]:
-    """Class names to expand, where they came from (for the card), and the registry name if any."""
+def _target_classes(dataset: str | None, classes_file: Path | None,
+                    split: str) -> tuple[list[str], dict, str | None, str | None]:
+    """Class names to expand, where they came from (for the card), the registry name if any, and the
+    dataset's modality (None for a class list, which does not say)."""
     if (dataset is None) == (classes_file is None):
         raise SeptctlError("give either a DATASET name or --classes FILE (one class per line), not both or neither")
     if classes_file is not None:
@@ -43,7 +46,7 @@ def _target_classes(dataset: str | None, classes_file: Path | None, split: str) 
         names = read_lines(classes_file, "class list")
         if not names or len(set(names)) != len(names):
             raise SeptctlError(f"{classes_file}: needs one distinct class name per line; fix the file")
-        return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None
+        return sorted(names), {"file": str(classes_file), "sha256": sha256_file(classes_file)}, None, None
     from septctl.data.schema import select_classes
 
     if find_dataset(dataset) is None and Path(dataset).is_dir():  # a dataset folder: classes from its training split
@@ -53,9 +56,18 @@ def _target_classes(dataset: str | None, classes_file: Path | None, split: str) 
         every = {r.classname for r in folder.rows("train", folder.default_fold())}
         registry_name = folder.info.name if folder.info else None
         return (select_classes(every, split, folder.class_order), {"dataset": str(folder.root), "split": split},
-                registry_name)
+                registry_name, folder.modality)
     info = require_dataset(dataset, OR_FOLDER)
-    return select_classes(info.classes, split, info.class_order), {"dataset": info.name, "split": split}, info.name
+    return (select_classes(info.classes, split, info.class_order), {"dataset": info.name, "split": split}, info.name,
+            info.modality)
+
+
+def _modality(asked: str | None, dataset_modality: str | None, dataset: str | None) -> str:
+    """What the neighbors are worded for: the dataset's modality; --modality for a class list (default audio)."""
+    if asked is not None and dataset_modality is not None and asked != dataset_modality:
+        raise SeptctlError(f"--modality {asked}: {dataset} holds {dataset_modality} data; drop --modality (it is for "
+                           "--classes FILE, whose names do not say)")
+    return asked or dataset_modality or "audio"
 
 
 def exchange_path(out_path: Path) -> Path:
@@ -84,20 +96,23 @@ def write_neighbors(
     notify: Callable[[str], None] = lambda _msg: None,
     force: bool = False,
     echo: Callable[[str], None] = _say,
-) -> None:
-    """N neighbors per class of a dataset (or of a class list) into neighbors.yaml.
+    modality: str | None = None,
+) -> str:
+    """N neighbors per class of a dataset (or of a class list) into neighbors.yaml; returns their modality.
 
     `connect` makes the LLM client (called once the classes are known); None takes the built-in bank.
-    `notify` hears each re-ask of the LLM, `echo` the closing line.
+    `notify` hears each re-ask of the LLM, `echo` the closing line. `modality` words the LLM's request
+    (sounds or pictures): the dataset's own, so it is given only with `classes_file` (default audio).
     """
     from septctl.artifacts import provenance, sha256_file, write_yaml
     from septctl.sept import neighbors as nb
 
-    names, source, registry_name = _target_classes(dataset, classes_file, split)
+    names, source, registry_name, held = _target_classes(dataset, classes_file, split)
+    modality = _modality(modality, held, dataset)
     exclude = read_lines(exclude_names, "exclude-names file") if exclude_names else []
     if connect is None:
-        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude)
-        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path())}
+        table = nb.from_bank(names, n, dataset=registry_name, exclude=exclude, modality=modality)
+        llm_card = {"model": "builtin", "bank_sha256": sha256_file(nb.bank_path(modality))}
         extra: dict = {}
         summary = "built-in bank"
     else:
@@ -106,7 +121,7 @@ def write_neighbors(
         try:
             with err.status(f"asking {client.model} for neighbors of {counted(len(names), 'class')}"):
                 nb.generate_neighbors(client, names, n, exclude=exclude, max_rounds=max_rounds, record=gen,
-                                      notify=notify)
+                                      notify=notify, modality=modality)
         except SeptctlError as exc:
             _save_exchange(raw, client, gen, str(exc))
             raise SeptctlError(f"{exc} (raw replies and refused terms: {raw})") from None
@@ -116,9 +131,11 @@ def write_neighbors(
         extra = {"seconds": gen.seconds, "rejected": gen.rejected, "requests": gen.requests, "raw_replies": str(raw)}
         hits = sum(r["cached"] for r in gen.requests)
         summary = f"{client.model}, {len(gen.requests)} requests ({hits} from cache)"
-    card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude, **extra)
+    card = provenance(kind="neighbors", llm=llm_card, n=n, classes_from=source, exclude_names=exclude,
+                      modality=modality, **extra)
     write_yaml(out_path, {"neighbors": {c: table[c] for c in sorted(table)}, "card": card}, force=force)
     echo(f"wrote {out_path}: {counted(len(table), 'class')} x {counted(n, 'neighbor')} ({summary})")
+    return modality
 
 
 def write_prefixes(
@@ -129,27 +146,32 @@ def write_prefixes(
     max_rounds: int = 4,
     force: bool = False,
     echo: Callable[[str], None] = _say,
+    modality: str = "audio",
 ) -> None:
-    """T prompt templates with one {} slot into prefixes.yaml; `connect` as for write_neighbors."""
+    """T prompt templates with one {} slot into prefixes.yaml; `connect` as for write_neighbors.
+
+    `modality` chooses sound templates ("audio") or picture templates ("image"), from the built-in
+    pool of that modality or asked of the LLM in its words; the card records it."""
     from septctl.artifacts import provenance, sha256_file, write_yaml
     from septctl.sept import prefixes as px
 
     if connect is None:
-        templates = px.template_bank(n)
-        card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path())}, n=n)
+        templates = px.template_bank(n, modality=modality)
+        card = provenance(kind="prefixes", llm={"model": "builtin", "bank_sha256": sha256_file(px.bank_path(modality))},
+                          n=n, modality=modality)
     else:
         client = connect()
         gen, raw = px.Generation(names={}), exchange_path(out_path)
         try:
             with err.status(f"asking {client.model} for {n} templates"):
-                px.generate_prefixes(client, n, max_rounds=max_rounds, record=gen)
+                px.generate_prefixes(client, n, max_rounds=max_rounds, record=gen, modality=modality)
         except SeptctlError as exc:
             _save_exchange(raw, client, gen, str(exc))
             raise SeptctlError(f"{exc} (raw replies and refused templates: {raw})") from None
         _save_exchange(raw, client, gen, None)
         templates = gen.names["prefixes"]
         card = provenance(kind="prefixes", llm={"model": client.model, "base_url": client.base_url}, n=n,
-                          seconds=gen.seconds, rejected=gen.rejected, requests=gen.requests, raw_replies=str(raw))
+                          modality=modality, seconds=gen.seconds, rejected=gen.rejected, requests=gen.requests, raw_replies=str(raw))
     write_yaml(out_path, {"prefixes": templates, "card": card}, force=force)
     echo(f"wrote {out_path}: {len(templates)} templates")
 
@@ -171,6 +193,8 @@ def write_margins(
     """Eq. 4 margins of a neighbors file over prefixes.yaml's templates (or one template).
 
     Returns False when `out_path` already holds margins of the same inputs (nothing is computed).
+    Templates made for another modality than the backbone's (sound templates for CLIP on images, or
+    the reverse) are used as given, with a warning: a hand-made file may mean it.
     """
     from septctl.artifacts import provenance, refuse_to_replace, sha256_text
     from septctl.backbones import load_backbone
@@ -180,16 +204,21 @@ def write_margins(
     from septctl.sept.prefixes import load_prefixes, template_problem
 
     if (prefixes is None) == (single_template is None):
-        raise SeptctlError("give either --prefixes FILE or --single-template 'This is a sound of {}.', not both or neither")
+        raise SeptctlError(f"give either --prefixes FILE or --single-template {DEFAULT_TEMPLATE!r} (or "
+                           f"{IMAGE_TEMPLATE!r} for an image backbone), not both or neither")
     ns = load_neighbors(neighbors)
     if single_template is not None:
         if (bad := template_problem(single_template)) is not None:
-            raise SeptctlError(f"--single-template {single_template!r} {bad}; write it like 'This is a sound of {{}}.'")
+            raise SeptctlError(f"--single-template {single_template!r} {bad}; write it like {DEFAULT_TEMPLATE!r} "
+                               f"or {IMAGE_TEMPLATE!r}")
         templates, prefixes_sha = [single_template], sha256_text(single_template)
     else:
         ps = load_prefixes(prefixes)
         templates, prefixes_sha = ps.templates, ps.sha256
     model = load_backbone(backbone, weights, device)
+    if prefixes is not None and ps.modality != model.modality:
+        echo(f"warning: {prefixes}: its templates are {ps.modality} templates, but {backbone} is an {model.modality} "
+             f"backbone; for its own, run `septctl prefixes --llm builtin --modality {model.modality}`")
     meta = mg.margins_metadata(classes=ns.classes, n=ns.n, neighbors_sha256=ns.sha256, prefixes_sha256=prefixes_sha,
                                templates=templates, backbone_name=backbone, weights_id=model.weights_id())
     if not force and mg.is_current(out_path, meta):

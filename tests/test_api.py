@@ -33,10 +33,11 @@ EXPECTED = {
     "compute_margins": "(encode, classes, neighbors, templates, *, batch_size=256, progress=None)",
     "ChatClient": "(model, base_url=None, api_key_env='OPENAI_API_KEY', max_tries=3, backoff_s=2.0, timeout_s=30.0, "
                   "total_s=300.0, use_cache=True, notify=<function ChatClient.<lambda>>)",
-    "generate_neighbors": "(client, classes, n=10, *, exclude=(), max_rounds=4, record=None, notify=<function <lambda>>)",
+    "generate_neighbors": "(client, classes, n=10, *, exclude=(), max_rounds=4, record=None, notify=<function <lambda>>, "
+                          "modality='audio')",
     "load_neighbors": "(path)",
     "load_prefixes": "(path)",
-    "template_bank": "(n, path=None)",
+    "template_bank": "(n, path=None, *, modality='audio')",
 }
 
 

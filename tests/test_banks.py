@@ -22,8 +22,8 @@ BANKS = Path(septctl.__file__).resolve().parent / "sept" / "banks"
 N_NEIGHBORS = 10
 N_PREFIXES = 100
 CONTEXT_LENGTH = 40
-# Every registered dataset but Caltech101 (image backbones, paper Table 11), whose neighbors come from an LLM.
-ALL_DATASETS = tuple(d for d in DATASETS + SYNTH_DATASETS if d.name != "caltech101")
+# The audio datasets: image datasets have their own bank (neighbors-image.yaml, tests/test_sept_images.py).
+ALL_DATASETS = [d for d in DATASETS + SYNTH_DATASETS if d.modality == "audio"]
 
 
 @pytest.fixture(scope="module")

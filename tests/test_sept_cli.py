@@ -30,8 +30,8 @@ def banks(tmp_path, monkeypatch):
     nb_path, px_path = tmp_path / "bank-neighbors.yaml", tmp_path / "bank-prefixes.yaml"
     nb_path.write_text(yaml.safe_dump({"datasets": {"sesa": SESA}}))
     px_path.write_text(yaml.safe_dump({"prefixes": PREFIXES}))
-    monkeypatch.setattr("septctl.sept.neighbors.bank_path", lambda: nb_path)
-    monkeypatch.setattr("septctl.sept.prefixes.bank_path", lambda: px_path)
+    monkeypatch.setattr("septctl.sept.neighbors.bank_path", lambda modality="audio": nb_path)
+    monkeypatch.setattr("septctl.sept.prefixes.bank_path", lambda modality="audio": px_path)
     monkeypatch.setenv("SEPTCTL_CACHE", str(tmp_path / "cache"))
     return tmp_path
 

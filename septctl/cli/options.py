@@ -19,7 +19,7 @@ import typer
 from septctl.backbones.registry import BACKBONES
 from septctl.data.registry import SYNTH_DATASETS
 from septctl.data.schema import CLASS_SETS, TRAINING_SETS
-from septctl.defaults import BACKBONE_ENV, CROPS, DEFAULT_BACKBONE
+from septctl.defaults import BACKBONE_ENV, CROPS, DEFAULT_BACKBONE, MODALITIES
 from septctl.engine.compile import HELP as COMPILE_HELP
 from septctl.engine.compile import SETTINGS as COMPILE_SETTINGS
 from septctl.grid.plan import EXPERIMENTS, STAGES
@@ -46,6 +46,7 @@ Stage = choice("Stage", STAGES)
 SynthDataset = choice("SynthDataset", (d.name for d in SYNTH_DATASETS))
 CompileSetting = choice("CompileSetting", COMPILE_SETTINGS)
 Comparison = choice("Comparison", COMPARISONS)
+Modality = choice("Modality", MODALITIES)
 
 _DEVICE_HELP = ("Where to compute: cpu, cuda, cuda:N or mps. Checked before any work; a run trained on a GPU is "
                 "evaluated on whatever device is given here.")

@@ -252,11 +252,12 @@ def grid_prep(
     max_tries: MaxTries = 3, backoff: Backoff = 2.0, timeout: Timeout = 30.0, max_time: MaxTime = 300.0,
     max_rounds: MaxRounds = 4, no_cache: NoCache = False,
 ) -> None:
-    """Make a dataset's SEPT files (neighbors from the built-in bank or --llm, built-in prefixes, margins) and
-    embeddings, once, under a lock."""
+    """Make a dataset's SEPT files (neighbors from the built-in bank or --llm, built-in prefixes of the backbone's
+    modality, margins) and embeddings, once, under a lock."""
     set_threads()
     backbone, classes = backbone.value, classes.value  # the library takes plain names
     from septctl.artifacts import file_lock, write_yaml
+    from septctl.backbones.registry import get_spec
     from septctl.embed import embed_named
     from septctl.grid import plan as g
     from septctl.sept_inputs import write_margins, write_prefixes
@@ -264,7 +265,7 @@ def grid_prep(
     knobs = g.Knobs(backbone=backbone, sept_dir=str(sept_dir), data_root=str(data_root) if data_root else None,
                     device=device)
     neighbors, margins = g.sept_files(knobs, dataset, classes)
-    prefixes = Path(sept_dir) / "prefixes.yaml"
+    prefixes, modality = g.prefixes_for(sept_dir, get_spec(backbone))
     with file_lock(Path(sept_dir) / g.dataset_label(dataset) / "files"):
         for name in sorted({dataset, *embed}):
             embed_named(name, backbone, data_root=knobs.data_root, device=device)
@@ -273,7 +274,7 @@ def grid_prep(
             _grid_neighbors(neighbors, dataset, classes, connect, max_rounds)
         with file_lock(prefixes):
             if not prefixes.is_file():
-                write_prefixes(prefixes)
+                write_prefixes(prefixes, modality=modality)
         write_margins(margins, neighbors=neighbors, prefixes=prefixes, backbone=backbone, device=device)
         write_yaml(Path(sept_dir) / g.dataset_label(dataset) / g.prep_stamp(knobs, classes),
                    {"made": g.prep_record(knobs, dataset, classes, tuple(embed))})

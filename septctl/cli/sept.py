@@ -15,9 +15,9 @@ from typer.core import TyperGroup
 
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out, set_threads
-from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force, Quiet, Recompute, TrainingSet,
-                                 Weights)
-from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
+from septctl.cli.options import (AsJson, Backbone, BackboneOption, Device, Force, Modality, Quiet, Recompute,
+                                 TrainingSet, Weights)
+from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE, IMAGE_TEMPLATE, zeroshot_template
 from septctl.errors import SeptctlError
 
 if TYPE_CHECKING:
@@ -132,6 +132,10 @@ def neighbors_generate(
     max_rounds: Annotated[int, typer.Option(
         "--max-rounds", min=1, help="Requests before giving up on short classes.")] = 4,
     no_cache: NoCache = False,
+    modality: Annotated[Optional[Modality], typer.Option(
+        "--modality", show_default="the dataset's; audio for --classes",
+        help="What the classes are: the LLM is asked for sound or picture neighbors, and 'builtin' reads the "
+        "sound or the image bank. For --classes FILE; a dataset says it itself.")] = None,
     quiet: Quiet = False,
     force: Force = False,
 ) -> None:
@@ -139,10 +143,12 @@ def neighbors_generate(
     from septctl.sept_inputs import write_neighbors
 
     connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
-    write_neighbors(out_path, dataset=dataset, classes_file=classes, split=split.value, n=n,
-                    exclude_names=exclude_names, connect=connect, max_rounds=max_rounds,
-                    notify=_silent if quiet else announce, force=force)
-    prefixes_step = "" if Path("prefixes.yaml").is_file() else "septctl prefixes --llm builtin && "
+    made = write_neighbors(out_path, dataset=dataset, classes_file=classes, split=split.value, n=n,
+                           exclude_names=exclude_names, connect=connect, max_rounds=max_rounds,
+                           notify=_silent if quiet else announce, force=force,
+                           modality=modality.value if modality else None)
+    flag = "" if made == "audio" else f" --modality {made}"
+    prefixes_step = "" if Path("prefixes.yaml").is_file() else f"septctl prefixes --llm builtin{flag} && "
     next_step(f"{prefixes_step}septctl margins --neighbors {shlex.quote(str(out_path))} --prefixes prefixes.yaml "
               "--backbone BACKBONE", quiet)
 
@@ -159,7 +165,8 @@ def neighbors_stats(
         "--dataset",
         help="Dataset (name or folder) of a neighbors file, for the new-name overlap (guessed when omitted).")] = None,
     template: Annotated[Optional[str], typer.Option(
-        "--template", help="Template with one {} (default: This is a sound of {}.).")] = None,
+        "--template", show_default=f"{DEFAULT_TEMPLATE!r}; {IMAGE_TEMPLATE!r} for an image backbone",
+        help="Template with one {}.")] = None,
     as_json: AsJson = False,
     device: Device = "cpu",
 ) -> None:
@@ -172,9 +179,8 @@ def neighbors_stats(
     from septctl.sept.stats import neighbor_stats
     from septctl.sept_inputs import OR_FOLDER
 
-    template = template or DEFAULT_TEMPLATE
-    if (bad := template_problem(template)) is not None:
-        raise SeptctlError(f"--template {template!r} {bad}; write it like 'This is a sound of {{}}.'")
+    if template is not None and (bad := template_problem(template)) is not None:
+        raise SeptctlError(f"--template {template!r} {bad}; write it like {DEFAULT_TEMPLATE!r} or {IMAGE_TEMPLATE!r}")
     jobs = []  # (label, classes, neighbor lists, new classes)
     for src in [d.name for d in DATASETS if d.modality == "audio"] if sources == ["all"] else sources:
         if Path(src).is_file():
@@ -183,9 +189,10 @@ def neighbors_stats(
         else:
             info = require_dataset(src, OR_FOLDER)
             names = info.base if split is TrainingSet.base else sorted(info.classes)
-            table = nb.from_bank(names, 10, dataset=info.name)
+            table = nb.from_bank(names, 10, dataset=info.name, modality=info.modality)
             jobs.append((info.name, names, [table[c] for c in names], info.new if split is TrainingSet.base else None))
     model = load_backbone(backbone.value, weights, device)
+    template = template or zeroshot_template(model.modality)
     rows = [neighbor_stats(model, c, p, source=label, new_classes=new, template=template) for label, c, p, new in jobs]
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
@@ -224,6 +231,9 @@ def prefixes(
     max_time: MaxTime = 300.0,
     max_rounds: Annotated[int, typer.Option("--max-rounds", min=1, help="Requests before giving up.")] = 4,
     no_cache: NoCache = False,
+    modality: Annotated[Modality, typer.Option(
+        "--modality", help="What the backbone embeds: sound templates for audio, picture templates (a photo of "
+        "a {}.) for image backbones such as CLIP.")] = Modality("audio"),
     quiet: Quiet = False,
     force: Force = False,
 ) -> None:
@@ -231,7 +241,7 @@ def prefixes(
     from septctl.sept_inputs import write_prefixes
 
     connect = connector(llm, base_url, api_key_env, max_tries, backoff, timeout, max_time, no_cache, quiet)
-    write_prefixes(out_path, n=n, connect=connect, max_rounds=max_rounds, force=force)
+    write_prefixes(out_path, n=n, connect=connect, max_rounds=max_rounds, force=force, modality=modality.value)
 
 
 def margins(

@@ -15,6 +15,7 @@ from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from septctl.data.registry import find_dataset
 from septctl.defaults import DEFAULT_BACKBONE, DEFAULT_TEMPLATE
@@ -22,6 +23,9 @@ from septctl.engine.config import method_default
 from septctl.errors import SeptctlError
 from septctl.methods import registry
 from septctl.runs import dataset_label, metrics_key, zeroshot_run_dir
+
+if TYPE_CHECKING:
+    from septctl.backbones.registry import BackboneSpec
 
 EXPERIMENTS = ("base2new", "cross", "shots", "ablation", "paper", "allclass")
 METHODS = tuple(registry.METHODS)
@@ -179,6 +183,14 @@ def sept_files(knobs: Knobs, dataset: str, classes: str) -> tuple[Path, Path]:
     """neighbors.yaml and margins for a dataset's training classes (base or all)."""
     root = Path(knobs.sept_dir) / dataset_label(dataset)
     return root / f"neighbors-{classes}.yaml", root / f"margins-{classes}-{knobs.backbone}.safetensors"
+
+
+def prefixes_for(sept_dir: str | Path, spec: "BackboneSpec") -> tuple[Path, str]:
+    """The grid's prefixes file for a backbone, and what its built-in templates describe: the backbone's
+    modality. Sound templates live in prefixes.yaml, an image backbone's (CLIP's) picture templates in
+    prefixes-image.yaml, so one SEPT folder serves both."""
+    name = "prefixes.yaml" if spec.modality == "audio" else f"prefixes-{spec.modality}.yaml"
+    return Path(sept_dir) / name, spec.modality
 
 
 def prep_stamp(knobs: Knobs, classes: str) -> str:

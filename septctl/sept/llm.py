@@ -3,7 +3,9 @@
 Talks to OpenAI or any OpenAI-compatible server through the `openai` package. We do
 our own retries (429, timeouts, 5xx) so the bound and the backoff are explicit and
 fast in tests. Replies the caller found useful are cached under cache_dir("llm"),
-keyed by sha256(model, base_url, prompt), so a rerun replays them without network.
+keyed by sha256(model, base_url, prompt), so a rerun replays them without network; a
+request for another modality than audio has the modality in its key too, so an audio
+reply is never replayed for an image request (audio keys are the ones they always were).
 Every request is bounded twice: `timeout_s` per reply and `total_s` for all tries of
 all requests of one command together, so a hung server fails in seconds, not hours.
 Each retry is announced through `notify` with its cause; a 429's Retry-After is obeyed.
@@ -65,14 +67,15 @@ class ChatClient:
     def where(self) -> str:
         return f"LLM {self.model!r} at {self.base_url or 'api.openai.com'}"
 
-    def cache_key(self, prompt: str) -> str:
-        return sha256_text(f"{self.model}\n{self.base_url or ''}\n{prompt}")
+    def cache_key(self, prompt: str, modality: str = "audio") -> str:
+        kind = "" if modality == "audio" else f"{modality}\n"
+        return sha256_text(f"{self.model}\n{self.base_url or ''}\n{kind}{prompt}")
 
-    def cached(self, prompt: str) -> str | None:
+    def cached(self, prompt: str, modality: str = "audio") -> str | None:
         """The reply stored for this exact request, if any."""
         if not self.use_cache:
             return None
-        path = cache_dir("llm") / f"{self.cache_key(prompt)}.json"
+        path = cache_dir("llm") / f"{self.cache_key(prompt, modality)}.json"
         if not path.is_file():
             return None
         try:
@@ -80,22 +83,23 @@ class ChatClient:
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is simply asked again
 
-    def remember(self, prompt: str, reply: str) -> None:
+    def remember(self, prompt: str, reply: str, modality: str = "audio") -> None:
         """Store a reply the caller accepted (useless replies are not cached, so a re-ask really asks)."""
         if not self.use_cache:
             return
         entry = {
             "model": self.model,
             "base_url": self.base_url,
+            "modality": modality,
             "prompt": prompt,
             "reply": reply,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        write_json(cache_dir("llm") / f"{self.cache_key(prompt)}.json", entry)
+        write_json(cache_dir("llm") / f"{self.cache_key(prompt, modality)}.json", entry)
 
-    def ask(self, prompt: str) -> tuple[str, bool]:
+    def ask(self, prompt: str, modality: str = "audio") -> tuple[str, bool]:
         """Return (reply, came_from_cache) for a single-message chat asking for a JSON object."""
-        hit = self.cached(prompt)
+        hit = self.cached(prompt, modality)
         if hit is not None:
             return hit, True
         return self._request(prompt), False

@@ -4,7 +4,9 @@ The LLM is asked for a JSON object; replies are validated (every class present, 
 distinct neighbors, none equal to a class name of the list) and only the classes
 still short are asked again, listing what they already have so the model adds
 new terms. `exclude` drops neighbors that contain given names (the filtered
-variant of Table 12) and refills them the same way.
+variant of Table 12) and refills them the same way. The request is worded for what
+the classifier takes in (`modality`: sounds, or pictures for CLIP), and the bank has
+one file per modality; everything else is the same for both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from septctl.errors import SeptctlError
 from septctl.filecheck import check_names
 from septctl.sept.llm import ChatClient, parse_json_reply
 
-BANK = "banks/neighbors.yaml"
+BANKS = {"audio": "banks/neighbors.yaml", "image": "banks/neighbors-image.yaml"}  # the built-in neighbors per modality
 MAX_WORDS = 8  # longer "neighbors" are descriptions, and risk the text tower's 40-token limit
 
 
@@ -79,7 +81,7 @@ def load_neighbors(path: str | Path) -> NeighborSet:
                 other = classes[norm_name(item)]
                 whose = "its own class" if other == str(cls) else f"the class {other!r}"
                 raise SeptctlError(f"{path}: neighbors of {cls!r}, item {i} ({item!r}) is {whose}; "
-                                   f"a neighbor must be another sound: replace it or {fix}")
+                                   f"a neighbor must name something other than a class: replace it or {fix}")
         if len({norm_name(x) for x in items}) != len(items):
             raise SeptctlError(f"{path}: neighbors of {cls!r} repeat a name; remove the repeat or {fix}")
         names[str(cls)] = [x.strip() for x in items]
@@ -92,13 +94,13 @@ def load_neighbors(path: str | Path) -> NeighborSet:
     return NeighborSet(sorted(names), {c: names[c] for c in sorted(names)}, sizes.pop(), sha256_file(path), str(path))
 
 
-def bank_path() -> Path:
-    return Path(str(resources.files("septctl.sept").joinpath(BANK)))
+def bank_path(modality: str = "audio") -> Path:
+    return Path(str(resources.files("septctl.sept").joinpath(BANKS[modality])))
 
 
-def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
-    """The built-in neighbors: {dataset name: {class: [names]}}."""
-    path = Path(path) if path else bank_path()
+def load_bank(path: str | Path | None = None, modality: str = "audio") -> dict[str, dict[str, list[str]]]:
+    """The built-in neighbors of `modality`'s datasets: {dataset name: {class: [names]}}."""
+    path = Path(path) if path else bank_path(modality)
     data = read_yaml(path, "built-in neighbor bank")
     table = data.get("datasets") if isinstance(data, dict) else None
     if not isinstance(table, dict):
@@ -107,15 +109,18 @@ def load_bank(path: str | Path | None = None) -> dict[str, dict[str, list[str]]]
 
 
 def from_bank(
-    classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None
+    classes: list[str], n: int, *, dataset: str | None = None, exclude: list[str] = (), path: str | Path | None = None,
+    modality: str = "audio",
 ) -> dict[str, list[str]]:
     """Take n neighbors per class from the bank (the dataset's entry, else any dataset that has the class).
 
     Class names match as norm_name does (case, spacing, '_' '-' '/' ignored). Classes the
-    bank lacks are all named at once, each with the closest bank names.
+    bank lacks are all named at once, each with the closest bank names. `modality` picks the
+    bank: an image class list is looked up among image datasets only (ESC-50's "airplane" is a
+    sound, Caltech101's a picture).
     """
-    bank = load_bank(path)
-    where = str(path or bank_path())
+    bank = load_bank(path, modality)
+    where = str(path or bank_path(modality))
     pools: list[dict] = [bank.get(dataset) or {}] if dataset else []
     pools += [v for v in bank.values() if isinstance(v, dict)]
     index: dict[str, list] = {}
@@ -179,15 +184,12 @@ def _reject(item: Any, have: list[str], classes: list[str], exclude: list[str]) 
 
 
 NEIGHBOR_PROMPT = """\
-You are helping to build an audio classifier whose classes are named by short text labels.
+You are helping to build {classifier} whose classes are named by short text labels.
 The complete list of class labels is:
 {all_classes}
 
-For each target label below, propose new terms that are semantically close to it in the world \
-of sound: acoustic variants of the sound, the things or actions that produce it, or the words \
-a listener would use for what it sounds like. Guidelines:
-1. Each term must be specific to its own label: related by acoustic character, by the situation \
-where the sound occurs, or by how it is perceived.
+For each target label below, propose new terms that are semantically close to it {closeness}. Guidelines:
+1. Each term must be specific to its own label: {specific}.
 2. Terms for one label must be clearly different from the terms for every other label in the \
 complete list, so that the groups do not overlap.
 3. Within one label, make the terms varied while still representative of the label.
@@ -203,8 +205,28 @@ exactly as above; each value is a list of that many strings. Example shape: \
 {{"label one": ["term", "term"], "label two": ["term", "term"]}}
 """
 
+# What the request says per modality (the rest of NEIGHBOR_PROMPT is shared). The audio wording is the
+# request septctl has always sent: its cache entries keep replaying.
+NEIGHBOR_WORDING = {
+    "audio": {
+        "classifier": "an audio classifier",
+        "closeness": "in the world of sound: acoustic variants of the sound, the things or actions that produce it, "
+                     "or the words a listener would use for what it sounds like",
+        "specific": "related by acoustic character, by the situation where the sound occurs, or by how it is "
+                    "perceived",
+    },
+    "image": {
+        "classifier": "an image classifier",
+        "closeness": "in what can be seen: visual variants of the object or scene, its typical parts, its kinds, "
+                     "models and styles, or look-alike things a viewer would name when looking at it",
+        "specific": "related by shape, colour or texture, by the setting where it is usually seen, or by how a "
+                    "viewer would recognise it",
+    },
+}
 
-def build_prompt(targets: dict[str, int], all_classes: list[str], avoid: dict[str, list[str]]) -> str:
+
+def build_prompt(targets: dict[str, int], all_classes: list[str], avoid: dict[str, list[str]],
+                 modality: str = "audio") -> str:
     lines = []
     for cls, k in targets.items():
         line = f"- {cls}: {k}"
@@ -213,7 +235,7 @@ def build_prompt(targets: dict[str, int], all_classes: list[str], avoid: dict[st
         lines.append(line)
     note = ", and terms already chosen or refused that must not be repeated" if any(avoid.values()) else ""
     return NEIGHBOR_PROMPT.format(all_classes="\n".join(f"- {c}" for c in all_classes), targets="\n".join(lines),
-                                  avoid_note=note)
+                                  avoid_note=note, **NEIGHBOR_WORDING[modality])
 
 
 def _reply_table(obj: Any, wanted: list[str], extra: list[str] | None = None) -> dict[str, list]:
@@ -263,11 +285,12 @@ def _problem(cls: str, table: dict[str, list] | None, have: list[str], n: int, r
 
 def generate_neighbors(
     client: ChatClient, classes: list[str], n: int = 10, *, exclude: list[str] = (), max_rounds: int = 4,
-    record: Generation | None = None, notify: Callable[[str], None] = lambda _msg: None,
+    record: Generation | None = None, notify: Callable[[str], None] = lambda _msg: None, modality: str = "audio",
 ) -> Generation:
     """Ask the LLM until every class has n valid neighbors, re-asking only for classes still short.
 
-    `record` (a Generation to fill) lets the caller keep the raw replies if this raises.
+    `record` (a Generation to fill) lets the caller keep the raw replies if this raises; `modality`
+    ("audio" or "image") words the request for what the classifier sees or hears.
     """
     start = time.monotonic()
     have: dict[str, list[str]] = {c: [] for c in classes}
@@ -281,10 +304,10 @@ def generate_neighbors(
         if gen.requests:
             notify(f"asking again for {len(short)} classes: "
                    + "; ".join(f"{c}: {problems[c]}" for c in list(short)[:5]) + (" ..." if len(short) > 5 else ""))
-        prompt = build_prompt(short, classes, {c: have[c] + refused[c] for c in short})
+        prompt = build_prompt(short, classes, {c: have[c] + refused[c] for c in short}, modality)
         entry = {"prompt": prompt, "reply": None, "cached": False}
         gen.requests.append(entry)
-        reply, cached = client.ask(prompt)
+        reply, cached = client.ask(prompt, modality)
         entry.update(reply=reply, cached=cached)
         extra: list[str] = []
         try:
@@ -311,7 +334,7 @@ def generate_neighbors(
         problems = {c: _problem(c, table, have[c], n, round_refused.get(c, {})) for c in short if len(have[c]) < n}
         entry["problems"] = problems
         if progress and not cached:
-            client.remember(prompt, reply)
+            client.remember(prompt, reply, modality)
     short = sorted(c for c in classes if len(have[c]) < n)
     if short:
         listed = "; ".join(f"{c}: {problems[c]}" for c in short[:5]) + (f"; and {len(short) - 5} more" if len(short) > 5 else "")

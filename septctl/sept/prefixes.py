@@ -2,7 +2,9 @@
 
 The margins average distances over these templates so that no single wording
 decides them (Table 7: SEPT vs SEPT-). Templates come from the built-in pool or an
-LLM; an LLM's `<class>` or `{class}` slot is rewritten to `{}`.
+LLM; an LLM's `<class>` or `{class}` slot is rewritten to `{}`. Both speak of what the
+backbone embeds: sounds for an audio backbone, pictures for an image one (CLIP); a
+prefixes file says which in its card (`modality`, audio when absent).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from septctl.filecheck import check_names
 from septctl.sept.llm import ChatClient, parse_json_reply
 from septctl.sept.neighbors import Generation
 
-BANK = "banks/prefixes.yaml"
+BANKS = {"audio": "banks/prefixes.yaml", "image": "banks/prefixes-image.yaml"}  # the built-in pool per modality
 SLOT = "{}"
 _OTHER_SLOTS = re.compile(r"<\s*class\s*>|\{\s*class(?:name)?\s*\}|\[\s*class\s*\]", re.IGNORECASE)
 
@@ -43,6 +45,7 @@ class PrefixSet:
     templates: list[str]
     sha256: str
     path: str = ""
+    modality: str = "audio"  # what the templates describe, as the file's card says
 
 
 def _check_list(items: object, path: str | Path, key: str, fix: str) -> list[str]:
@@ -61,17 +64,19 @@ def load_prefixes(path: str | Path) -> PrefixSet:
     """Read and check a prefixes.yaml (top-level `prefixes: [templates]`)."""
     data = read_yaml(path, "prefixes file")
     items = data.get("prefixes") if isinstance(data, dict) else None
+    card = data.get("card") if isinstance(data, dict) else None
+    modality = card.get("modality", "audio") if isinstance(card, dict) else "audio"
     return PrefixSet(_check_list(items, path, "prefixes", "regenerate it with `septctl prefixes`"),
-                     sha256_file(path), str(path))
+                     sha256_file(path), str(path), str(modality))
 
 
-def bank_path() -> Path:
-    return Path(str(resources.files("septctl.sept").joinpath(BANK)))
+def bank_path(modality: str = "audio") -> Path:
+    return Path(str(resources.files("septctl.sept").joinpath(BANKS[modality])))
 
 
-def template_bank(n: int, path: str | Path | None = None) -> list[str]:
-    """The first n templates of the built-in pool."""
-    path = Path(path) if path else bank_path()
+def template_bank(n: int, path: str | Path | None = None, *, modality: str = "audio") -> list[str]:
+    """The first n templates of the built-in pool of `modality` (sound templates, or picture templates)."""
+    path = Path(path) if path else bank_path(modality)
     data = read_yaml(path, "built-in prefix bank")
     items = _check_list(data.get("prefixes") if isinstance(data, dict) else None, path, "prefixes", "reinstall septctl")
     if n > len(items):
@@ -80,27 +85,45 @@ def template_bank(n: int, path: str | Path | None = None) -> list[str]:
 
 
 PREFIX_PROMPT = """\
-I classify audio with a contrastive audio-text model: a clip's embedding is compared with the \
-embeddings of short sentences built from a template and a class label, for example \
-"a recording of {{}}." with {{}} replaced by "dog barking". A single template rarely suits every \
-kind of sound, so I want a large and varied pool of templates.
+I classify {media} with a contrastive {media_text} model: {embedding} is compared with the \
+embeddings of short sentences built from a template and a class label, for example {example}. \
+A single template rarely suits every {kind}, so I want a large and varied pool of templates.
 
-Write {k} new templates that could naturally describe a sound, a voice, an audio event, a piece \
-of music or the source of a sound, where {{}} stands for labels such as "thunder", "doorbell", \
-"car", "air conditioner", "laughter" or "blues". Vary the register (technical, everyday, \
-literary) and the verbs and modifiers ("produced by", "coming from", "recorded near", \
-"the noise of", ...). Every template must contain the two characters {{}} exactly once, and no \
+Write {k} new templates that could naturally {describe}, where {{}} stands for labels such as \
+{labels}. Vary {vary}. Every template must contain the two characters {{}} exactly once, and no \
 two templates may be the same.{avoid}
 
 Answer with a single JSON object and nothing else, of the form {{"templates": ["...", "..."]}}.
 """
 
+# What the request says per modality (the rest of PREFIX_PROMPT is shared). The audio wording is the
+# request septctl has always sent: its cache entries keep replaying.
+PREFIX_WORDING = {
+    "audio": {
+        "media": "audio", "media_text": "audio-text", "embedding": "a clip's embedding",
+        "example": '"a recording of {}." with {} replaced by "dog barking"', "kind": "kind of sound",
+        "describe": "describe a sound, a voice, an audio event, a piece of music or the source of a sound",
+        "labels": '"thunder", "doorbell", "car", "air conditioner", "laughter" or "blues"',
+        "vary": 'the register (technical, everyday, literary) and the verbs and modifiers ("produced by", '
+                '"coming from", "recorded near", "the noise of", ...)',
+    },
+    "image": {
+        "media": "images", "media_text": "image-text", "embedding": "an image's embedding",
+        "example": '"a photo of a {}." with {} replaced by "teapot"', "kind": "kind of picture",
+        "describe": "caption a photo, a picture, a drawing or a painting of an object, an animal or a scene",
+        "labels": '"bicycle", "giraffe", "bridge", "violin", "tulip" or "fire engine"',
+        "vary": 'the medium and the viewpoint ("a sketch of", "a close-up of", "seen from above", ...), the '
+                'quality and the light ("blurry", "cropped", "bright", "in the dark", ...) and the register '
+                '(technical, everyday, literary)',
+    },
+}
 
-def build_prompt(k: int, have: list[str]) -> str:
+
+def build_prompt(k: int, have: list[str], modality: str = "audio") -> str:
     avoid = ""
     if have:
         avoid = " Do not repeat any of these, which I already have:\n" + "\n".join(f"- {t}" for t in have)
-    return PREFIX_PROMPT.format(k=k, avoid=avoid)
+    return PREFIX_PROMPT.format(k=k, avoid=avoid, **PREFIX_WORDING[modality])
 
 
 def _refusals(gen: Generation, shown: int = 5) -> str:
@@ -113,10 +136,11 @@ def _refusals(gen: Generation, shown: int = 5) -> str:
 
 
 def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
-                      record: Generation | None = None) -> Generation:
+                      record: Generation | None = None, modality: str = "audio") -> Generation:
     """Ask the LLM until n valid, distinct templates are collected.
 
-    `record` (a Generation to fill) lets the caller keep the raw replies if this raises.
+    `record` (a Generation to fill) lets the caller keep the raw replies if this raises; `modality`
+    asks for templates that describe a sound ("audio") or caption a picture ("image").
     """
     start = time.monotonic()
     have: list[str] = []
@@ -124,8 +148,8 @@ def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
     for _ in range(max_rounds):
         if len(have) >= n:
             break
-        prompt = build_prompt(n - len(have), have)
-        reply, cached = client.ask(prompt)
+        prompt = build_prompt(n - len(have), have, modality)
+        reply, cached = client.ask(prompt, modality)
         gen.requests.append({"prompt": prompt, "reply": reply, "cached": cached})
         try:
             obj = parse_json_reply(reply)
@@ -149,7 +173,7 @@ def generate_prefixes(client: ChatClient, n: int = 100, *, max_rounds: int = 4,
             else:
                 gen.rejected.setdefault("templates", {})[str(item)] = bad
         if progress and not cached:
-            client.remember(prompt, reply)
+            client.remember(prompt, reply, modality)
     if len(have) < n:
         raise SeptctlError(
             f"{client.where}: after {len(gen.requests)} requests only {len(have)} of {n} valid templates"
