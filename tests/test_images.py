@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.test_readme import on_tiny
+
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_MODULES = ("transformers.models.clip.image_processing_clip",
@@ -31,10 +33,6 @@ def image_block() -> list[str]:
     section = (REPO / "README.md").read_text().split("\n## Images", 1)[1].split("\n## ", 1)[0]
     block = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
     return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip().startswith("septctl ")]
-
-
-def on_clip_tiny(line: str) -> str:
-    return line.replace("clip-vit-b16", "clip-tiny")
 
 
 @pytest.fixture
@@ -54,17 +52,18 @@ def test_readme_image_flow_runs_on_random_clip(tmp_path, env):
     assert {"data", "embed", "neighbors", "prefixes", "margins", "train", "eval", "report", "predict"} <= set(stages)
     outputs = {}
     for line in lines:
-        result = _run(on_clip_tiny(line), tmp_path, env)
+        result = _run(on_tiny(line), tmp_path, env)
         assert result.returncode == 0, f"README image example failed: {line}\n{result.stderr[-3000:]}"
         outputs[line] = result
-    runs = sorted(p.parent for p in (tmp_path / "runs").rglob("run.yaml"))
+    runs = sorted(p.parent for p in (tmp_path / "runs-shapes").rglob("run.yaml"))
     methods = {yaml.safe_load((r / "run.yaml").read_text())["config"]["method"] for r in runs}
     assert len(runs) == 2 and methods == {"coop"}
-    assert sum(yaml.safe_load((r / "run.yaml").read_text())["config"].get("sept", False) for r in runs) == 1
+    assert sum(bool(yaml.safe_load((r / "run.yaml").read_text())["config"].get("sept")) for r in runs) == 1
     for run in runs:  # eval base and new recorded, as numbers in [0, 100]
         metrics = yaml.safe_load((run / "metrics.yaml").read_text())
-        keys = " ".join(metrics["results"]) if "results" in metrics else " ".join(metrics)
+        keys = " ".join(metrics["evaluations"])
         assert "/base" in keys and "/new" in keys, metrics
+        assert all(0 <= e["accuracy"] <= 100 for e in metrics["evaluations"].values())
     report = next(r for line, r in outputs.items() if line.startswith("septctl report"))
     assert re.search(r"\bH\b", report.stdout) and "coop" in report.stdout
     predicted = next(r for line, r in outputs.items() if line.startswith("septctl predict"))

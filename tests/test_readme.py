@@ -35,8 +35,10 @@ def readme_examples() -> list[str]:
 
 
 def on_tiny(line: str) -> str:
-    """The example with the backbone set explicitly to tiny (and run folders named after it)."""
+    """The example with the backbone set explicitly to tiny (and run folders named after it); CLIP's image examples
+    on clip-tiny, the random CLIP."""
     line = line.replace("--backbone pengi", "--backbone tiny").replace("/pengi/", "/tiny/")
+    line = line.replace("--backbone clip-vit-b16", "--backbone clip-tiny")
     words = line.split()
     computes = words[1] in ("embed", "train", "margins") or "--zeroshot" in words or words[1:3] == ["neighbors", "stats"]
     return line + " --backbone tiny" if computes and "--backbone" not in words else line
@@ -48,6 +50,7 @@ def test_the_examples_are_found():
     assert on_tiny("septctl embed data/SESA") == "septctl embed data/SESA --backbone tiny"
     assert on_tiny("septctl eval runs/sesa/pengi/coop --classes new") == "septctl eval runs/sesa/tiny/coop --classes new"
     assert on_tiny("septctl report runs/") == "septctl report runs/"
+    assert on_tiny("septctl embed shapes/ --backbone clip-vit-b16") == "septctl embed shapes/ --backbone clip-tiny"
 
 
 def _fake_llm_reply(prompt: str) -> str:
