@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
@@ -90,3 +91,30 @@ def test_plan_lines_run_as_slurm_tasks(env, tmp_path):
     bad = subprocess.run(["bash", str(REPO / "examples" / "slurm_array.sh"), "plan.txt"], cwd=tmp_path, text=True,
                          env={**env, "SLURM_ARRAY_TASK_ID": "9"}, capture_output=True)
     assert bad.returncode == 2 and "no line 9" in bad.stderr
+
+
+@pytest.mark.slow
+def test_table11_runs_on_a_synthesized_caltech101(env, tmp_path):
+    """recipes/table11.sh --quick on clip-tiny: CoOp's split prepared from a release tree, the built-in image banks,
+    zero-shot, CoOp and CoOp + SEPT each scored on CoOp's base and new halves."""
+    from septctl.data.preparers.caltech101 import FOLDERS
+    from tests.test_caltech101 import _release
+
+    _release(tmp_path / "caltech-101", folders=FOLDERS, per_split=(2, 0, 1))
+    prepare = subprocess.run(["septctl", "data", "prepare", "caltech101", "--source", str(tmp_path / "caltech-101"),
+                              "--out", str(Path(env["DATA_ROOT"]) / "caltech-101")], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert prepare.returncode == 0, prepare.stderr
+    env = {**env, "BACKBONE": "clip-tiny"}
+    env.pop("METHODS")  # the recipe's own: coop
+    done = subprocess.run(["bash", str(RECIPES / "table11.sh"), "--quick"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = Path(env["RUNS"]) / "caltech101" / "clip-tiny"
+    assert sorted(p.name for p in runs.iterdir()) == ["coop", "coop-sept", "zeroshot"]
+    assert (Path(env["SEPT_DIR"]) / "prefixes-image.yaml").is_file()
+    metrics = list(runs.rglob("metrics.yaml"))
+    assert len(metrics) == 3
+    for path in metrics:
+        keys = " ".join(yaml.safe_load(path.read_text())["evaluations"])
+        assert "/base" in keys and "/new" in keys
