@@ -4,6 +4,7 @@ and a run that learned nothing (issue 33, items 2, 3 and 7)."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 
@@ -42,6 +43,8 @@ def test_train_says_which_classes_and_how_many_clips_at_the_start(run_cli, synth
 
 class _Collapsed(torch.nn.Module):
     """A method whose class prompts are one point, whatever the class."""
+
+    backbone = SimpleNamespace(modality="audio")
 
     def encode_names(self, names, audio=None):
         return torch.ones(len(names), 8)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shlex
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.test_readme import on_tiny
+from tests.test_startup import _imported
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,14 +80,4 @@ def test_audio_commands_import_no_image_code(synth_dataset, tmp_path, run_cli):
     assert run_cli("train", synth_dataset, "--backbone", "synth-clap", "--epochs", "1", "--out", run)[0] == 0
     for args in (["eval", run], ["predict", run, synth_dataset], ["embed", synth_dataset, "--backbone", "synth-clap"],
                  ["backbones"], ["data", "check", synth_dataset], ["train", "--help"]):
-        assert _imported_modules(args, tmp_path) == [], args
-
-
-def _imported_modules(args: list, cwd: Path) -> list[str]:
-    """Which IMAGE_MODULES a fresh `septctl ARGS` process imported."""
-    code = ("import json, sys; from septctl.cli.main import app; from septctl.cli.common import run_app; "
-            f"sys.argv = ['septctl', *{[str(a) for a in args]!r}]; rc = run_app(app); "
-            f"print(json.dumps([m for m in {IMAGE_MODULES!r} if m in sys.modules]))")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        assert _imported(args, tmp_path, IMAGE_MODULES) == [], args

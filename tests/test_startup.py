@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers.models.clip.modeling_clip", "transformers.modeling_utils")
 
 
-def _imported(args: list, cwd: Path) -> list[str]:
-    """The HEAVY modules a fresh process running `septctl ARGS` imported."""
+def _imported(args: list, cwd: Path, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of `modules` a fresh process running `septctl ARGS` imported (it must succeed)."""
     code = ("import json, sys; from septctl.cli.main import app; from septctl.cli.common import run_app; "
             f"sys.argv = ['septctl', *{[str(a) for a in args]!r}]; rc = run_app(app); "
-            f"print(json.dumps([rc, [m for m in {HEAVY!r} if m in sys.modules]]))")
+            f"print(json.dumps([rc, [m for m in {modules!r} if m in sys.modules]]))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     rc, heavy = json.loads(done.stdout.strip().splitlines()[-1])
