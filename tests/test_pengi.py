@@ -297,7 +297,8 @@ def test_backbones_command_lists_cache_state(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["backbones", "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert set(rows) == {"tiny", "pengi", "laion-clap", "ms-clap", "synth-clap"}
+    assert set(rows) == {"tiny", "pengi", "laion-clap", "ms-clap", "synth-clap", "clip-vit-b16", "clip-tiny"}
+    assert rows["clip-vit-b16"]["modality"] == "image" and rows["clip-vit-b16"]["image_size"] == 224
     assert rows["pengi"]["embed_dim"] == 1024 and rows["pengi"]["sample_rate"] == 44100
     assert rows["pengi"]["cached"] is None
 
