@@ -29,7 +29,7 @@ from septctl.backbones.base import Backbone
 from septctl.backbones.clip_text import ClipTextTower
 from septctl.backbones.registry import SPECS
 from septctl.backbones.tokenizer import ClipTokenizer
-from septctl.backbones.weights import check_values
+from septctl.backbones.weights import load_preprocessing, load_pretrained
 from septctl.data.image import read_image
 from septctl.errors import SeptctlError
 
@@ -176,15 +176,7 @@ def _center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def _processor_from(source: str) -> Any:
     """The weights' own preprocessing settings; OpenAI's where a local folder has none."""
-    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "preprocessor_config.json")):
-        return image_processor()
-    try:
-        return _processor_class().from_pretrained(source)
-    except OSError as exc:
-        raise SeptctlError(
-            f"{source}: CLIP preprocessor_config.json unreadable ({str(exc).splitlines()[0]}); "
-            "restore it from the model's release or remove it to use OpenAI CLIP's settings"
-        ) from None
+    return load_preprocessing(_processor_class(), source, image_processor, "CLIP", "OpenAI CLIP")
 
 
 def load_clip_vit(weights: str | os.PathLike | None = None) -> ClipVitBackbone:
@@ -195,15 +187,7 @@ def load_clip_vit(weights: str | os.PathLike | None = None) -> ClipVitBackbone:
         raise SeptctlError(f"{weights}: not a folder; pass --weights DIR holding config.json + model.safetensors "
                            "(a save_pretrained folder), or leave it out to use the HF hub's")
     source = str(weights) if weights is not None else REPO
-    try:
-        model = CLIPModel.from_pretrained(source)
-    except OSError as exc:
-        raise SeptctlError(
-            f"{source}: CLIP weights not found ({str(exc).splitlines()[0]}); connect once so the HF hub "
-            "can cache them, or pass --weights DIR holding config.json + model.safetensors"
-        ) from None
-    check_values(model, model.state_dict(), source)  # from_pretrained casts to the model's dtype: NaN/inf remain
-    return ClipVitBackbone(model, _processor_from(source))
+    return ClipVitBackbone(load_pretrained(CLIPModel, source, "CLIP"), _processor_from(source))
 
 
 def build_clip_tiny_model() -> nn.Module:

@@ -24,8 +24,7 @@ from septctl.backbones.base import Backbone
 from septctl.data.audio import AudioSpec
 from septctl.backbones.bpe_tokenizers import BpeTokenizer, hub_tokenizer
 from septctl.backbones.registry import SPECS
-from septctl.backbones.weights import check_values
-from septctl.errors import SeptctlError
+from septctl.backbones.weights import load_preprocessing, load_pretrained
 
 REPO = SPECS["laion-clap"].source.location
 AUDIO = AudioSpec(sample_rate=48000, clip_seconds=10.0, channels="mean", resampler="soxr_hq", fill="repeatpad", int16=True)
@@ -76,15 +75,7 @@ def _features_from(source: str) -> Any:
     """The weights' own preprocessing settings; the HTSAT-tiny ones where a local folder has none."""
     from transformers import ClapFeatureExtractor
 
-    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "preprocessor_config.json")):
-        return htsat_tiny_features()
-    try:
-        return ClapFeatureExtractor.from_pretrained(source)
-    except OSError as exc:
-        raise SeptctlError(
-            f"{source}: LAION-CLAP preprocessor_config.json unreadable ({str(exc).splitlines()[0]}); "
-            "restore it from the model's release or remove it to use HTSAT-tiny's settings"
-        ) from None
+    return load_preprocessing(ClapFeatureExtractor, source, htsat_tiny_features, "LAION-CLAP", "HTSAT-tiny")
 
 
 def load_laion_clap(weights: str | os.PathLike | None = None) -> LaionClapBackbone:
@@ -92,12 +83,5 @@ def load_laion_clap(weights: str | os.PathLike | None = None) -> LaionClapBackbo
     from transformers import ClapModel
 
     source = str(weights) if weights is not None else REPO
-    try:
-        model = ClapModel.from_pretrained(source)
-    except OSError as exc:
-        raise SeptctlError(
-            f"{source}: LAION-CLAP weights not found ({str(exc).splitlines()[0]}); connect once so the HF hub "
-            "can cache them, or pass --weights DIR holding config.json + model.safetensors"
-        ) from None
-    check_values(model, model.state_dict(), source)  # from_pretrained casts to the model's dtype: NaN/inf remain
+    model = load_pretrained(ClapModel, source, "LAION-CLAP")
     return LaionClapBackbone(model, BpeTokenizer(hub_tokenizer(source), context_length=77), _features_from(source))

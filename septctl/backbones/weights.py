@@ -10,6 +10,8 @@
   only the backbone's weights (renamed to septctl's module names, strictly checked) and
   caches them as safetensors keyed by the file's path, size and mtime: later loads are a
   memory map, with no pickle and no 2 GB read.
+- `load_pretrained` / `load_preprocessing` load a hub backbone (LAION-CLAP, CLIP) and its
+  preprocessing settings from a `save_pretrained` folder or the HF hub, with one-line refusals.
 Nothing here runs at import time or touches the network unless asked to download.
 """
 
@@ -364,3 +366,33 @@ def load_checkpoint_state(
         state = select_state(_state_dict_of(_torch_load(path), path), key_map, expected, path, tolerated, inverse)
         save_tensors(cached, state, {"source": str(path.resolve()), "source_sha256": sha256_file(path), "backbone": name})
     return state
+
+
+def load_pretrained(model_class: Any, source: str, what: str) -> Any:
+    """`model_class.from_pretrained(source)`: a local `save_pretrained` folder, or a hub repo (cached after the first
+    time); refused in one line when absent, and its values checked (from_pretrained casts to the model's dtype:
+    NaN/inf remain)."""
+    try:
+        model = model_class.from_pretrained(source)
+    except OSError as exc:
+        raise SeptctlError(
+            f"{source}: {what} weights not found ({str(exc).splitlines()[0]}); connect once so the HF hub "
+            "can cache them, or pass --weights DIR holding config.json + model.safetensors"
+        ) from None
+    check_values(model, model.state_dict(), source)
+    return model
+
+
+def load_preprocessing(preprocessor_class: Any, source: str, default: Callable[[], Any], what: str,
+                       default_name: str) -> Any:
+    """The weights' own preprocessing settings (preprocessor_config.json); `default()` where a local folder has
+    none; a damaged file refused in one line."""
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "preprocessor_config.json")):
+        return default()
+    try:
+        return preprocessor_class.from_pretrained(source)
+    except OSError as exc:
+        raise SeptctlError(
+            f"{source}: {what} preprocessor_config.json unreadable ({str(exc).splitlines()[0]}); "
+            f"restore it from the model's release or remove it to use {default_name}'s settings"
+        ) from None
