@@ -97,9 +97,8 @@ def class_name(label: str) -> str:
     return label.replace("_", " ")
 
 
-def renamed_classes(root: Path) -> dict[str, str]:
+def renamed_classes(found: Labelling) -> dict[str, str]:
     """Folder name (or label) -> class name, for those the rule changes (`data check` lists them)."""
-    found = labelling(root)
     return {c: class_name(c) for c in sorted({c for _, c in found.train + found.test}) if class_name(c) != c}
 
 

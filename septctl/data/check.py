@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from septctl.data.image import image_size
 from septctl.data.layout import DatasetFolder, open_dataset, read_csv
 
 AUDIO_COLUMNS = ("split", "class", "files", "seconds (min/mean/max)", "sample rates")
@@ -36,7 +37,7 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
     folder = open_dataset(dataset, data_root)
     image = folder.modality == "image"
     report = CheckReport(folder.name, folder.modality, columns=IMAGE_COLUMNS if image else AUDIO_COLUMNS)
-    read = _image_header if image else _audio_header
+    read = image_size if image else _audio_header
     info: dict[str, tuple | None] = {}
     for rel in folder.all_files():
         try:
@@ -55,7 +56,7 @@ def check_dataset(dataset: str, data_root: Path | None = None, clip_seconds: flo
         found = labelling(folder.root)
         how = "per-file hash: adding files moves no other" if found.how.endswith("hashed split") else found.how
         report.notes.append(f"split ({how}; recorded): {folder.csv_dir}")
-        renamed = renamed_classes(folder.root)
+        renamed = renamed_classes(found)
         shown = ", ".join(f"{label} -> {name!r}" for label, name in list(renamed.items())[:5])
         more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
         report.notes.append("class names: folder names (or labels) with '_' read as a space, in prompts and results"
@@ -102,12 +103,6 @@ def _audio_header(path: Path) -> tuple[float, int, int]:
 
     h = check_header(path)
     return h.frames / h.samplerate, h.samplerate, h.channels
-
-
-def _image_header(path: Path) -> tuple[int, int]:
-    from septctl.data.image import image_size
-
-    return image_size(path)
 
 
 def _image_rows(report: CheckReport, folder: DatasetFolder, info: dict[str, tuple | None]) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import PurePath
 
 from septctl.data.image import IMAGE_SUFFIXES
+from septctl.defaults import MODALITIES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".au", ".m4a"}
-MODALITIES = ("audio", "image")
 SUFFIXES = {"audio": AUDIO_SUFFIXES, "image": IMAGE_SUFFIXES}
 NOUNS = {"audio": "sounds", "image": "images"}  # what messages call a modality's files
 
