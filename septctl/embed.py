@@ -96,25 +96,25 @@ def _cached(path: Path, key: dict, echo: Callable[[str], None], own: bool) -> Em
 
 
 def _require_finite(features: torch.Tensor, files: list[str], dataset: DatasetFolder, backbone: Backbone) -> None:
-    """Never cache a NaN or inf feature (train would later blame the cache): name the first such audio file."""
+    """Never cache a NaN or inf feature (train would later blame the cache): name the first such file."""
     bad = (~torch.isfinite(features)).any(-1).nonzero()
     if len(bad):
         raise SeptctlError(f"{dataset.root / files[int(bad[0])]}: its embedding by {backbone.name} is not finite "
                            f"(NaN or inf; {counted(len(bad), 'file')} in all), so nothing was cached; "
-                           "fix or drop the audio file")
+                           f"fix or drop the {dataset.modality} file")
 
 
 def require_same_modality(dataset: DatasetFolder, backbone: str, modality: str | None = None) -> None:
     """Refuse images for an audio backbone (Pengi, the default) and sounds for an image one, naming those that fit.
 
     `modality`: the backbone's (default: its registry entry's), so commands can refuse before loading weights."""
-    from septctl.backbones.registry import SPECS
+    from septctl.backbones.registry import SPECS, backbones_for
 
     if modality is None:
         modality = SPECS[backbone].modality if backbone in SPECS else dataset.modality
     if dataset.modality == modality:
         return
-    fits = [s.name for s in SPECS.values() if s.modality == dataset.modality]
+    fits = backbones_for(dataset.modality)
     raise SeptctlError(f"{dataset.root}: holds {dataset.modality} files, and {backbone} embeds {modality}; "
                        f"pass --backbone {' | '.join(fits) or '(none is registered)'}")
 

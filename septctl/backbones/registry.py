@@ -117,6 +117,11 @@ def downloadable() -> tuple[str, ...]:
     return tuple(n for n, s in SPECS.items() if s.source.kind == "url")
 
 
+def backbones_for(modality: str) -> list[str]:
+    """The backbones that embed `modality` ("audio" or "image"): what a refusal of the other kind names."""
+    return [n for n, s in SPECS.items() if s.modality == modality]
+
+
 def hub_backbones() -> tuple[str, ...]:
     return tuple(n for n, s in SPECS.items() if s.source.kind == "hub")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from septctl.backbones.registry import SPECS
+from septctl.backbones.registry import SPECS, backbones_for
 from septctl.data.registry import NAMES
 from septctl.cli import panels
 from septctl.cli.common import err, next_step, out
@@ -132,7 +132,7 @@ def check(
         raise typer.Exit(1)
     named = "" if backbone.value == default_backbone() else f" --backbone {backbone.value}"
     if SPECS[backbone.value].modality != report.modality:  # e.g. images and the default, Pengi
-        fits = [s.name for s in SPECS.values() if s.modality == report.modality]
+        fits = backbones_for(report.modality)
         out.print(f"({report.modality} data: embed it with a backbone for {report.modality}: "
                   f"{', '.join(fits) or 'none is registered'})", highlight=False)
         named = " --backbone BACKBONE"

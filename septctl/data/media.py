@@ -17,6 +17,7 @@ from septctl.defaults import MODALITIES
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".au", ".m4a"}
 SUFFIXES = {"audio": AUDIO_SUFFIXES, "image": IMAGE_SUFFIXES}
 NOUNS = {"audio": "sounds", "image": "images"}  # what messages call a modality's files
+ITEMS = {"audio": "clip", "image": "image"}  # what messages call one training or test example
 
 
 def kind(name: str | PurePath) -> str | None:

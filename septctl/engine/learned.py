@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from septctl.data.media import ITEMS, NOUNS
 from septctl.methods.base import PromptMethod
 
 COLLAPSED = 0.995
@@ -31,10 +32,10 @@ def learning_warnings(method: PromptMethod, classes: list[str], log: list[dict],
     last = log[-1] if log else {}
     ce = last.get("ce", last.get("loss"))
     if ce is not None and ce > chance:
-        items, what = ("images", "images") if method.backbone.modality == "image" else ("clips", "sounds")
+        modality = method.backbone.modality
         found.append(f"final training loss {ce:.3f} is above chance (ln {len(classes)} = {chance:.3f}): the prompt "
-                     f"does no better than a guess on its own training {items}; try more --epochs or another --lr, "
-                     f"and check that the labels match the {what}")
+                     f"does no better than a guess on its own training {ITEMS[modality]}s; try more --epochs or "
+                     f"another --lr, and check that the labels match the {NOUNS[modality]}")
     closest = _least_similar_pair(method, classes, audio)
     if closest > COLLAPSED:
         found.append(f"the {len(classes)} class prompts collapsed onto one point (every pair at cosine similarity "

@@ -20,6 +20,7 @@ from septctl.artifacts import load_tensors, provenance, read_yaml, save_tensors,
 from septctl.backbones import load_backbone
 from septctl.backbones.base import Backbone
 from septctl.data.layout import DatasetFolder, open_dataset
+from septctl.data.media import ITEMS
 from septctl.data.sampling import few_shot_summary, sample_few_shot
 from septctl.data.schema import TRAINING_SETS, Row, select_classes
 from septctl.embed import embed_dataset, require_same_modality
@@ -35,12 +36,12 @@ from septctl.runs import (PROMPT_FILE, RUN_FILE, STATE_FILE, canonical_config, c
 
 
 def require_finite_features(features: torch.Tensor, rows: list[Row], emb_path: Path, dataset: DatasetFolder) -> None:
-    """Refuse NaN or inf audio features (e.g. a file with huge samples), naming the first such file."""
+    """Refuse NaN or inf features (e.g. an audio file with huge samples), naming the first such file."""
     bad = (~torch.isfinite(features)).any(-1).nonzero()
     if len(bad):
         row = rows[int(bad[0])]
         raise SeptctlError(f"{dataset.root / row.path}: its embedding in {emb_path} is not finite (NaN or inf); "
-                           f"fix or drop the audio file, then delete the embedding cache file")
+                           f"fix or drop the {dataset.modality} file, then delete the embedding cache file")
 
 
 @dataclass
@@ -375,7 +376,7 @@ def prepare_run(cfg: TrainConfig, dataset: DatasetFolder, fold: int | None, run_
     if state is not None and opt is not None:
         run.start, run.log = _load_state(state_path, state, method, opt, gen)
         echo(f"{run_dir}: resuming after epoch {run.start}/{cfg.epochs}")
-    item = "image" if setup.dataset.modality == "image" else "clip"
+    item = ITEMS[setup.dataset.modality]
     echo(f"{cfg.label} on {setup.dataset.name}: {few_shot_summary(setup.rows, cfg.shots, setup.classes, item=item)}; "
          f"{method.num_trainable():,} trainable parameters")
     return run
