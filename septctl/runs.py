@@ -75,8 +75,11 @@ def canonical_config(cfg: TrainConfig, dataset: DatasetFolder) -> TrainConfig:
 
 
 def run_identity(cfg: TrainConfig, dataset: DatasetFolder) -> dict:
-    """What the config's paths stand for, by content: the dataset's real path and fingerprint, the SEPT files' sha256."""
+    """What the config's paths stand for, by content: the dataset's real path and fingerprint, its label order where
+    it declares one (base/new follow it), the SEPT files' sha256."""
     identity = {"dataset_path": os.path.realpath(dataset.root), "dataset_fingerprint": dataset.fingerprint()}
+    if dataset.class_order:
+        identity["class_order"] = list(dataset.class_order)
     if cfg.sept:
         for key, path in (("neighbors_sha256", cfg.sept.neighbors), ("margins_sha256", cfg.sept.margins)):
             identity[key] = sha256_file(Path(path)) if Path(path).is_file() else None  # missing: refused when loaded
@@ -297,8 +300,24 @@ def dataset_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold
     """What changed in a run's dataset since it was trained, in words (None: nothing).
 
     Runs with a split.csv name the files added, removed, moved between splits, relabelled or
-    modified; older runs compare the card's dataset fingerprint and cannot name files.
+    modified; older runs compare the card's dataset fingerprint and cannot name files. A label
+    order (class_order.txt) other than the one the run recorded is a change too: base and new
+    would be other classes.
     """
+    said = [s for s in (_file_changes(run_dir, run, dataset, fold), _order_change(run, dataset)) if s]
+    return "; ".join(said) or None
+
+
+def _order_change(run: dict, dataset: DatasetFolder) -> str | None:
+    trained = run.get("class_order")  # recorded only where base/new followed a label order
+    now = list(dataset.class_order) if dataset.class_order else None
+    if trained == now:
+        return None
+    return ("its label order (class_order.txt) is not the one the run was trained with, so base and new would be "
+            "other classes; restore the file or retrain it")
+
+
+def _file_changes(run_dir: str | Path, run: dict, dataset: DatasetFolder, fold: int | None) -> str | None:
     path = Path(run_dir) / SPLIT_FILE
     if not path.is_file():
         recorded = run.get("dataset_fingerprint")

@@ -33,3 +33,30 @@ def test_train_eval_and_predict_follow_the_folders_label_order(run_cli, synth_da
     assert json.loads(out)["class_names"] == sorted_base
     assert load_run(run, classes="new").classes == sorted_base
     assert load_run(run, classes="base").classes == sorted_new
+
+
+def test_a_changed_label_order_is_a_changed_dataset(run_cli, synth_dataset, tmp_path):
+    """Editing or deleting class_order.txt after training moves classes between base and new: eval refuses to score
+    the run on the new halves (naming the file), and training again into the same --out is refused, not skipped."""
+    data = tmp_path / "ordered"
+    shutil.copytree(synth_dataset, data)
+    classes = sorted({line.rsplit(",", 1)[1] for line in (data / "train.csv").read_text().splitlines()[1:]})
+    order_file = data / "class_order.txt"
+    order_file.write_text("\n".join(classes[::-1]) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    train = ("train", data, "--backbone", "tiny", "--epochs", "1", "--shots", "2", "--out", run)
+    assert run_cli(*train)[0] == 0
+    assert run_cli("eval", run, "--classes", "new")[0] == 0
+    for change in ("swap", "delete"):
+        if change == "swap":
+            swapped = classes[::-1]
+            swapped[0], swapped[-1] = swapped[-1], swapped[0]
+            order_file.write_text("\n".join(swapped) + "\n", encoding="utf-8")
+        else:
+            order_file.unlink()
+        code, _, err = run_cli("eval", run, "--classes", "new")
+        assert code == 2 and "label order (class_order.txt)" in err, err
+        code, _, err = run_cli(*train)
+        assert code == 2 and "holds a different run" in err, err
+    order_file.write_text("\n".join(classes[::-1]) + "\n", encoding="utf-8")  # restored: the run is usable again
+    assert run_cli("eval", run, "--classes", "new")[0] == 0
